@@ -1,0 +1,2 @@
+//! Build script (protos come next).
+fn main() {}

@@ -1,0 +1,55 @@
+//! Epicenter: what changed, and what did it break?
+//!
+//! A long-running daemon that ingests OpenTelemetry spans (Kafka, OTLP/gRPC,
+//! OTLP/HTTP, files), keeps a live service dependency graph in event time,
+//! and exposes it through Grafana-compatible Prometheus series and an HTTP
+//! API. Later stages (baselines, detection, release attribution) consume the
+//! per-window aggregates the graph closes.
+//!
+//! # Architecture
+//!
+//! One pipeline, one stage per module. Every arrow is a bounded channel
+//! created in [`app`]; every message type lives in [`model`].
+//!
+//! ```text
+//!  Kafka otlp_spans ─┐
+//!  OTLP gRPC :4317  ─┼─▶ ingest ─SpanBatch─▶ graph ─WindowStats─▶ (detect, attribute: next)
+//!  OTLP HTTP :4318  ─┤                         │
+//!  replay files     ─┘                         └─GraphSnapshot─▶ store ◀── api (HTTP, /metrics)
+//! ```
+//!
+//! * [`model`]: domain types and inter-stage messages; plain data.
+//! * [`telemetry`]: tracing setup, metric registry helpers, log rate limiting.
+//! * [`ingest`]: decoders (OTLP protobuf with a slim schema, lenient OTLP/JSON),
+//!   normalization of semantic conventions, OTLP servers, Kafka consumer, files.
+//! * [`graph`]: event-time pairing of spans into edges, virtual nodes, windows.
+//! * [`store`]: latest snapshots for readers; durable state in the data directory.
+//! * [`api`]: the HTTP API and `/metrics`; reads only [`store`].
+//! * [`sim`]: a seeded, deterministic traffic simulator (demo, tests, benches).
+//! * [`config`], [`app`], [`shutdown`]: loading, wiring and stopping.
+//!
+//! # Dependency rules
+//!
+//! | module | may use |
+//! |---|---|
+//! | `model`, `telemetry` | nothing |
+//! | `ingest` | `model`, `telemetry`, `proto` |
+//! | `graph` | `model`, `telemetry` |
+//! | `store` | `model`, `telemetry` |
+//! | `api` | `model`, `store`, `telemetry`, `proto` |
+//! | `sim` | `model`, `proto` |
+//!
+//! `app`, `config`, `shutdown` and `main` are the wiring layer. The table is
+//! enforced by `tests/it/architecture.rs`.
+
+pub mod api;
+pub mod app;
+pub mod config;
+pub mod graph;
+pub mod ingest;
+pub mod model;
+pub mod proto;
+pub mod shutdown;
+pub mod sim;
+pub mod store;
+pub mod telemetry;

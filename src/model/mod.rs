@@ -1,0 +1,23 @@
+//! Domain types and the messages that flow between stages.
+//!
+//! Everything here is plain data: no I/O, no clock, no async, no metrics.
+//! Every stage speaks these types, so a change here is a change to the
+//! contract between stages (see `src/lib.rs` for the pipeline map).
+
+pub mod ids;
+pub mod snapshot;
+pub mod span;
+pub mod time;
+pub mod validate;
+pub mod window;
+
+pub use ids::{SpanId, TraceId};
+pub use snapshot::{
+    BucketCounts, EdgeSnapshot, GraphSnapshot, NodeKind, NodeSnapshot, PairingStats,
+};
+pub use span::{
+    ConnectionType, PeerAttrs, ResourceInfo, Span, SpanBatch, SpanKind, SpanLink, SpanSource,
+};
+pub use time::Timestamp;
+pub use validate::Invalid;
+pub use window::{LatencySummary, SeriesKey, SeriesStats, WindowStats};
