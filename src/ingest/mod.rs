@@ -9,3 +9,4 @@
 
 pub mod decode;
 pub mod file;
+pub mod kafka;
