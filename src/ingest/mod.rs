@@ -1,7 +1,12 @@
-//! Ingest: spans in from OTLP receivers, Kafka and files, decoded and
-//! normalized into [`SpanBatch`](crate::model::SpanBatch)es for the graph stage.
+//! Ingest: bytes in, normalized [`crate::model::SpanBatch`]es out.
 //!
-//! Never does: pairing or aggregation (the graph stage does), reading the
-//! wall clock for analysis.
+//! Sources (OTLP gRPC/HTTP, Kafka, files) hand raw payloads to [`decode`],
+//! which parses OTLP protobuf or OTLP/JSON and normalizes semantic
+//! conventions into the compact span model in one pass; [`file`] reads
+//! replay files line by line; [`otlp`] serves the OTLP receivers.
+//!
+//! Never does: pairing, aggregation or anything else of the graph stage.
 
+pub mod decode;
+pub mod file;
 pub mod otlp;

@@ -1,0 +1,204 @@
+//! OTLP protobuf decoding (`ExportTraceServiceRequest` or `TracesData`, which
+//! share one wire format): walks the fields of `proto/epicenter/v1/otlp_slim.proto`
+//! over the borrowed payload and feeds the [`Normalizer`].
+//!
+//! Nothing is allocated per attribute or per string: keys are matched as byte
+//! slices and values borrowed until normalization keeps them. Undeclared
+//! fields are skipped, as protobuf requires. Never does: attribute semantics
+//! (that is `normalize`).
+
+use std::borrow::Cow;
+
+use super::DecodeError;
+use super::normalize::{AttrValue, Normalizer, RawId, RawSpan, ResourceAttrs, SpanAttrs};
+use super::outcome::Decoded;
+use super::wire::{Reader, Value, WireError};
+
+impl From<WireError> for DecodeError {
+    fn from(e: WireError) -> Self {
+        DecodeError::Protobuf {
+            offset: e.offset,
+            reason: e.reason,
+        }
+    }
+}
+
+/// Span capacity to reserve for a payload of `len` bytes (a typical OTLP span
+/// with a dozen attributes is 250–500 bytes); the vector grows beyond it.
+fn capacity_hint(len: usize) -> usize {
+    (len / 300).min(1 << 15)
+}
+
+/// Decodes an OTLP protobuf payload. Empty input is an empty batch.
+pub(super) fn decode(bytes: &[u8]) -> Result<Decoded, DecodeError> {
+    let mut norm = Normalizer::with_capacity(capacity_hint(bytes.len()));
+    let mut r = Reader::new(bytes, 0);
+    while let Some(f) = r.next()? {
+        if f.number == 1 {
+            let (buf, at) = f.bytes()?;
+            resource_spans(buf, at, &mut norm)?;
+        }
+    }
+    Ok(norm.finish())
+}
+
+/// `ResourceSpans`: the resource first (wherever it is), then the spans.
+fn resource_spans(buf: &[u8], base: usize, norm: &mut Normalizer) -> Result<(), WireError> {
+    let mut attrs = ResourceAttrs::default();
+    let mut r = Reader::new(buf, base);
+    while let Some(f) = r.next()? {
+        if f.number == 1 {
+            let (res, at) = f.bytes()?;
+            resource(res, at, &mut attrs)?;
+        }
+    }
+    let mut ctx = norm.resource(attrs);
+    let mut r = Reader::new(buf, base);
+    while let Some(f) = r.next()? {
+        // 2: scope_spans; 1000: instrumentation_library_spans (OTLP < 0.19).
+        if f.number == 2 || f.number == 1000 {
+            let (scope, at) = f.bytes()?;
+            let mut spans = Reader::new(scope, at);
+            while let Some(f) = spans.next()? {
+                if f.number == 2 {
+                    let (s, at) = f.bytes()?;
+                    norm.span(&mut ctx, span(s, at)?);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `Resource`: attributes (1).
+fn resource<'a>(
+    buf: &'a [u8],
+    base: usize,
+    attrs: &mut ResourceAttrs<'a>,
+) -> Result<(), WireError> {
+    let mut r = Reader::new(buf, base);
+    while let Some(f) = r.next()? {
+        if f.number == 1 {
+            let (kv, at) = f.bytes()?;
+            if let Some((key, value)) = key_value(kv, at)? {
+                attrs.set(key, value);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `Span`.
+fn span(buf: &[u8], base: usize) -> Result<RawSpan<'_>, WireError> {
+    let mut s = RawSpan::default();
+    let mut r = Reader::new(buf, base);
+    while let Some(f) = r.next()? {
+        match f.number {
+            1 => s.trace_id = RawId::from_slice(f.bytes()?.0),
+            2 => s.span_id = RawId::from_slice(f.bytes()?.0),
+            4 => s.parent_span_id = RawId::from_slice(f.bytes()?.0),
+            5 => s.name = Cow::Borrowed(f.bytes()?.0),
+            6 => s.kind = f.varint()? as i32,
+            7 => s.start = f.fixed64()?,
+            8 => s.end = f.fixed64()?,
+            9 => {
+                let (kv, at) = f.bytes()?;
+                attribute(kv, at, &mut s.attrs)?;
+            }
+            13 => {
+                let (link, at) = f.bytes()?;
+                s.links.push(self::link(link, at)?);
+            }
+            15 => {
+                let (status, at) = f.bytes()?;
+                let mut st = Reader::new(status, at);
+                while let Some(f) = st.next()? {
+                    if f.number == 3 {
+                        s.status_code = f.varint()? as i32;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(s)
+}
+
+fn attribute<'a>(buf: &'a [u8], base: usize, attrs: &mut SpanAttrs<'a>) -> Result<(), WireError> {
+    if let Some((key, value)) = key_value(buf, base)? {
+        attrs.set(key, value);
+    }
+    Ok(())
+}
+
+/// `Span.Link`: trace id (1) and span id (2).
+fn link(buf: &[u8], base: usize) -> Result<(RawId, RawId), WireError> {
+    let (mut trace, mut span) = (RawId::default(), RawId::default());
+    let mut r = Reader::new(buf, base);
+    while let Some(f) = r.next()? {
+        match f.number {
+            1 => trace = RawId::from_slice(f.bytes()?.0),
+            2 => span = RawId::from_slice(f.bytes()?.0),
+            _ => {}
+        }
+    }
+    Ok((trace, span))
+}
+
+/// `KeyValue`: `None` without a key (e.g. profiles' `key_strindex`).
+fn key_value(buf: &[u8], base: usize) -> Result<Option<(&[u8], AttrValue<'_>)>, WireError> {
+    let mut key = None;
+    let mut value = AttrValue::Other;
+    let mut r = Reader::new(buf, base);
+    while let Some(f) = r.next()? {
+        match f.number {
+            1 => key = Some(f.bytes()?.0),
+            2 => {
+                let (v, at) = f.bytes()?;
+                value = any_value(v, at)?;
+            }
+            _ => {}
+        }
+    }
+    Ok(key.map(|k| (k, value)))
+}
+
+/// `AnyValue`: the last member of the oneof wins, as protobuf specifies.
+fn any_value(buf: &[u8], base: usize) -> Result<AttrValue<'_>, WireError> {
+    let mut value = AttrValue::Other;
+    let mut r = Reader::new(buf, base);
+    while let Some(f) = r.next()? {
+        value = match (f.number, f.value) {
+            (1, Value::Len(s, _)) => AttrValue::Str(Cow::Borrowed(s)),
+            (2, Value::Varint(v)) => AttrValue::Bool(v != 0),
+            (3, Value::Varint(v)) => AttrValue::Int(v as i64),
+            (4, Value::Fixed64(v)) => AttrValue::Double(f64::from_bits(v)),
+            (5, Value::Len(a, at)) => AttrValue::Array(first_string(a, at)?),
+            (6 | 7, Value::Len(..)) | (8, Value::Varint(_)) => AttrValue::Other,
+            (1..=8, _) => return Err(f.wrong_type()),
+            _ => continue,
+        };
+    }
+    Ok(value)
+}
+
+/// `ArrayValue`: the `string_value` of its first element that has one.
+fn first_string(buf: &[u8], base: usize) -> Result<Option<Cow<'_, [u8]>>, WireError> {
+    let mut r = Reader::new(buf, base);
+    while let Some(f) = r.next()? {
+        if f.number != 1 {
+            continue;
+        }
+        let (element, at) = f.bytes()?;
+        let mut e = Reader::new(element, at);
+        while let Some(f) = e.next()? {
+            if let (1, Value::Len(s, _)) = (f.number, f.value) {
+                return Ok(Some(Cow::Borrowed(s)));
+            }
+        }
+    }
+    Ok(None)
+}
+
+#[cfg(test)]
+mod tests;
