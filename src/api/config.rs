@@ -48,7 +48,10 @@ pub struct GraphMetricsConfig {
 
 impl Default for GraphMetricsConfig {
     fn default() -> Self {
-        Self { enabled: true, prefix: Arc::from(DEFAULT_GRAPH_METRICS_PREFIX) }
+        Self {
+            enabled: true,
+            prefix: Arc::from(DEFAULT_GRAPH_METRICS_PREFIX),
+        }
     }
 }
 
@@ -71,7 +74,10 @@ impl Config {
         let listen = match self.listen.parse::<SocketAddr>() {
             Ok(addr) => Some(addr),
             Err(error) => {
-                errors.push(Invalid::new("api.listen", format!("not a socket address: {error}")));
+                errors.push(Invalid::new(
+                    "api.listen",
+                    format!("not a socket address: {error}"),
+                ));
                 None
             }
         };
@@ -126,7 +132,8 @@ mod tests {
 
     #[test]
     fn unknown_keys_are_rejected() {
-        let result: Result<Config, _> = serde_json::from_str(r#"{"listen":"127.0.0.1:1","lisen":1}"#);
+        let result: Result<Config, _> =
+            serde_json::from_str(r#"{"listen":"127.0.0.1:1","lisen":1}"#);
         assert!(result.is_err());
     }
 }

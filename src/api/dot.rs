@@ -18,7 +18,11 @@ pub(crate) fn render(graph: &GraphView) -> String {
         out.push_str(&format!("  {} [shape={shape}];\n", quote(&node.name)));
     }
     for edge in &graph.edges {
-        let style = if edge.connection_type == "direct" { "" } else { ", style=dashed" };
+        let style = if edge.connection_type == "direct" {
+            ""
+        } else {
+            ", style=dashed"
+        };
         out.push_str(&format!(
             "  {} -> {} [label=\"{} req\\n{} failed\"{style}];\n",
             quote(&edge.client),

@@ -37,7 +37,9 @@ impl Format {
     /// accepted with a quality at least that of `text/plain` (and of `*/*`),
     /// the classic text format otherwise.
     pub fn negotiate(accept: Option<&str>) -> Self {
-        let Some(accept) = accept else { return Self::PrometheusText };
+        let Some(accept) = accept else {
+            return Self::PrometheusText;
+        };
         let mut openmetrics = 0.0f32;
         let mut text = 0.0f32;
         for range in accept.split(',') {
@@ -53,7 +55,11 @@ impl Format {
                 _ => {}
             }
         }
-        if openmetrics > 0.0 && openmetrics >= text { Self::OpenMetrics } else { Self::PrometheusText }
+        if openmetrics > 0.0 && openmetrics >= text {
+            Self::OpenMetrics
+        } else {
+            Self::PrometheusText
+        }
     }
 }
 
@@ -122,7 +128,9 @@ fn counter<'a>(
         Format::OpenMetrics => family.to_owned(),
         Format::PrometheusText => format!("{family}_total"),
     };
-    out.push_str(&format!("# HELP {described} {help}\n# TYPE {described} counter\n"));
+    out.push_str(&format!(
+        "# HELP {described} {help}\n# TYPE {described} counter\n"
+    ));
     for (edge, value) in samples {
         out.push_str(family);
         out.push_str("_total");
@@ -146,7 +154,15 @@ fn histogram<'a>(
         for (i, bound) in buckets.bounds.iter().enumerate() {
             cumulative += buckets.counts.get(i).copied().unwrap_or(0);
             let exemplar = buckets.exemplars.get(i).and_then(Option::as_ref);
-            bucket_line(out, format, name, edge, &number(*bound), cumulative, exemplar);
+            bucket_line(
+                out,
+                format,
+                name,
+                edge,
+                &number(*bound),
+                cumulative,
+                exemplar,
+            );
         }
         // The `+Inf` bucket is the total; fall back to `count` if the
         // snapshot carries no per-bucket counts at all.
@@ -155,7 +171,10 @@ fn histogram<'a>(
         } else {
             buckets.counts.iter().sum()
         };
-        let exemplar = buckets.exemplars.get(buckets.bounds.len()).and_then(Option::as_ref);
+        let exemplar = buckets
+            .exemplars
+            .get(buckets.bounds.len())
+            .and_then(Option::as_ref);
         bucket_line(out, format, name, edge, "+Inf", total, exemplar);
         out.push_str(name);
         out.push_str("_sum");
@@ -185,7 +204,10 @@ fn bucket_line(
         && let Some((trace_id, sample)) = exemplar
     {
         // 32 hex digits: well under the 128-character exemplar label limit.
-        out.push_str(&format!(" # {{trace_id=\"{trace_id}\"}} {}", number(*sample)));
+        out.push_str(&format!(
+            " # {{trace_id=\"{trace_id}\"}} {}",
+            number(*sample)
+        ));
     }
     out.push('\n');
 }
@@ -230,10 +252,18 @@ fn number(value: f64) -> String {
     if value.is_nan() {
         "NaN".to_owned()
     } else if value.is_infinite() {
-        if value > 0.0 { "+Inf".to_owned() } else { "-Inf".to_owned() }
+        if value > 0.0 {
+            "+Inf".to_owned()
+        } else {
+            "-Inf".to_owned()
+        }
     } else {
         let text = format!("{value}");
-        if text.contains(['.', 'e', 'E']) { text } else { text + ".0" }
+        if text.contains(['.', 'e', 'E']) {
+            text
+        } else {
+            text + ".0"
+        }
     }
 }
 
@@ -254,7 +284,10 @@ mod tests {
         );
         assert_eq!(Format::negotiate(None), Format::PrometheusText);
         assert_eq!(Format::negotiate(Some("*/*")), Format::PrometheusText);
-        assert_eq!(Format::negotiate(Some("text/plain;version=0.0.4")), Format::PrometheusText);
+        assert_eq!(
+            Format::negotiate(Some("text/plain;version=0.0.4")),
+            Format::PrometheusText
+        );
         assert_eq!(
             Format::negotiate(Some("application/openmetrics-text;q=0,text/plain")),
             Format::PrometheusText

@@ -38,12 +38,17 @@ pub(super) struct RelatedQuery {
 }
 
 fn query<T>(query: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
-    query.map(|Query(q)| q).map_err(|rejection| ApiError::BadRequest(rejection.body_text()))
+    query
+        .map(|Query(q)| q)
+        .map_err(|rejection| ApiError::BadRequest(rejection.body_text()))
 }
 
 fn is_known(snapshot: &GraphSnapshot, name: &str) -> bool {
     snapshot.nodes.iter().any(|n| &*n.name == name)
-        || snapshot.edges.iter().any(|e| &*e.client == name || &*e.server == name)
+        || snapshot
+            .edges
+            .iter()
+            .any(|e| &*e.client == name || &*e.server == name)
 }
 
 pub(super) async fn graph(
@@ -69,7 +74,9 @@ pub(super) async fn graph(
         (Some(service), depth) => {
             let depth = depth.unwrap_or(1);
             if depth > MAX_DEPTH {
-                return Err(ApiError::BadRequest(format!("depth must be at most {MAX_DEPTH}")));
+                return Err(ApiError::BadRequest(format!(
+                    "depth must be at most {MAX_DEPTH}"
+                )));
             }
             if !is_known(&snapshot, service) {
                 return Err(ApiError::UnknownService(service.clone()));
@@ -80,7 +87,10 @@ pub(super) async fn graph(
         }
     };
     if dot {
-        Ok(([(header::CONTENT_TYPE, "text/vnd.graphviz; charset=utf-8")], dot::render(&view))
+        Ok((
+            [(header::CONTENT_TYPE, "text/vnd.graphviz; charset=utf-8")],
+            dot::render(&view),
+        )
             .into_response())
     } else {
         Ok(Json(view).into_response())
@@ -137,7 +147,11 @@ pub(super) async fn healthz() -> Response {
 
 pub(super) async fn readyz(State(state): State<ApiState>) -> Response {
     let readiness = state.health.readiness();
-    let status = if readiness.ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if readiness.ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     let waiting_for: Vec<&str> = readiness.waiting_for.iter().map(|c| c.as_str()).collect();
     let body = serde_json::json!({
         "ready": readiness.ready,
@@ -148,6 +162,9 @@ pub(super) async fn readyz(State(state): State<ApiState>) -> Response {
 }
 
 pub(super) async fn not_found() -> Response {
-    (StatusCode::NOT_FOUND, Json(serde_json::json!({ "error": "no such endpoint" })))
+    (
+        StatusCode::NOT_FOUND,
+        Json(serde_json::json!({ "error": "no such endpoint" })),
+    )
         .into_response()
 }

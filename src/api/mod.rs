@@ -59,8 +59,14 @@ pub fn router(state: ApiState) -> Router {
     Router::new()
         .route("/api/v1/graph", get(handlers::graph))
         .route("/api/v1/services", get(handlers::services))
-        .route("/api/v1/services/{name}/dependencies", get(handlers::dependencies))
-        .route("/api/v1/services/{name}/dependents", get(handlers::dependents))
+        .route(
+            "/api/v1/services/{name}/dependencies",
+            get(handlers::dependencies),
+        )
+        .route(
+            "/api/v1/services/{name}/dependents",
+            get(handlers::dependents),
+        )
         .route("/healthz", get(handlers::healthz))
         .route("/readyz", get(handlers::readyz))
         .route("/metrics", get(metrics::metrics))
@@ -78,5 +84,7 @@ pub async fn serve(
     state: ApiState,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown.cancelled_owned()).await
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await
 }

@@ -43,20 +43,32 @@ impl<'a> Adjacency<'a> {
     pub(crate) fn new(edges: &'a [EdgeSnapshot]) -> Self {
         let mut adjacency = Self::default();
         for edge in edges {
-            adjacency.out.entry(&edge.client).or_default().insert(&edge.server);
-            adjacency.inc.entry(&edge.server).or_default().insert(&edge.client);
+            adjacency
+                .out
+                .entry(&edge.client)
+                .or_default()
+                .insert(&edge.server);
+            adjacency
+                .inc
+                .entry(&edge.server)
+                .or_default()
+                .insert(&edge.client);
         }
         adjacency
     }
 
     /// Distinct callees of `name`, self excluded.
     pub(crate) fn out_degree(&self, name: &str) -> usize {
-        self.out.get(name).map_or(0, |s| s.iter().filter(|n| **n != name).count())
+        self.out
+            .get(name)
+            .map_or(0, |s| s.iter().filter(|n| **n != name).count())
     }
 
     /// Distinct callers of `name`, self excluded.
     pub(crate) fn in_degree(&self, name: &str) -> usize {
-        self.inc.get(name).map_or(0, |s| s.iter().filter(|n| **n != name).count())
+        self.inc
+            .get(name)
+            .map_or(0, |s| s.iter().filter(|n| **n != name).count())
     }
 
     fn next(&self, name: &str, direction: Direction) -> impl Iterator<Item = &'a str> + '_ {
@@ -107,7 +119,11 @@ impl<'a> Adjacency<'a> {
                     path.reverse();
                 }
                 let distance = parent.get(name).map_or(0, |(_, d)| *d);
-                Reached { name, distance, path }
+                Reached {
+                    name,
+                    distance,
+                    path,
+                }
             })
             .collect();
         reached.sort_by(|a, b| a.distance.cmp(&b.distance).then(a.name.cmp(b.name)));
@@ -178,7 +194,10 @@ mod tests {
     }
 
     fn summary<'a>(reached: &[Reached<'a>]) -> Vec<(&'a str, u32, Vec<&'a str>)> {
-        reached.iter().map(|r| (r.name, r.distance, r.path.clone())).collect()
+        reached
+            .iter()
+            .map(|r| (r.name, r.distance, r.path.clone()))
+            .collect()
     }
 
     #[test]
@@ -216,9 +235,20 @@ mod tests {
         let edges = shop();
         let adjacency = Adjacency::new(&edges);
         let direct = adjacency.reachable("user", Direction::Dependencies, Some(1));
-        assert_eq!(summary(&direct), vec![("frontend", 1, vec!["user", "frontend"])]);
-        assert!(adjacency.reachable("user", Direction::Dependencies, Some(0)).is_empty());
-        assert!(adjacency.reachable("nobody", Direction::Dependents, None).is_empty());
+        assert_eq!(
+            summary(&direct),
+            vec![("frontend", 1, vec!["user", "frontend"])]
+        );
+        assert!(
+            adjacency
+                .reachable("user", Direction::Dependencies, Some(0))
+                .is_empty()
+        );
+        assert!(
+            adjacency
+                .reachable("nobody", Direction::Dependents, None)
+                .is_empty()
+        );
     }
 
     #[test]
@@ -228,7 +258,12 @@ mod tests {
         let one: Vec<&str> = adjacency.neighbourhood("checkout", 1).into_iter().collect();
         assert_eq!(one, ["checkout", "frontend", "payment", "postgres"]);
         let two: Vec<&str> = adjacency.neighbourhood("checkout", 2).into_iter().collect();
-        assert_eq!(two, ["checkout", "frontend", "payment", "postgres", "search", "user"]);
+        assert_eq!(
+            two,
+            [
+                "checkout", "frontend", "payment", "postgres", "search", "user"
+            ]
+        );
         let zero: Vec<&str> = adjacency.neighbourhood("checkout", 0).into_iter().collect();
         assert_eq!(zero, ["checkout"]);
     }
@@ -236,7 +271,10 @@ mod tests {
     #[test]
     fn degrees_count_distinct_neighbours_without_self_loops() {
         let mut edges = shop();
-        edges.push(EdgeSnapshot { connection_type: ConnectionType::Database, ..edge("checkout", "postgres") });
+        edges.push(EdgeSnapshot {
+            connection_type: ConnectionType::Database,
+            ..edge("checkout", "postgres")
+        });
         edges.push(edge("checkout", "checkout"));
         let adjacency = Adjacency::new(&edges);
         assert_eq!(adjacency.out_degree("checkout"), 2);

@@ -179,7 +179,13 @@ pub(crate) fn graph_view(snapshot: &GraphSnapshot, keep: Option<&BTreeSet<&str>>
 /// Every node with its degrees.
 pub(crate) fn services_view(snapshot: &GraphSnapshot) -> ServicesView {
     let adjacency = Adjacency::new(&snapshot.edges);
-    ServicesView { services: snapshot.nodes.iter().map(|n| node_view(n, &adjacency)).collect() }
+    ServicesView {
+        services: snapshot
+            .nodes
+            .iter()
+            .map(|n| node_view(n, &adjacency))
+            .collect(),
+    }
 }
 
 /// The nodes reached from `service`, with the direct edges of distance-1 nodes.
@@ -232,7 +238,11 @@ pub(crate) fn related_view(
         .collect();
     RelatedView {
         service: service.to_owned(),
-        direction: if dependents { "dependents" } else { "dependencies" },
+        direction: if dependents {
+            "dependents"
+        } else {
+            "dependencies"
+        },
         transitive,
         nodes,
     }
@@ -260,8 +270,12 @@ fn node_view(node: &NodeSnapshot, adjacency: &Adjacency<'_>) -> NodeView {
 }
 
 fn edge_view(edge: &EdgeSnapshot) -> EdgeView {
-    let lifetime_secs =
-        (edge.last_seen.nanos().saturating_sub(edge.first_seen.nanos()) as f64 / 1e9).max(1.0);
+    let lifetime_secs = (edge
+        .last_seen
+        .nanos()
+        .saturating_sub(edge.first_seen.nanos()) as f64
+        / 1e9)
+        .max(1.0);
     EdgeView {
         client: edge.client.to_string(),
         server: edge.server.to_string(),
@@ -292,7 +306,13 @@ fn edge_view(edge: &EdgeSnapshot) -> EdgeView {
 
 fn latency_view(buckets: &BucketCounts, p: [f64; 3]) -> LatencyView {
     if buckets.count == 0 {
-        return LatencyView { count: 0, mean: None, p50: None, p95: None, p99: None };
+        return LatencyView {
+            count: 0,
+            mean: None,
+            p50: None,
+            p95: None,
+            p99: None,
+        };
     }
     LatencyView {
         count: buckets.count,

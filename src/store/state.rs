@@ -120,16 +120,27 @@ impl Health {
 
     /// Readiness right now.
     pub fn readiness(&self) -> Readiness {
-        let waiting_for: Vec<Component> =
-            self.lock().iter().filter(|(_, ready)| !**ready).map(|(c, _)| *c).collect();
+        let waiting_for: Vec<Component> = self
+            .lock()
+            .iter()
+            .filter(|(_, ready)| !**ready)
+            .map(|(c, _)| *c)
+            .collect();
         let shutting_down = self.inner.shutting_down.load(Ordering::Relaxed);
-        Readiness { ready: waiting_for.is_empty() && !shutting_down, waiting_for, shutting_down }
+        Readiness {
+            ready: waiting_for.is_empty() && !shutting_down,
+            waiting_for,
+            shutting_down,
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<Component, bool>> {
         // A panic while holding this lock cannot leave the map inconsistent
         // (single inserts), so a poisoned lock is still usable.
-        self.inner.components.lock().unwrap_or_else(PoisonError::into_inner)
+        self.inner
+            .components
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -142,7 +153,10 @@ mod tests {
     fn latest_snapshot_follows_the_publisher() {
         let (store, tx) = SnapshotStore::new();
         assert_eq!(*store.latest(), GraphSnapshot::default());
-        let snapshot = GraphSnapshot { watermark: Timestamp(7), ..GraphSnapshot::default() };
+        let snapshot = GraphSnapshot {
+            watermark: Timestamp(7),
+            ..GraphSnapshot::default()
+        };
         tx.send_replace(Arc::new(snapshot.clone()));
         assert_eq!(*store.latest(), snapshot);
         assert_eq!(*store.clone().latest(), snapshot);

@@ -113,10 +113,16 @@ impl Config {
             ));
         }
         if self.enqueue_timeout_ms > 60_000 {
-            errors.push(Invalid::new("ingest.otlp.enqueue_timeout_ms", "must be at most 60000"));
+            errors.push(Invalid::new(
+                "ingest.otlp.enqueue_timeout_ms",
+                "must be at most 60000",
+            ));
         }
         if !(1..=3600).contains(&self.retry_after_secs) {
-            errors.push(Invalid::new("ingest.otlp.retry_after_secs", "must be between 1 and 3600"));
+            errors.push(Invalid::new(
+                "ingest.otlp.retry_after_secs",
+                "must be between 1 and 3600",
+            ));
         }
         match (grpc_listen, http_listen) {
             (Some(grpc_listen), Some(http_listen)) if errors.is_empty() => Ok(Settings {
@@ -151,7 +157,12 @@ mod tests {
             enqueue_timeout_ms: 600_000,
             retry_after_secs: 0,
         };
-        let keys: Vec<String> = config.validate().unwrap_err().into_iter().map(|e| e.key).collect();
+        let keys: Vec<String> = config
+            .validate()
+            .unwrap_err()
+            .into_iter()
+            .map(|e| e.key)
+            .collect();
         assert_eq!(
             keys,
             [
@@ -166,7 +177,10 @@ mod tests {
 
     #[test]
     fn one_address_cannot_serve_both_protocols() {
-        let config = Config { http_listen: "127.0.0.1:4317".to_owned(), ..Config::default() };
+        let config = Config {
+            http_listen: "127.0.0.1:4317".to_owned(),
+            ..Config::default()
+        };
         let errors = config.validate().unwrap_err();
         assert_eq!(errors.len(), 1);
         assert_eq!(errors[0].key, "ingest.otlp.http_listen");

@@ -74,7 +74,9 @@ impl ExportError {
             Self::UnsupportedContentType(_) | Self::UnsupportedContentEncoding(_) => {
                 StatusCode::UNSUPPORTED_MEDIA_TYPE
             }
-            Self::Backpressure { .. } | Self::ShuttingDown { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Backpressure { .. } | Self::ShuttingDown { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

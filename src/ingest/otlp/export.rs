@@ -10,7 +10,7 @@ use std::io::Read;
 use bytes::Bytes;
 
 use super::error::ExportError;
-use super::metrics::{BatchRejectReason, Encoding, Metrics, SpanRejectReason, Transport};
+use super::metrics::{BatchRejectReason, Encoding, Metrics, Transport};
 use super::sink::{SendError, Sink};
 use crate::ingest::decode::{Decoded, decode_otlp_json, decode_otlp_proto};
 
@@ -88,10 +88,10 @@ pub(crate) async fn export(
         }
     };
     ctx.metrics.request_bytes(transport, encoding, bytes);
-    let (rejected_spans, message) = rejection_summary(&decoded);
-    if rejected_spans > 0 {
-        ctx.metrics.spans_rejected(transport, SpanRejectReason::Invalid, rejected_spans);
+    for (reason, spans) in decoded.rejected.iter() {
+        ctx.metrics.spans_rejected(transport, reason, spans);
     }
+    let (rejected_spans, message) = rejection_summary(&decoded);
     let spans = decoded.batch.len();
     if spans > 0 {
         let (result, waited) = ctx.sink.send(decoded.batch).await;
@@ -100,7 +100,8 @@ pub(crate) async fn export(
         match result {
             Ok(()) => ctx.metrics.spans_received(transport, spans),
             Err(SendError::Full) => {
-                ctx.metrics.batch_rejected(transport, BatchRejectReason::Backpressure);
+                ctx.metrics
+                    .batch_rejected(transport, BatchRejectReason::Backpressure);
                 crate::rate_limited!(
                     warn,
                     transport = transport.as_str(),
@@ -110,12 +111,16 @@ pub(crate) async fn export(
                 return Err(ExportError::Backpressure { retry_after });
             }
             Err(SendError::Closed) => {
-                ctx.metrics.batch_rejected(transport, BatchRejectReason::ShuttingDown);
+                ctx.metrics
+                    .batch_rejected(transport, BatchRejectReason::ShuttingDown);
                 return Err(ExportError::ShuttingDown { retry_after });
             }
         }
     }
-    Ok(Accepted { rejected_spans, message })
+    Ok(Accepted {
+        rejected_spans,
+        message,
+    })
 }
 
 /// Why [`decode`] failed, before it becomes an [`ExportError`].
@@ -174,7 +179,7 @@ fn inflate(reader: impl Read, limit: usize) -> Result<Vec<u8>, DecodeFailure> {
 
 /// The number of rejected spans and the message for `partial_success`.
 fn rejection_summary(decoded: &Decoded) -> (u64, String) {
-    let total = decoded.rejected.total() as u64;
+    let total = decoded.rejected.total();
     if total == 0 {
         return (0, String::new());
     }
@@ -197,7 +202,10 @@ mod tests {
     fn inflate_stops_at_the_limit() {
         let bomb = gzip(&vec![0u8; 1 << 20]);
         let reader = flate2::read::GzDecoder::new(bomb.as_slice());
-        assert!(matches!(inflate(reader, 1024), Err(DecodeFailure::TooLarge)));
+        assert!(matches!(
+            inflate(reader, 1024),
+            Err(DecodeFailure::TooLarge)
+        ));
         let reader = flate2::read::GzDecoder::new(bomb.as_slice());
         assert_eq!(inflate(reader, 1 << 20).unwrap().len(), 1 << 20);
     }
@@ -205,12 +213,16 @@ mod tests {
     #[test]
     fn corrupt_gzip_is_a_decompression_error() {
         let reader = flate2::read::GzDecoder::new(&b"definitely not gzip"[..]);
-        assert!(matches!(inflate(reader, 1024), Err(DecodeFailure::Decompress(_))));
+        assert!(matches!(
+            inflate(reader, 1024),
+            Err(DecodeFailure::Decompress(_))
+        ));
     }
 
     #[test]
     fn an_empty_body_decodes_to_an_empty_batch() {
-        let (decoded, bytes) = decode(Encoding::Protobuf, Compression::Identity, &[], 1024).unwrap();
+        let (decoded, bytes) =
+            decode(Encoding::Protobuf, Compression::Identity, &[], 1024).unwrap();
         assert!(decoded.batch.is_empty());
         assert_eq!(decoded.rejected.total(), 0);
         assert_eq!(bytes, 0);

@@ -52,7 +52,9 @@ pub async fn serve_grpc(
     metrics: Metrics,
     shutdown: CancellationToken,
 ) -> Result<(), OtlpError> {
-    let service = TraceServer { ctx: Arc::new(Context { sink, metrics }) };
+    let service = TraceServer {
+        ctx: Arc::new(Context { sink, metrics }),
+    };
     tonic::transport::Server::builder()
         .add_service(service)
         .serve_with_incoming_shutdown(
@@ -106,14 +108,19 @@ async fn handle_export(
         .send_compressed(CompressionEncoding::Zstd)
         .max_decoding_message_size(limit)
         .max_encoding_message_size(MAX_RESPONSE_BYTES);
-    let service = ExportService { ctx: Arc::clone(&ctx), reached: Arc::clone(&reached_service) };
+    let service = ExportService {
+        ctx: Arc::clone(&ctx),
+        reached: Arc::clone(&reached_service),
+    };
     let response = grpc.unary(service, request).await;
     if reached_service.load(Ordering::Acquire) {
         return response;
     }
     // tonic refused the request before our service saw a message: classify
     // it, count it, and map it onto the codes OTLP specifies.
-    let Some(status) = Status::from_header_map(response.headers()) else { return response };
+    let Some(status) = Status::from_header_map(response.headers()) else {
+        return response;
+    };
     let metrics = &ctx.metrics;
     let error = match status.code() {
         Code::OutOfRange | Code::ResourceExhausted => ExportError::TooLarge { limit },
@@ -149,8 +156,14 @@ impl UnaryService<Bytes> for ExportService {
         let ctx = Arc::clone(&self.ctx);
         Box::pin(async move {
             let body = request.into_inner();
-            let result =
-                export(&ctx, Transport::Grpc, Encoding::Protobuf, Compression::Identity, body).await;
+            let result = export(
+                &ctx,
+                Transport::Grpc,
+                Encoding::Protobuf,
+                Compression::Identity,
+                body,
+            )
+            .await;
             match result {
                 Ok(accepted) => {
                     let label = if accepted.rejected_spans > 0 {
@@ -158,14 +171,16 @@ impl UnaryService<Bytes> for ExportService {
                     } else {
                         RequestResult::Ok
                     };
-                    ctx.metrics.request(Transport::Grpc, Encoding::Protobuf, label);
+                    ctx.metrics
+                        .request(Transport::Grpc, Encoding::Protobuf, label);
                     Ok(tonic::Response::new(export_response(
                         accepted.rejected_spans,
                         &accepted.message,
                     )))
                 }
                 Err(error) => {
-                    ctx.metrics.request(Transport::Grpc, Encoding::Protobuf, error.result());
+                    ctx.metrics
+                        .request(Transport::Grpc, Encoding::Protobuf, error.result());
                     Err(Status::from(error))
                 }
             }
@@ -217,6 +232,7 @@ impl Encoder for ResponseEncoder {
         item: ExportTraceServiceResponse,
         dst: &mut EncodeBuf<'_>,
     ) -> Result<(), Status> {
-        item.encode(dst).map_err(|error| Status::internal(error.to_string()))
+        item.encode(dst)
+            .map_err(|error| Status::internal(error.to_string()))
     }
 }

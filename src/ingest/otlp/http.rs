@@ -62,9 +62,10 @@ async fn handle_export(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let (encoding, result) = match parse_request(&ctx, &headers, body) {
-        Ok((encoding, compression, body)) => {
-            (encoding, export(&ctx, Transport::Http, encoding, compression, body).await)
-        }
+        Ok((encoding, compression, body)) => (
+            encoding,
+            export(&ctx, Transport::Http, encoding, compression, body).await,
+        ),
         Err((encoding, error)) => (encoding, Err(error)),
     };
     match result {
@@ -77,16 +78,19 @@ async fn handle_export(
             ctx.metrics.request(Transport::Http, encoding, label);
             let response = export_response(accepted.rejected_spans, &accepted.message);
             match encoding {
-                Encoding::Json => {
-                    ([(header::CONTENT_TYPE, JSON)], export_response_json(&response)).into_response()
-                }
+                Encoding::Json => (
+                    [(header::CONTENT_TYPE, JSON)],
+                    export_response_json(&response),
+                )
+                    .into_response(),
                 Encoding::Protobuf | Encoding::Unknown => {
                     ([(header::CONTENT_TYPE, PROTOBUF)], response.encode_to_vec()).into_response()
                 }
             }
         }
         Err(error) => {
-            ctx.metrics.request(Transport::Http, encoding, error.result());
+            ctx.metrics
+                .request(Transport::Http, encoding, error.result());
             error_response(&error, encoding)
         }
     }
@@ -103,15 +107,20 @@ fn parse_request(
     let compression = content_encoding(headers).map_err(|e| (encoding, e))?;
     match body {
         Ok(body) => Ok((encoding, compression, body)),
-        Err(BytesRejection::FailedToBufferBody(FailedToBufferBody::LengthLimitError(_))) => {
-            Err((encoding, ExportError::TooLarge { limit: ctx.sink.max_request_bytes }))
-        }
+        Err(BytesRejection::FailedToBufferBody(FailedToBufferBody::LengthLimitError(_))) => Err((
+            encoding,
+            ExportError::TooLarge {
+                limit: ctx.sink.max_request_bytes,
+            },
+        )),
         Err(_) => Err((encoding, ExportError::Body)),
     }
 }
 
 fn content_type(headers: &HeaderMap) -> Result<Encoding, ExportError> {
-    let raw = headers.get(header::CONTENT_TYPE).map(|v| String::from_utf8_lossy(v.as_bytes()));
+    let raw = headers
+        .get(header::CONTENT_TYPE)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()));
     let media = raw
         .as_deref()
         .and_then(|v| v.split(';').next())
@@ -120,7 +129,9 @@ fn content_type(headers: &HeaderMap) -> Result<Encoding, ExportError> {
     match media.as_str() {
         PROTOBUF => Ok(Encoding::Protobuf),
         JSON => Ok(Encoding::Json),
-        _ => Err(ExportError::UnsupportedContentType(raw.unwrap_or_default().into_owned())),
+        _ => Err(ExportError::UnsupportedContentType(
+            raw.unwrap_or_default().into_owned(),
+        )),
     }
 }
 
@@ -145,7 +156,12 @@ fn error_response(error: &ExportError, encoding: Encoding) -> Response {
         Encoding::Protobuf => (PROTOBUF, status.encode_to_vec()),
         Encoding::Json | Encoding::Unknown => (JSON, status.to_json()),
     };
-    let mut response = (error.http_status(), [(header::CONTENT_TYPE, content_type)], body).into_response();
+    let mut response = (
+        error.http_status(),
+        [(header::CONTENT_TYPE, content_type)],
+        body,
+    )
+        .into_response();
     if let Some(delay) = error.retry_after() {
         let secs = delay.as_secs().max(1);
         if let Ok(value) = HeaderValue::from_str(&secs.to_string()) {
@@ -161,7 +177,10 @@ mod tests {
     use super::*;
 
     fn headers(pairs: &[(header::HeaderName, &str)]) -> HeaderMap {
-        pairs.iter().map(|(k, v)| (k.clone(), HeaderValue::from_str(v).unwrap())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.clone(), HeaderValue::from_str(v).unwrap()))
+            .collect()
     }
 
     #[test]
@@ -171,13 +190,18 @@ mod tests {
         let h = headers(&[(header::CONTENT_TYPE, "application/x-protobuf")]);
         assert_eq!(content_type(&h).unwrap(), Encoding::Protobuf);
         let h = headers(&[(header::CONTENT_TYPE, "text/plain")]);
-        assert!(matches!(content_type(&h), Err(ExportError::UnsupportedContentType(t)) if t == "text/plain"));
+        assert!(
+            matches!(content_type(&h), Err(ExportError::UnsupportedContentType(t)) if t == "text/plain")
+        );
         assert!(content_type(&HeaderMap::new()).is_err());
     }
 
     #[test]
     fn content_encodings_are_recognised() {
-        assert_eq!(content_encoding(&HeaderMap::new()).unwrap(), Compression::Identity);
+        assert_eq!(
+            content_encoding(&HeaderMap::new()).unwrap(),
+            Compression::Identity
+        );
         let h = headers(&[(header::CONTENT_ENCODING, "GZIP")]);
         assert_eq!(content_encoding(&h).unwrap(), Compression::Gzip);
         let h = headers(&[(header::CONTENT_ENCODING, "br")]);

@@ -9,6 +9,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::registry::Registry;
 
+use crate::ingest::decode::RejectReason;
 use crate::model::SpanSource;
 
 /// Which receiver handled a request.
@@ -106,12 +107,9 @@ pub enum BatchRejectReason {
     ShuttingDown,
 }
 
-/// Why spans were rejected from an accepted request.
+/// `reason` label of rejected spans: the decoder's [`RejectReason`] name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum SpanRejectReason {
-    /// The decoder refused them (bad ids, end before start, no `service.name`, …).
-    Invalid,
-}
+struct SpanRejectReason(RejectReason);
 
 macro_rules! label_value {
     ($($t:ty => $f:expr),* $(,)?) => {$(
@@ -131,9 +129,7 @@ label_value! {
         BatchRejectReason::Backpressure => "backpressure",
         BatchRejectReason::ShuttingDown => "shutting_down",
     },
-    SpanRejectReason => |r| match r {
-        SpanRejectReason::Invalid => "invalid",
-    },
+    SpanRejectReason => |r: SpanRejectReason| r.0.as_str(),
     Source => |s: Source| s.0.source().as_str(),
 }
 
@@ -235,28 +231,51 @@ impl Metrics {
 
     /// One request finished.
     pub(crate) fn request(&self, transport: Transport, encoding: Encoding, result: RequestResult) {
-        self.requests.get_or_create(&RequestLabels { transport, encoding, result }).inc();
+        self.requests
+            .get_or_create(&RequestLabels {
+                transport,
+                encoding,
+                result,
+            })
+            .inc();
     }
 
     /// A decoded request body of `bytes` bytes (after decompression).
     pub(crate) fn request_bytes(&self, transport: Transport, encoding: Encoding, bytes: usize) {
-        self.request_bytes.get_or_create(&EncodingLabels { transport, encoding }).inc_by(bytes as u64);
+        self.request_bytes
+            .get_or_create(&EncodingLabels {
+                transport,
+                encoding,
+            })
+            .inc_by(bytes as u64);
     }
 
     /// A body that could not be decompressed or decoded.
     pub(crate) fn decode_error(&self, transport: Transport, encoding: Encoding) {
-        self.decode_errors.get_or_create(&EncodingLabels { transport, encoding }).inc();
+        self.decode_errors
+            .get_or_create(&EncodingLabels {
+                transport,
+                encoding,
+            })
+            .inc();
     }
 
     /// `spans` spans were handed to the graph stage.
     pub(crate) fn spans_received(&self, transport: Transport, spans: usize) {
-        self.spans_received.get_or_create(&SourceLabels { source: Source(transport) }).inc_by(spans as u64);
+        self.spans_received
+            .get_or_create(&SourceLabels {
+                source: Source(transport),
+            })
+            .inc_by(spans as u64);
     }
 
-    /// `spans` spans of an accepted request were dropped.
-    pub(crate) fn spans_rejected(&self, transport: Transport, reason: SpanRejectReason, spans: u64) {
+    /// `spans` spans of an accepted request were dropped for `reason`.
+    pub(crate) fn spans_rejected(&self, transport: Transport, reason: RejectReason, spans: u64) {
         self.spans_rejected
-            .get_or_create(&SpanRejectLabels { source: Source(transport), reason })
+            .get_or_create(&SpanRejectLabels {
+                source: Source(transport),
+                reason: SpanRejectReason(reason),
+            })
             .inc_by(spans);
     }
 
@@ -271,6 +290,11 @@ impl Metrics {
 
     /// A decoded batch was refused.
     pub(crate) fn batch_rejected(&self, transport: Transport, reason: BatchRejectReason) {
-        self.batches_rejected.get_or_create(&BatchRejectLabels { source: Source(transport), reason }).inc();
+        self.batches_rejected
+            .get_or_create(&BatchRejectLabels {
+                source: Source(transport),
+                reason,
+            })
+            .inc();
     }
 }

@@ -66,14 +66,20 @@ mod tests {
     use super::*;
 
     fn settings(timeout_ms: u64) -> Settings {
-        Settings { enqueue_timeout: Duration::from_millis(timeout_ms), ..Settings::default() }
+        Settings {
+            enqueue_timeout: Duration::from_millis(timeout_ms),
+            ..Settings::default()
+        }
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_full_queue_refuses_after_the_timeout_and_reports_the_wait() {
         let (tx, mut rx) = mpsc::channel(1);
         let sink = Sink::new(tx, &settings(250));
-        assert_eq!(sink.send(SpanBatch::default()).await, (Ok(()), Duration::ZERO));
+        assert_eq!(
+            sink.send(SpanBatch::default()).await,
+            (Ok(()), Duration::ZERO)
+        );
         let (result, waited) = sink.send(SpanBatch::default()).await;
         assert_eq!(result, Err(SendError::Full));
         assert_eq!(waited, Duration::from_millis(250));
@@ -86,6 +92,9 @@ mod tests {
         let (tx, rx) = mpsc::channel(1);
         drop(rx);
         let sink = Sink::new(tx, &settings(250));
-        assert_eq!(sink.send(SpanBatch::default()).await.0, Err(SendError::Closed));
+        assert_eq!(
+            sink.send(SpanBatch::default()).await.0,
+            Err(SendError::Closed)
+        );
     }
 }

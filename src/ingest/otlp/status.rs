@@ -69,13 +69,19 @@ impl RpcStatus {
             })
             .into_iter()
             .collect();
-        Self { code: code as i32, message, details }
+        Self {
+            code: code as i32,
+            message,
+            details,
+        }
     }
 
     /// The proto3 JSON form. `details` are left out: OTLP clients read only
     /// `code` and `message` from JSON bodies (the delay is in `Retry-After`).
     pub(crate) fn to_json(&self) -> Vec<u8> {
-        serde_json::json!({ "code": self.code, "message": self.message }).to_string().into_bytes()
+        serde_json::json!({ "code": self.code, "message": self.message })
+            .to_string()
+            .into_bytes()
     }
 }
 
@@ -112,8 +118,11 @@ mod tests {
 
     #[test]
     fn retry_info_round_trips() {
-        let status =
-            RpcStatus::new(tonic::Code::Unavailable, "full".to_owned(), Some(Duration::from_secs(2)));
+        let status = RpcStatus::new(
+            tonic::Code::Unavailable,
+            "full".to_owned(),
+            Some(Duration::from_secs(2)),
+        );
         let decoded = RpcStatus::decode(status.encode_to_vec().as_slice()).unwrap();
         assert_eq!(decoded.code, 14);
         assert_eq!(decoded.details[0].type_url, RETRY_INFO_TYPE_URL);
@@ -127,7 +136,8 @@ mod tests {
         assert_eq!(response.partial_success, None);
         assert_eq!(export_response_json(&response), b"{}");
         let partial = export_response(3, "bad ids");
-        let json: serde_json::Value = serde_json::from_slice(&export_response_json(&partial)).unwrap();
+        let json: serde_json::Value =
+            serde_json::from_slice(&export_response_json(&partial)).unwrap();
         assert_eq!(json["partialSuccess"]["rejectedSpans"], "3");
         assert_eq!(json["partialSuccess"]["errorMessage"], "bad ids");
     }
