@@ -1,1 +1,6 @@
-//! Integration tests.
+//! Integration tests: one binary (`cargo test --test it <filter>`).
+
+mod support;
+
+// OTLP receivers over real sockets: gRPC and HTTP, protobuf/JSON/gzip, shutdown.
+mod otlp;

@@ -1,0 +1,6 @@
+//! Helpers shared by the integration tests.
+
+#![allow(dead_code, unreachable_pub)] // each test module uses a different subset
+
+pub mod exposition;
+pub mod otlp;
