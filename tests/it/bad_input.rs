@@ -29,10 +29,16 @@ async fn post(receivers: &Receivers, content_type: &str, body: Vec<u8>) -> reqwe
 async fn still_serving(receivers: &mut Receivers) {
     let response = post(receivers, PROTOBUF, two_services().encode_to_vec()).await;
     assert_eq!(response.status(), 200);
-    assert_eq!(services_of(&receivers.next_batch().await), ["frontend", "checkout"]);
+    assert_eq!(
+        services_of(&receivers.next_batch().await),
+        ["frontend", "checkout"]
+    );
     let mut client = receivers.grpc_client().await;
     client.export(two_services()).await.unwrap();
-    assert_eq!(services_of(&receivers.next_batch().await), ["frontend", "checkout"]);
+    assert_eq!(
+        services_of(&receivers.next_batch().await),
+        ["frontend", "checkout"]
+    );
 }
 
 fn rejected(receivers: &Receivers, source: &str, reason: &str) -> f64 {
@@ -55,7 +61,11 @@ async fn truncated_protobuf_over_http_is_400_with_a_status_body() {
     assert_eq!(response.headers()["content-type"], PROTOBUF);
     let status = RpcStatus::decode(response.bytes().await.unwrap()).unwrap();
     assert_eq!(status.code, Code::InvalidArgument as i32);
-    assert!(status.message.contains("invalid protobuf"), "{}", status.message);
+    assert!(
+        status.message.contains("invalid protobuf"),
+        "{}",
+        status.message
+    );
     assert_eq!(receivers.requests("http", "protobuf", "invalid"), 1.0);
     assert_eq!(
         receivers.sample(
@@ -93,7 +103,10 @@ async fn malformed_json_is_400_with_a_json_status_body() {
     assert_eq!(response.headers()["content-type"], JSON);
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body["code"], Code::InvalidArgument as i32);
-    assert!(body["message"].as_str().unwrap().contains("invalid json"), "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("invalid json"),
+        "{body}"
+    );
     assert_eq!(receivers.requests("http", "json", "invalid"), 1.0);
     still_serving(&mut receivers).await;
     receivers.stop().await;
@@ -107,8 +120,14 @@ async fn wrong_content_type_is_415_with_a_clear_message() {
     let body: serde_json::Value = response.json().await.unwrap();
     let message = body["message"].as_str().unwrap();
     assert!(message.contains("\"text/plain\""), "{message}");
-    assert!(message.contains("application/x-protobuf or application/json"), "{message}");
-    assert_eq!(receivers.requests("http", "unknown", "unsupported_media_type"), 1.0);
+    assert!(
+        message.contains("application/x-protobuf or application/json"),
+        "{message}"
+    );
+    assert_eq!(
+        receivers.requests("http", "unknown", "unsupported_media_type"),
+        1.0
+    );
     still_serving(&mut receivers).await;
     receivers.stop().await;
 }
@@ -126,8 +145,15 @@ async fn unsupported_content_encoding_is_415() {
         .unwrap();
     assert_eq!(response.status(), 415);
     let status = RpcStatus::decode(response.bytes().await.unwrap()).unwrap();
-    assert!(status.message.contains("content encoding"), "{}", status.message);
-    assert_eq!(receivers.requests("http", "protobuf", "unsupported_media_type"), 1.0);
+    assert!(
+        status.message.contains("content encoding"),
+        "{}",
+        status.message
+    );
+    assert_eq!(
+        receivers.requests("http", "protobuf", "unsupported_media_type"),
+        1.0
+    );
     still_serving(&mut receivers).await;
     receivers.stop().await;
 }
@@ -152,7 +178,10 @@ async fn corrupt_gzip_is_400() {
 /// A request of about `bytes` bytes: one span whose name is that long.
 fn oversized(bytes: usize) -> ExportTraceServiceRequest {
     let name = "x".repeat(bytes);
-    request(vec![(Some("big"), vec![span(1, 2, 0, SpanKind::Server, &name, 1)])])
+    request(vec![(
+        Some("big"),
+        vec![span(1, 2, 0, SpanKind::Server, &name, 1)],
+    )])
 }
 
 #[tokio::test]
@@ -162,7 +191,11 @@ async fn oversized_http_request_is_413() {
     let response = post(&receivers, PROTOBUF, body).await;
     assert_eq!(response.status(), 413);
     let status = RpcStatus::decode(response.bytes().await.unwrap()).unwrap();
-    assert!(status.message.contains("1048576 bytes"), "{}", status.message);
+    assert!(
+        status.message.contains("1048576 bytes"),
+        "{}",
+        status.message
+    );
     assert_eq!(receivers.requests("http", "protobuf", "too_large"), 1.0);
     assert!(receivers.queue_is_empty());
     still_serving(&mut receivers).await;
@@ -227,10 +260,17 @@ async fn invalid_utf8_span_is_a_partial_success() {
     let body = ExportTraceServiceResponse::decode(response.bytes().await.unwrap()).unwrap();
     let partial = body.partial_success.unwrap();
     assert_eq!(partial.rejected_spans, 1);
-    assert!(partial.error_message.contains("utf-8"), "{}", partial.error_message);
+    assert!(
+        partial.error_message.contains("utf-8"),
+        "{}",
+        partial.error_message
+    );
     assert_eq!(receivers.next_batch().await.len(), 1);
     assert_eq!(rejected(&receivers, "otlp_http", "invalid_utf8"), 1.0);
-    assert_eq!(receivers.requests("http", "protobuf", "partial_success"), 1.0);
+    assert_eq!(
+        receivers.requests("http", "protobuf", "partial_success"),
+        1.0
+    );
     still_serving(&mut receivers).await;
     receivers.stop().await;
 }
@@ -239,7 +279,10 @@ async fn invalid_utf8_span_is_a_partial_success() {
 async fn span_ending_before_it_starts_is_a_partial_success() {
     let mut receivers = Receivers::start(8, settings()).await;
     let mut backwards = span(1, 4, 0, SpanKind::Server, "backwards", 5);
-    std::mem::swap(&mut backwards.start_time_unix_nano, &mut backwards.end_time_unix_nano);
+    std::mem::swap(
+        &mut backwards.start_time_unix_nano,
+        &mut backwards.end_time_unix_nano,
+    );
     let request = request(vec![(
         Some("svc"),
         vec![backwards, span(1, 5, 0, SpanKind::Server, "fine", 5)],
@@ -248,10 +291,16 @@ async fn span_ending_before_it_starts_is_a_partial_success() {
     let response = client.export(request).await.unwrap().into_inner();
     let partial = response.partial_success.unwrap();
     assert_eq!(partial.rejected_spans, 1);
-    assert!(partial.error_message.contains("end time before start time"), "{partial:?}");
+    assert!(
+        partial.error_message.contains("end time before start time"),
+        "{partial:?}"
+    );
     assert_eq!(receivers.next_batch().await.len(), 1);
     assert_eq!(rejected(&receivers, "otlp_grpc", "end_before_start"), 1.0);
-    assert_eq!(receivers.requests("grpc", "protobuf", "partial_success"), 1.0);
+    assert_eq!(
+        receivers.requests("grpc", "protobuf", "partial_success"),
+        1.0
+    );
     still_serving(&mut receivers).await;
     receivers.stop().await;
 }
@@ -260,7 +309,13 @@ async fn span_ending_before_it_starts_is_a_partial_success() {
 async fn resource_without_service_name_is_a_partial_success() {
     let mut receivers = Receivers::start(8, settings()).await;
     let request = request(vec![
-        (None, vec![span(1, 2, 0, SpanKind::Server, "a", 5), span(1, 3, 2, SpanKind::Client, "b", 5)]),
+        (
+            None,
+            vec![
+                span(1, 2, 0, SpanKind::Server, "a", 5),
+                span(1, 3, 2, SpanKind::Client, "b", 5),
+            ],
+        ),
         (Some("named"), vec![span(1, 4, 0, SpanKind::Server, "c", 5)]),
     ]);
     // Over HTTP/JSON too: the same answer in JSON.
@@ -276,16 +331,27 @@ async fn resource_without_service_name_is_a_partial_success() {
     assert_eq!(response.status(), 200);
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body["partialSuccess"]["rejectedSpans"], "1");
-    assert!(body["partialSuccess"]["errorMessage"].as_str().unwrap().contains("service.name"));
+    assert!(
+        body["partialSuccess"]["errorMessage"]
+            .as_str()
+            .unwrap()
+            .contains("service.name")
+    );
     assert!(receivers.queue_is_empty());
 
     let response = post(&receivers, PROTOBUF, request.encode_to_vec()).await;
     let body = ExportTraceServiceResponse::decode(response.bytes().await.unwrap()).unwrap();
     assert_eq!(body.partial_success.unwrap().rejected_spans, 2);
     assert_eq!(services_of(&receivers.next_batch().await), ["named"]);
-    assert_eq!(rejected(&receivers, "otlp_http", "missing_service_name"), 3.0);
+    assert_eq!(
+        rejected(&receivers, "otlp_http", "missing_service_name"),
+        3.0
+    );
     assert_eq!(receivers.requests("http", "json", "partial_success"), 1.0);
-    assert_eq!(receivers.requests("http", "protobuf", "partial_success"), 1.0);
+    assert_eq!(
+        receivers.requests("http", "protobuf", "partial_success"),
+        1.0
+    );
     still_serving(&mut receivers).await;
     receivers.stop().await;
 }
@@ -308,8 +374,8 @@ async fn full_queue_is_503_with_retry_after_then_recovers() {
         ),
         1.0
     );
-    let waited = receivers
-        .sample("epicenter_ingest_otlp_enqueue_wait_seconds_total{transport=\"http\"}");
+    let waited =
+        receivers.sample("epicenter_ingest_otlp_enqueue_wait_seconds_total{transport=\"http\"}");
     assert!(waited > 0.0, "time blocked on the queue must be counted");
 
     receivers.next_batch().await; // room again
@@ -328,7 +394,9 @@ async fn full_queue_is_unavailable_over_grpc_with_retry_info() {
     let details = status.details();
     assert!(!details.is_empty());
     assert!(
-        details.windows(b"google.rpc.RetryInfo".len()).any(|w| w == b"google.rpc.RetryInfo"),
+        details
+            .windows(b"google.rpc.RetryInfo".len())
+            .any(|w| w == b"google.rpc.RetryInfo"),
         "RetryInfo missing from the status details"
     );
     assert_eq!(receivers.requests("grpc", "protobuf", "backpressure"), 1.0);

@@ -7,3 +7,6 @@ mod otlp;
 
 // Bad input to the receivers: each gets a clear answer and a counter.
 mod bad_input;
+
+// The HTTP API and /metrics over hand-built snapshots.
+mod api;

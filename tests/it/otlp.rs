@@ -45,7 +45,10 @@ async fn grpc_accepts_gzip_and_zstd_requests() {
         let mut client = receivers.grpc_client().await.send_compressed(encoding);
         let response = client.export(two_services()).await.unwrap().into_inner();
         assert_eq!(response.partial_success, None);
-        assert_eq!(services_of(&receivers.next_batch().await), ["frontend", "checkout"]);
+        assert_eq!(
+            services_of(&receivers.next_batch().await),
+            ["frontend", "checkout"]
+        );
     }
     assert_eq!(receivers.requests("grpc", "protobuf", "ok"), 2.0);
     receivers.stop().await;
@@ -55,7 +58,10 @@ async fn grpc_accepts_gzip_and_zstd_requests() {
 async fn grpc_empty_request_succeeds_and_sends_nothing() {
     let mut receivers = Receivers::start(8, settings()).await;
     let mut client = receivers.grpc_client().await;
-    let response = client.export(ExportTraceServiceRequest::default()).await.unwrap();
+    let response = client
+        .export(ExportTraceServiceRequest::default())
+        .await
+        .unwrap();
     assert_eq!(response.into_inner().partial_success, None);
     assert!(receivers.queue_is_empty());
     assert_eq!(receivers.requests("grpc", "protobuf", "ok"), 1.0);
@@ -76,7 +82,10 @@ async fn http_protobuf_export_answers_in_protobuf() {
     assert_eq!(response.headers()["content-type"], "application/x-protobuf");
     let body = ExportTraceServiceResponse::decode(response.bytes().await.unwrap()).unwrap();
     assert_eq!(body.partial_success, None);
-    assert_eq!(services_of(&receivers.next_batch().await), ["frontend", "checkout"]);
+    assert_eq!(
+        services_of(&receivers.next_batch().await),
+        ["frontend", "checkout"]
+    );
     assert_eq!(receivers.requests("http", "protobuf", "ok"), 1.0);
     assert_eq!(
         receivers.sample("epicenter_ingest_otlp_spans_received_total{source=\"otlp_http\"}"),
@@ -111,7 +120,10 @@ async fn http_gzip_bodies_are_decompressed_for_both_encodings() {
     let mut receivers = Receivers::start(8, settings()).await;
     let bodies = [
         ("application/x-protobuf", two_services().encode_to_vec()),
-        ("application/json", two_services_json().to_string().into_bytes()),
+        (
+            "application/json",
+            two_services_json().to_string().into_bytes(),
+        ),
     ];
     for (content_type, body) in bodies {
         let response = http_client()
@@ -123,7 +135,10 @@ async fn http_gzip_bodies_are_decompressed_for_both_encodings() {
             .await
             .unwrap();
         assert_eq!(response.status(), 200, "{content_type}");
-        assert_eq!(services_of(&receivers.next_batch().await), ["frontend", "checkout"]);
+        assert_eq!(
+            services_of(&receivers.next_batch().await),
+            ["frontend", "checkout"]
+        );
     }
     assert_eq!(receivers.requests("http", "protobuf", "ok"), 1.0);
     assert_eq!(receivers.requests("http", "json", "ok"), 1.0);
@@ -152,7 +167,10 @@ async fn http_empty_requests_succeed() {
 
 #[tokio::test]
 async fn shutdown_lets_a_request_blocked_on_the_queue_finish() {
-    let settings = Settings { enqueue_timeout: PATIENCE, ..settings() };
+    let settings = Settings {
+        enqueue_timeout: PATIENCE,
+        ..settings()
+    };
     let mut receivers = Receivers::start(1, settings).await;
     let body = two_services().encode_to_vec();
     let size = body.len() as f64;
@@ -169,7 +187,8 @@ async fn shutdown_lets_a_request_blocked_on_the_queue_finish() {
     // The first batch fills the queue; the second waits for room.
     assert_eq!(post(receivers.http_url(), body.clone()).await, 200);
     let blocked = tokio::spawn(post(receivers.http_url(), body));
-    let bytes = "epicenter_ingest_otlp_request_bytes_total{transport=\"http\",encoding=\"protobuf\"}";
+    let bytes =
+        "epicenter_ingest_otlp_request_bytes_total{transport=\"http\",encoding=\"protobuf\"}";
     eventually(|| receivers.sample(bytes) == 2.0 * size).await;
 
     receivers.begin_shutdown();

@@ -55,7 +55,10 @@ impl Exposition {
         let want: BTreeSet<(&str, &str)> = labels.iter().copied().collect();
         self.families.iter().flat_map(|f| &f.samples).find(|s| {
             s.name == name
-                && s.labels.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect::<BTreeSet<_>>()
+                && s.labels
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .collect::<BTreeSet<_>>()
                     == want
         })
     }
@@ -85,8 +88,12 @@ pub fn parse(text: &str, format: Format) -> Result<Exposition, String> {
                 seen_eof = true;
                 continue;
             }
-            let rest = rest.strip_prefix(' ').ok_or_else(|| at("bad comment".into()))?;
-            let (keyword, rest) = rest.split_once(' ').ok_or_else(|| at("bad comment".into()))?;
+            let rest = rest
+                .strip_prefix(' ')
+                .ok_or_else(|| at("bad comment".into()))?;
+            let (keyword, rest) = rest
+                .split_once(' ')
+                .ok_or_else(|| at("bad comment".into()))?;
             match keyword {
                 "HELP" => {
                     let (name, text) = rest.split_once(' ').unwrap_or((rest, ""));
@@ -100,8 +107,14 @@ pub fn parse(text: &str, format: Format) -> Result<Exposition, String> {
                     check_metric_name(name).map_err(at)?;
                     let allowed: &[&str] = match format {
                         Format::OpenMetrics => &[
-                            "counter", "gauge", "histogram", "gaugehistogram", "stateset", "info",
-                            "summary", "unknown",
+                            "counter",
+                            "gauge",
+                            "histogram",
+                            "gaugehistogram",
+                            "stateset",
+                            "info",
+                            "summary",
+                            "unknown",
                         ],
                         Format::Text => &["counter", "gauge", "histogram", "summary", "untyped"],
                     };
@@ -124,7 +137,10 @@ pub fn parse(text: &str, format: Format) -> Result<Exposition, String> {
             continue;
         }
         let sample = parse_sample(line, format).map_err(at)?;
-        let family = out.families.last_mut().ok_or_else(|| at("sample before any TYPE".into()))?;
+        let family = out
+            .families
+            .last_mut()
+            .ok_or_else(|| at("sample before any TYPE".into()))?;
         let suffix = sample
             .name
             .strip_prefix(family.name.as_str())
@@ -143,11 +159,17 @@ pub fn parse(text: &str, format: Format) -> Result<Exposition, String> {
             _ => &[""],
         };
         if !suffixes.contains(&suffix) {
-            return Err(at(format!("suffix {suffix:?} not allowed for a {}", family.kind)));
+            return Err(at(format!(
+                "suffix {suffix:?} not allowed for a {}",
+                family.kind
+            )));
         }
         if sample.exemplar.is_some() {
             let allowed = format == Format::OpenMetrics
-                && matches!((family.kind.as_str(), suffix), ("counter", "_total") | ("histogram", "_bucket"));
+                && matches!(
+                    (family.kind.as_str(), suffix),
+                    ("counter", "_total") | ("histogram", "_bucket")
+                );
             if !allowed {
                 return Err(at("exemplar not allowed here".into()));
             }
@@ -169,7 +191,11 @@ fn check_metric_name(name: &str) -> Result<(), String> {
     let mut chars = name.chars();
     let ok = matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_' || c == ':')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':');
-    if ok { Ok(()) } else { Err(format!("bad metric name {name:?}")) }
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("bad metric name {name:?}"))
+    }
 }
 
 fn parse_sample(line: &str, format: Format) -> Result<Sample, String> {
@@ -201,7 +227,10 @@ fn parse_sample(line: &str, format: Format) -> Result<Sample, String> {
         Some(_) if format == Format::Text => return Err("exemplar in the text format".into()),
         Some(text) => {
             let (labels, after) = parse_labels(text)?;
-            let length: usize = labels.iter().map(|(k, v)| k.chars().count() + v.chars().count()).sum();
+            let length: usize = labels
+                .iter()
+                .map(|(k, v)| k.chars().count() + v.chars().count())
+                .sum();
             if length > 128 {
                 return Err("exemplar labels over 128 characters".into());
             }
@@ -214,7 +243,12 @@ fn parse_sample(line: &str, format: Format) -> Result<Sample, String> {
             Some((labels, value))
         }
     };
-    Ok(Sample { name: name.to_owned(), labels, value, exemplar })
+    Ok(Sample {
+        name: name.to_owned(),
+        labels,
+        value,
+        exemplar,
+    })
 }
 
 /// Parses `{a="x",b="y"}` at the start of `text`; returns the rest.
@@ -283,16 +317,23 @@ fn parse_number(text: &str) -> Result<f64, String> {
         "+Inf" | "Inf" => Ok(f64::INFINITY),
         "-Inf" => Ok(f64::NEG_INFINITY),
         "NaN" => Ok(f64::NAN),
-        _ => text.parse::<f64>().map_err(|_| format!("bad number {text:?}")),
+        _ => text
+            .parse::<f64>()
+            .map_err(|_| format!("bad number {text:?}")),
     }
 }
 
 /// Buckets ascending by `le`, cumulative, ending with `+Inf == _count`.
 fn check_histogram(family: &Family) -> Result<(), String> {
-    let mut series: BTreeMap<Vec<(String, String)>, (Vec<(f64, f64)>, Option<f64>)> = BTreeMap::new();
+    let mut series: BTreeMap<Vec<(String, String)>, (Vec<(f64, f64)>, Option<f64>)> =
+        BTreeMap::new();
     for sample in &family.samples {
-        let mut key: Vec<(String, String)> =
-            sample.labels.iter().filter(|(k, _)| k != "le").cloned().collect();
+        let mut key: Vec<(String, String)> = sample
+            .labels
+            .iter()
+            .filter(|(k, _)| k != "le")
+            .cloned()
+            .collect();
         key.sort();
         let entry = series.entry(key).or_default();
         if sample.name.ends_with("_bucket") {
@@ -308,12 +349,19 @@ fn check_histogram(family: &Family) -> Result<(), String> {
     }
     for (labels, (buckets, count)) in series {
         let what = format!("{} {labels:?}", family.name);
-        if buckets.windows(2).any(|w| w[0].0 >= w[1].0 || w[0].1 > w[1].1) {
+        if buckets
+            .windows(2)
+            .any(|w| w[0].0 >= w[1].0 || w[0].1 > w[1].1)
+        {
             return Err(format!("{what}: buckets not ascending and cumulative"));
         }
         match buckets.last() {
             Some((le, value)) if le.is_infinite() && Some(*value) == count => {}
-            _ => return Err(format!("{what}: +Inf bucket missing or not equal to _count")),
+            _ => {
+                return Err(format!(
+                    "{what}: +Inf bucket missing or not equal to _count"
+                ));
+            }
         }
     }
     Ok(())

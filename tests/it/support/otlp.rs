@@ -68,9 +68,21 @@ impl Receivers {
                 metrics.clone(),
                 shutdown.clone(),
             )),
-            tokio::spawn(otlp::serve_http(http_listener, sink, metrics, shutdown.clone())),
+            tokio::spawn(otlp::serve_http(
+                http_listener,
+                sink,
+                metrics,
+                shutdown.clone(),
+            )),
         ];
-        Self { grpc, http, batches, registry, shutdown, tasks }
+        Self {
+            grpc,
+            http,
+            batches,
+            registry,
+            shutdown,
+            tasks,
+        }
     }
 
     /// `http://…/v1/traces`.
@@ -80,7 +92,9 @@ impl Receivers {
 
     /// A gRPC client with the full generated types.
     pub async fn grpc_client(&self) -> TraceServiceClient<Channel> {
-        TraceServiceClient::connect(format!("http://{}", self.grpc)).await.unwrap()
+        TraceServiceClient::connect(format!("http://{}", self.grpc))
+            .await
+            .unwrap()
     }
 
     /// A gRPC client that sends raw bytes as the request message.
@@ -90,7 +104,9 @@ impl Receivers {
             .connect()
             .await
             .unwrap();
-        RawClient { inner: tonic::client::Grpc::new(channel) }
+        RawClient {
+            inner: tonic::client::Grpc::new(channel),
+        }
     }
 
     /// The next batch handed off, within [`PATIENCE`].
@@ -136,7 +152,9 @@ impl Receivers {
     pub async fn stop(self) {
         self.shutdown.cancel();
         for task in self.tasks {
-            let result = tokio::time::timeout(PATIENCE, task).await.expect("server did not stop");
+            let result = tokio::time::timeout(PATIENCE, task)
+                .await
+                .expect("server did not stop");
             result.unwrap().unwrap();
         }
     }
@@ -146,7 +164,10 @@ impl Receivers {
 pub async fn eventually(mut condition: impl FnMut() -> bool) {
     let deadline = tokio::time::Instant::now() + PATIENCE;
     while !condition() {
-        assert!(tokio::time::Instant::now() < deadline, "condition not met in time");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "condition not met in time"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
@@ -238,7 +259,9 @@ pub struct RpcStatus {
 pub fn attr(key: &str, value: &str) -> KeyValue {
     KeyValue {
         key: key.to_owned(),
-        value: Some(AnyValue { value: Some(any_value::Value::StringValue(value.to_owned())) }),
+        value: Some(AnyValue {
+            value: Some(any_value::Value::StringValue(value.to_owned())),
+        }),
         ..Default::default()
     }
 }
@@ -250,7 +273,11 @@ pub fn span(trace: u8, id: u8, parent: u8, kind: span::SpanKind, name: &str, mil
     Span {
         trace_id: vec![trace; 16],
         span_id: vec![id; 8],
-        parent_span_id: if parent == 0 { Vec::new() } else { vec![parent; 8] },
+        parent_span_id: if parent == 0 {
+            Vec::new()
+        } else {
+            vec![parent; 8]
+        },
         name: name.to_owned(),
         kind: kind as i32,
         start_time_unix_nano: start,
@@ -268,10 +295,16 @@ pub fn request(resources: Vec<(Option<&str>, Vec<Span>)>) -> ExportTraceServiceR
             .into_iter()
             .map(|(service, spans)| ResourceSpans {
                 resource: Some(Resource {
-                    attributes: service.map(|s| attr("service.name", s)).into_iter().collect(),
+                    attributes: service
+                        .map(|s| attr("service.name", s))
+                        .into_iter()
+                        .collect(),
                     ..Default::default()
                 }),
-                scope_spans: vec![ScopeSpans { spans, ..Default::default() }],
+                scope_spans: vec![ScopeSpans {
+                    spans,
+                    ..Default::default()
+                }],
                 ..Default::default()
             })
             .collect(),
@@ -281,8 +314,14 @@ pub fn request(resources: Vec<(Option<&str>, Vec<Span>)>) -> ExportTraceServiceR
 /// frontend (client span 2) → checkout (server span 3): two spans in two resources.
 pub fn two_services() -> ExportTraceServiceRequest {
     request(vec![
-        (Some("frontend"), vec![span(1, 2, 1, span::SpanKind::Client, "GET /checkout", 120)]),
-        (Some("checkout"), vec![span(1, 3, 2, span::SpanKind::Server, "GET /checkout", 100)]),
+        (
+            Some("frontend"),
+            vec![span(1, 2, 1, span::SpanKind::Client, "GET /checkout", 120)],
+        ),
+        (
+            Some("checkout"),
+            vec![span(1, 3, 2, span::SpanKind::Server, "GET /checkout", 100)],
+        ),
     ])
 }
 
@@ -310,7 +349,11 @@ pub fn two_services_json() -> serde_json::Value {
 
 /// The service names of a batch's spans, in order.
 pub fn services_of(batch: &SpanBatch) -> Vec<String> {
-    batch.spans.iter().map(|s| batch.resource_of(s).service.to_string()).collect()
+    batch
+        .spans
+        .iter()
+        .map(|s| batch.resource_of(s).service.to_string())
+        .collect()
 }
 
 /// gzip of `data`.
@@ -323,5 +366,9 @@ pub fn gzip(data: &[u8]) -> Vec<u8> {
 
 /// A reqwest client with no proxy.
 pub fn http_client() -> reqwest::Client {
-    reqwest::Client::builder().no_proxy().timeout(PATIENCE).build().unwrap()
+    reqwest::Client::builder()
+        .no_proxy()
+        .timeout(PATIENCE)
+        .build()
+        .unwrap()
 }
