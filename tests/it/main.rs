@@ -1,5 +1,8 @@
 //! Integration tests: one binary (`cargo test --test it <filter>`).
 
+// Test helpers outside `#[test]` functions unwrap too: a failed setup is a failed test.
+#![allow(clippy::unwrap_used)]
+
 mod support;
 
 // OTLP receivers over real sockets: gRPC and HTTP, protobuf/JSON/gzip, shutdown.
@@ -10,3 +13,6 @@ mod bad_input;
 
 // The HTTP API and /metrics over hand-built snapshots.
 mod api;
+
+// A real OpenTelemetry SDK (Python) exporting over OTLP/HTTP and OTLP/gRPC.
+mod otel_sdk;

@@ -325,8 +325,9 @@ fn parse_number(text: &str) -> Result<f64, String> {
 
 /// Buckets ascending by `le`, cumulative, ending with `+Inf == _count`.
 fn check_histogram(family: &Family) -> Result<(), String> {
-    let mut series: BTreeMap<Vec<(String, String)>, (Vec<(f64, f64)>, Option<f64>)> =
-        BTreeMap::new();
+    /// Buckets `(le, value)` and `_count` of one series.
+    type Series = (Vec<(f64, f64)>, Option<f64>);
+    let mut series: BTreeMap<Labels, Series> = BTreeMap::new();
     for sample in &family.samples {
         let mut key: Vec<(String, String)> = sample
             .labels
