@@ -88,3 +88,48 @@ pub fn split_by_trace(request: &ExportTraceServiceRequest) -> Vec<([u8; 16], Exp
 pub fn span_count(request: &ExportTraceServiceRequest) -> usize {
     request.resource_spans.iter().flat_map(|r| &r.scope_spans).map(|s| s.spans.len()).sum()
 }
+
+/// Splits a request in halves (by spans, keeping resources and scopes) until
+/// every part encodes to at most `max_bytes` of protobuf, or holds one span.
+/// Kafka brokers reject records above `message.max.bytes` (1 MB by default;
+/// CONVENTIONS.md §1.3).
+pub fn split_to_fit(request: ExportTraceServiceRequest, max_bytes: usize) -> Vec<ExportTraceServiceRequest> {
+    use prost::Message as _;
+    let spans = span_count(&request);
+    if spans <= 1 || request.encoded_len() <= max_bytes {
+        return vec![request];
+    }
+    let (a, b) = split_at(request, spans / 2);
+    let mut out = split_to_fit(a, max_bytes);
+    out.extend(split_to_fit(b, max_bytes));
+    out
+}
+
+/// The first `n` spans and the rest, each with its resources and scopes.
+fn split_at(request: ExportTraceServiceRequest, n: usize) -> (ExportTraceServiceRequest, ExportTraceServiceRequest) {
+    let mut first = ExportTraceServiceRequest::default();
+    let mut rest = ExportTraceServiceRequest::default();
+    let mut taken = 0usize;
+    for rs in request.resource_spans {
+        let mut head = ResourceSpans { resource: rs.resource.clone(), scope_spans: Vec::new(), schema_url: rs.schema_url.clone() };
+        let mut tail = ResourceSpans { resource: rs.resource, scope_spans: Vec::new(), schema_url: rs.schema_url };
+        for mut ss in rs.scope_spans {
+            let k = n.saturating_sub(taken).min(ss.spans.len());
+            taken += k;
+            let later = ss.spans.split_off(k);
+            if !ss.spans.is_empty() {
+                head.scope_spans.push(ScopeSpans { scope: ss.scope.clone(), spans: ss.spans, schema_url: ss.schema_url.clone() });
+            }
+            if !later.is_empty() {
+                tail.scope_spans.push(ScopeSpans { scope: ss.scope, spans: later, schema_url: ss.schema_url });
+            }
+        }
+        if !head.scope_spans.is_empty() {
+            first.resource_spans.push(head);
+        }
+        if !tail.scope_spans.is_empty() {
+            rest.resource_spans.push(tail);
+        }
+    }
+    (first, rest)
+}

@@ -30,6 +30,7 @@ mod engine;
 mod fleet;
 mod generated;
 mod json;
+pub mod presets;
 pub mod rng;
 mod scenario;
 pub mod send;
@@ -43,9 +44,10 @@ pub mod view;
 #[cfg(test)]
 mod tests;
 
-pub use batch::{span_count, split_by_trace};
+pub use batch::{span_count, split_by_trace, split_to_fit};
 pub use engine::Count;
 pub use json::{request_to_otlp_json, to_otlp_json_line};
+pub use presets::{PRESET_NAMES, Preset, preset};
 pub use scenario::{
     CallChange, DeployKind, DeployNotice, Fault, FaultTarget, Rollout, RolloutStep, Scenario,
     ScenarioEvent, TimedEvent,

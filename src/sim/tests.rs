@@ -1,1 +1,1 @@
-//! (wip)
+//! Unit tests of the simulator core.
