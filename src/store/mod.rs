@@ -1,1 +1,5 @@
-//! (stage under construction)
+//! Latest snapshots for readers, and durable state in the data directory.
+//!
+//! Never does: network I/O or analysis. Disk I/O happens only in `persist`.
+
+pub mod persist;
