@@ -12,7 +12,6 @@
 //! [`Source`]), so tests never mutate the environment.
 
 use std::fmt;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use serde::de::DeserializeOwned;
@@ -20,40 +19,26 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::model::Invalid;
-use crate::{graph, ingest};
+use crate::{api, graph, ingest};
 
 /// Top-level sections; an environment variable whose first segment is not
 /// one of these is ignored (so `EPICENTER_TEST_KAFKA` is not a config key).
 const SECTIONS: &[&str] = &["data_dir", "api", "ingest", "graph", "log"];
 
 /// The whole configuration file, as written.
-#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// Directory for durable state (graph snapshot, later the store and audit log).
     pub data_dir: PathBuf,
     /// The HTTP listener for the API, `/metrics`, `/healthz` and `/readyz`.
-    pub api: ApiConfig,
+    pub api: api::Config,
     /// Span sources.
     pub ingest: IngestConfig,
     /// The service graph and its windows.
     pub graph: graph::Config,
     /// Logging.
     pub log: LogConfig,
-}
-
-/// `api:` section.
-#[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct ApiConfig {
-    /// Address of the one HTTP listener (API, `/metrics`, health).
-    pub listen: String,
-}
-
-impl Default for ApiConfig {
-    fn default() -> Self {
-        Self { listen: "127.0.0.1:9470".into() }
-    }
 }
 
 /// `ingest:` section.
@@ -92,7 +77,10 @@ pub struct LogConfig {
 
 impl Default for LogConfig {
     fn default() -> Self {
-        Self { format: "text".into(), level: "info".into() }
+        Self {
+            format: "text".into(),
+            level: "info".into(),
+        }
     }
 }
 
@@ -100,7 +88,7 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             data_dir: PathBuf::from("./epicenter-data"),
-            api: ApiConfig::default(),
+            api: api::Config::default(),
             ingest: IngestConfig::default(),
             graph: graph::Config::default(),
             log: LogConfig::default(),
@@ -113,8 +101,8 @@ impl Default for Config {
 pub struct Settings {
     /// Durable state directory.
     pub data_dir: PathBuf,
-    /// API listener address.
-    pub api_listen: SocketAddr,
+    /// API listener and `/metrics` rendering.
+    pub api: api::Settings,
     /// Queue capacity between sources and the graph.
     pub queue_batches: usize,
     /// OTLP receivers.
@@ -160,7 +148,11 @@ impl Source {
             },
             None => None,
         };
-        Ok(Self { file, env: std::env::vars().collect(), flags: Vec::new() })
+        Ok(Self {
+            file,
+            env: std::env::vars().collect(),
+            flags: Vec::new(),
+        })
     }
 
     /// Adds a flag override (`key` is dotted, e.g. `ingest.otlp.grpc_listen`).
@@ -199,7 +191,10 @@ pub fn load(source: &Source) -> Result<Settings, ConfigErrors> {
             Ok(Value::Null) => Value::Object(Map::new()),
             Ok(value @ Value::Object(_)) => value,
             Ok(_) => {
-                errors.push(Invalid::new(path.display().to_string(), "must be a YAML mapping"));
+                errors.push(Invalid::new(
+                    path.display().to_string(),
+                    "must be a YAML mapping",
+                ));
                 Value::Object(Map::new())
             }
             Err(error) => {
@@ -210,7 +205,9 @@ pub fn load(source: &Source) -> Result<Settings, ConfigErrors> {
         None => Value::Object(Map::new()),
     };
     for (name, value) in &source.env {
-        let Some(rest) = name.strip_prefix("EPICENTER_") else { continue };
+        let Some(rest) = name.strip_prefix("EPICENTER_") else {
+            continue;
+        };
         let path: Vec<String> = rest.split("__").map(str::to_ascii_lowercase).collect();
         if !SECTIONS.contains(&path[0].as_str()) {
             continue;
@@ -230,18 +227,29 @@ pub fn load(source: &Source) -> Result<Settings, ConfigErrors> {
     }
 }
 
-fn set_path(tree: &mut Value, path: &[String], value: Value, origin: &str, errors: &mut Vec<Invalid>) {
+fn set_path(
+    tree: &mut Value,
+    path: &[String],
+    value: Value,
+    origin: &str,
+    errors: &mut Vec<Invalid>,
+) {
     let mut node = tree;
     for (i, segment) in path.iter().enumerate() {
         let Value::Object(map) = node else {
-            errors.push(Invalid::new(origin, "overrides a key that is not a mapping"));
+            errors.push(Invalid::new(
+                origin,
+                "overrides a key that is not a mapping",
+            ));
             return;
         };
         if i + 1 == path.len() {
             map.insert(segment.clone(), value);
             return;
         }
-        node = map.entry(segment.clone()).or_insert_with(|| Value::Object(Map::new()));
+        node = map
+            .entry(segment.clone())
+            .or_insert_with(|| Value::Object(Map::new()));
     }
 }
 
@@ -249,7 +257,9 @@ fn set_path(tree: &mut Value, path: &[String], value: Value, origin: &str, error
 /// the errors of the others.
 fn deserialize_sections(tree: Value, errors: &mut Vec<Invalid>) -> Config {
     let mut config = Config::default();
-    let Value::Object(map) = tree else { return config };
+    let Value::Object(map) = tree else {
+        return config;
+    };
     for (key, value) in map {
         match key.as_str() {
             "data_dir" => section(&key, value, errors, &mut config.data_dir),
@@ -274,13 +284,7 @@ fn section<T: DeserializeOwned>(key: &str, value: Value, errors: &mut Vec<Invali
 }
 
 fn validate(raw: &Config, errors: &mut Vec<Invalid>) -> Option<Settings> {
-    let api_listen = match raw.api.listen.parse::<SocketAddr>() {
-        Ok(addr) => Some(addr),
-        Err(error) => {
-            errors.push(Invalid::new("api.listen", format!("not a socket address: {error}")));
-            None
-        }
-    };
+    let api = collect(raw.api.validate(), errors);
     if raw.ingest.queue_batches == 0 {
         errors.push(Invalid::new("ingest.queue_batches", "must be at least 1"));
     }
@@ -291,7 +295,10 @@ fn validate(raw: &Config, errors: &mut Vec<Invalid>) -> Option<Settings> {
         "text" => false,
         "json" => true,
         other => {
-            errors.push(Invalid::new("log.format", format!("`{other}` is not text or json")));
+            errors.push(Invalid::new(
+                "log.format",
+                format!("`{other}` is not text or json"),
+            ));
             false
         }
     };
@@ -300,10 +307,10 @@ fn validate(raw: &Config, errors: &mut Vec<Invalid>) -> Option<Settings> {
     let graph = collect(raw.graph.validate(), errors);
     Some(Settings {
         data_dir: raw.data_dir.clone(),
-        api_listen: api_listen?,
+        api: api?,
         queue_batches: raw.ingest.queue_batches.max(1),
         otlp: otlp?,
-        kafka: kafka?,
+        kafka: Some(kafka?).filter(ingest::kafka::Settings::enabled),
         graph: graph?,
         log_json,
         log_level: raw.log.level.clone(),

@@ -4,12 +4,12 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::model::Invalid;
 
 /// `api:` section. Every option has a default.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// Address of the one HTTP listener for the API, `/metrics`, `/healthz`
@@ -27,7 +27,7 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Self {
-            listen: "127.0.0.1:9464".to_owned(),
+            listen: "127.0.0.1:9470".to_owned(),
             graph_metrics_enabled: true,
             graph_metrics_prefix: DEFAULT_GRAPH_METRICS_PREFIX.to_owned(),
         }
@@ -114,7 +114,7 @@ mod tests {
     #[test]
     fn defaults_validate() {
         let settings = Config::default().validate().unwrap();
-        assert_eq!(settings.listen, "127.0.0.1:9464".parse().unwrap());
+        assert_eq!(settings.listen, "127.0.0.1:9470".parse().unwrap());
         assert_eq!(settings.graph_metrics, GraphMetricsConfig::default());
     }
 

@@ -54,6 +54,11 @@ pub struct ApiState {
     pub graph_metrics: GraphMetricsConfig,
 }
 
+/// The graph as the API's JSON (`GET /api/v1/graph`), for `replay --graph`.
+pub fn graph_json(snapshot: &crate::model::GraphSnapshot) -> serde_json::Value {
+    serde_json::to_value(views::graph_view(snapshot, None)).unwrap_or(serde_json::Value::Null)
+}
+
 /// The API router (all endpoints above) over `state`.
 pub fn router(state: ApiState) -> Router {
     Router::new()

@@ -118,7 +118,11 @@ pub enum GraphFormat {
 #[derive(Debug, Args, Clone)]
 pub struct GraphArgs {
     /// Base URL of a running daemon.
-    #[arg(long, default_value = "http://127.0.0.1:9470", env = "EPICENTER_SERVER")]
+    #[arg(
+        long,
+        default_value = "http://127.0.0.1:9470",
+        env = "EPICENTER_SERVER"
+    )]
     pub server: String,
     /// Output format.
     #[arg(long, value_enum, default_value_t = GraphFormat::Table)]
@@ -235,9 +239,16 @@ pub async fn demo(args: DemoArgs) -> ExitCode {
 /// `epicenter simulate`.
 pub async fn simulate(args: crate::sim::cli::SimulateArgs) -> ExitCode {
     crate::telemetry::init_tracing(crate::telemetry::LogFormat::Text, "info");
-    match crate::sim::send::run_simulate(args.into_options(), crate::shutdown::signal()).await {
+    let options = match args.into_options(super::wall_clock_now()) {
+        Ok(options) => options,
+        Err(message) => {
+            eprintln!("simulate: {message}");
+            return ExitCode::from(EX_USAGE);
+        }
+    };
+    match crate::sim::send::run_simulate(options, crate::shutdown::signal()).await {
         Ok(report) => {
-            eprintln!("{report}");
+            eprintln!("{}", super::demo::describe(&report));
             ExitCode::SUCCESS
         }
         Err(error) => {

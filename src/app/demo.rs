@@ -10,6 +10,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Settings;
 use crate::model::GraphSnapshot;
+use crate::sim::send::{Pacing, SimTarget, SimulateOptions, SimulateReport};
+use crate::sim::{BatchOptions, Scenario, Topology};
 
 /// How often the live view is redrawn.
 const REFRESH: Duration = Duration::from_secs(2);
@@ -33,7 +35,19 @@ pub async fn run(
     let api = running.api_addr;
 
     let sim_stop = CancellationToken::new();
-    let options = crate::sim::send::SimulateOptions::demo(format!("http://{http}"), seed, rate);
+    let options = SimulateOptions {
+        target: SimTarget::OtlpHttp {
+            url: format!("http://{http}"),
+        },
+        topology: Topology::default_fleet(),
+        scenario: Scenario::steady(None),
+        seed,
+        rate_rps: rate,
+        start: super::wall_clock_now(),
+        pacing: Pacing::RealTime { speed: 1.0 },
+        batch: BatchOptions::default(),
+        deployments_out: None,
+    };
     let simulator = tokio::spawn(crate::sim::send::run_simulate(options, sim_stop.clone()));
 
     let mut previous: Option<Arc<GraphSnapshot>> = None;
@@ -65,10 +79,23 @@ pub async fn run(
     }
     sim_stop.cancel();
     match simulator.await {
-        Ok(Ok(report)) => eprintln!("simulator stopped: {report}"),
+        Ok(Ok(report)) => eprintln!("simulator stopped: {}", describe(&report)),
         Ok(Err(error)) => eprintln!("simulator failed: {error:#}"),
         Err(error) => eprintln!("simulator task failed: {error}"),
     }
     daemon_stop.cancel();
     running.wait().await
+}
+
+/// One line about a simulator run.
+pub fn describe(report: &SimulateReport) -> String {
+    format!(
+        "{} spans in {} batches over {:.0} s of event time: {} sent, {} failed, {} retries",
+        report.spans,
+        report.batches,
+        report.simulated_secs,
+        report.sent,
+        report.failed,
+        report.retries
+    )
 }

@@ -27,7 +27,9 @@ pub async fn print(args: &GraphArgs) -> anyhow::Result<String> {
     if !query.is_empty() {
         url = format!("{url}?{}", query.join("&"));
     }
-    let response = reqwest::get(&url).await.with_context(|| format!("GET {url}"))?;
+    let response = reqwest::get(&url)
+        .await
+        .with_context(|| format!("GET {url}"))?;
     let status = response.status();
     let body = response.text().await.context("reading the response")?;
     if !status.is_success() {
@@ -46,13 +48,13 @@ pub fn table(graph: &Value) -> String {
     let nodes = graph["nodes"].as_array().unwrap_or(&empty);
     let edges = graph["edges"].as_array().unwrap_or(&empty);
     let mut out = String::new();
-    let _ = writeln!(out, "{:<32} {:<10} VERSIONS", "NODE", "KIND");
+    let _ignored = writeln!(out, "{:<32} {:<10} VERSIONS", "NODE", "KIND");
     for node in nodes {
         let versions: Vec<String> = node["versions"]
             .as_array()
             .map(|v| v.iter().map(|x| text(&x["version"]).to_string()).collect())
             .unwrap_or_default();
-        let _ = writeln!(
+        let _ignored = writeln!(
             out,
             "{:<32} {:<10} {}",
             text(&node["name"]),
@@ -60,15 +62,18 @@ pub fn table(graph: &Value) -> String {
             versions.join(",")
         );
     }
-    let _ = writeln!(out);
-    let _ = writeln!(
+    let _ignored = writeln!(out);
+    let _ignored = writeln!(
         out,
         "{:<24} {:<24} {:<17} {:>10} {:>8} {:>10}",
         "CLIENT", "SERVER", "TYPE", "REQUESTS", "FAILED", "P99 MS"
     );
     for edge in edges {
-        let p99 = edge["server_latency"]["p99_seconds"].as_f64().unwrap_or(0.0) * 1e3;
-        let _ = writeln!(
+        let p99 = edge["server_latency"]["p99_seconds"]
+            .as_f64()
+            .unwrap_or(0.0)
+            * 1e3;
+        let _ignored = writeln!(
             out,
             "{:<24} {:<24} {:<17} {:>10} {:>8} {:>10.1}",
             text(&edge["client"]),

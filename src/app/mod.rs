@@ -31,7 +31,7 @@ use crate::graph::{self, Graph, GraphState};
 use crate::ingest;
 use crate::model::SpanBatch;
 use crate::store::persist::StateStore;
-use crate::store::state::{Health, SnapshotStore};
+use crate::store::state::{Component, Health, SnapshotStore};
 
 /// Key of the graph's state blob in the state store.
 const GRAPH_STATE_KEY: &str = "graph";
@@ -104,9 +104,9 @@ pub async fn start(
     let (snapshots, snapshot_tx) = SnapshotStore::new();
     let health = Health::new();
 
-    let api_listener = TcpListener::bind(settings.api_listen)
+    let api_listener = TcpListener::bind(settings.api.listen)
         .await
-        .with_context(|| format!("binding the API listener on {}", settings.api_listen))?;
+        .with_context(|| format!("binding the API listener on {}", settings.api.listen))?;
     let api_addr = api_listener.local_addr()?;
 
     let sources = CancellationToken::new();
@@ -122,19 +122,17 @@ pub async fn start(
             .with_context(|| format!("binding OTLP/HTTP on {}", settings.otlp.http_listen))?;
         otlp_grpc_addr = Some(grpc.local_addr()?);
         otlp_http_addr = Some(http.local_addr()?);
-        let sink = ingest::otlp::Sink::new(span_tx.clone(), settings.otlp.enqueue_timeout);
+        let sink = ingest::otlp::Sink::new(span_tx.clone(), &settings.otlp);
         let (m, s, t) = (otlp_metrics.clone(), sink.clone(), sources.clone());
-        let limits = settings.otlp.clone();
         ingest_tasks.push(spawn_source(
             "otlp_grpc",
-            async move { Ok(ingest::otlp::serve_grpc(grpc, s, limits, m, t).await?) },
+            async move { Ok(ingest::otlp::serve_grpc(grpc, s, m, t).await?) },
             &failed_tx,
         ));
         let (m, t) = (otlp_metrics.clone(), sources.clone());
-        let limits = settings.otlp.clone();
         ingest_tasks.push(spawn_source(
             "otlp_http",
-            async move { Ok(ingest::otlp::serve_http(http, sink, limits, m, t).await?) },
+            async move { Ok(ingest::otlp::serve_http(http, sink, m, t).await?) },
             &failed_tx,
         ));
     }
@@ -150,10 +148,17 @@ pub async fn start(
     drop(span_tx);
     drop(failed_tx);
 
-    let task_settings = graph::TaskSettings::live(&settings.graph);
+    let task_settings = settings.graph.task_settings();
     let graph_task = tokio::spawn(
-        graph::task::run(graph, span_rx, window_tx, snapshot_tx, graph_metrics, task_settings)
-            .instrument(tracing::info_span!("graph")),
+        graph::task::run(
+            graph,
+            span_rx,
+            window_tx,
+            snapshot_tx,
+            graph_metrics,
+            task_settings,
+        )
+        .instrument(tracing::info_span!("graph")),
     );
     // Detection and attribution consume closed windows in the next stages;
     // until then windows are drained here so the graph never blocks on them.
@@ -164,6 +169,7 @@ pub async fn start(
         snapshots: snapshots.clone(),
         health: health.clone(),
         registry: Arc::clone(&registry),
+        graph_metrics: settings.api.graph_metrics.clone(),
     };
     let api_stop = CancellationToken::new();
     let api_stopped = api_stop.clone();
@@ -175,7 +181,11 @@ pub async fn start(
         }
         .instrument(tracing::info_span!("api")),
     );
-    health.set_ready(true);
+    health.set_ready(Component::Graph, true);
+    if otlp_grpc_addr.is_some() {
+        health.set_ready(Component::OtlpGrpc, true);
+        health.set_ready(Component::OtlpHttp, true);
+    }
     tracing::info!(
         api = %api_addr,
         otlp_grpc = ?otlp_grpc_addr,
@@ -191,7 +201,7 @@ pub async fn start(
             _ = stopping.cancelled() => None,
             Some(error) = failed_rx.recv() => Some(error),
         };
-        health.set_ready(false);
+        health.set_shutting_down();
         sources.cancel();
         let drained = tokio::time::timeout(GRACE, async {
             for task in ingest_tasks {
@@ -213,7 +223,27 @@ pub async fn start(
             (None, Err(_)) => anyhow::bail!("shutdown did not finish within {GRACE:?}"),
         }
     });
-    Ok(Running { api_addr, otlp_grpc_addr, otlp_http_addr, snapshots, shutdown, done })
+    Ok(Running {
+        api_addr,
+        otlp_grpc_addr,
+        otlp_http_addr,
+        snapshots,
+        shutdown,
+        done,
+    })
+}
+
+/// The wall clock as event time: for live defaults such as the simulator's
+/// start. Analysis never calls this.
+pub fn wall_clock_now() -> crate::model::Timestamp {
+    // The one sanctioned wall-clock read outside tokio's timers.
+    #[allow(clippy::disallowed_methods)]
+    let now = std::time::SystemTime::now();
+    let nanos = now
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    crate::model::Timestamp(u64::try_from(nanos).unwrap_or(u64::MAX))
 }
 
 /// Spawns a source whose failure (an error, not a clean stop) is reported on
@@ -242,10 +272,16 @@ where
 fn restore_graph(store: &StateStore, settings: &graph::Settings) -> Graph {
     match store.get(GRAPH_STATE_KEY) {
         Ok(Some(bytes)) => match serde_json::from_slice::<GraphState>(&bytes) {
-            Ok(state) => {
-                tracing::info!(bytes = bytes.len(), "graph state restored");
-                Graph::restore(settings, state)
-            }
+            Ok(state) => match Graph::restore(settings, state) {
+                Ok(graph) => {
+                    tracing::info!(bytes = bytes.len(), "graph state restored");
+                    graph
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "stored graph state does not fit; starting empty");
+                    Graph::new(settings)
+                }
+            },
             Err(error) => {
                 tracing::warn!(%error, "stored graph state is unreadable; starting empty");
                 Graph::new(settings)

@@ -126,7 +126,7 @@ pub fn replay(settings: &Settings, options: &ReplayOptions) -> anyhow::Result<Re
     // (issue #3). The output file is always written, so callers can rely on it.
     write_alerts(&options.alerts, &[])?;
     if let Some(path) = &options.graph {
-        let json = crate::api::graph_json(&snapshot, None);
+        let json = crate::api::graph_json(&snapshot);
         let text = serde_json::to_string_pretty(&json)?;
         std::fs::write(path, text + "\n")
             .with_context(|| format!("writing graph to {}", path.display()))?;
@@ -168,7 +168,7 @@ fn to_batch(chunk: &[Entry]) -> SpanBatch {
     for entry in chunk {
         let key = Arc::as_ptr(&entry.resource);
         let slot = match index.get(&key) {
-            Some((_, slot)) => *slot,
+            Some(slot) => *slot,
             None => {
                 let slot = batch.resources.len() as u32;
                 batch.resources.push((*entry.resource).clone());

@@ -31,7 +31,12 @@ impl Rate {
     }
 }
 
-fn edge_rate(edge: &EdgeSnapshot, previous: Option<&EdgeSnapshot>, had_previous: bool, interval_secs: f64) -> Rate {
+fn edge_rate(
+    edge: &EdgeSnapshot,
+    previous: Option<&EdgeSnapshot>,
+    had_previous: bool,
+    interval_secs: f64,
+) -> Rate {
     let (requests, failed, secs) = match previous {
         Some(p) if p.requests <= edge.requests => (
             (edge.requests - p.requests) as f64,
@@ -41,12 +46,26 @@ fn edge_rate(edge: &EdgeSnapshot, previous: Option<&EdgeSnapshot>, had_previous:
         // A new edge (or a reset counter) within the interval.
         _ if had_previous => (edge.requests as f64, edge.failed as f64, interval_secs),
         _ => {
-            let life = edge.last_seen.nanos().saturating_sub(edge.first_seen.nanos());
-            (edge.requests as f64, edge.failed as f64, (life as f64 / 1e9).max(1.0))
+            let life = edge
+                .last_seen
+                .nanos()
+                .saturating_sub(edge.first_seen.nanos());
+            (
+                edge.requests as f64,
+                edge.failed as f64,
+                (life as f64 / 1e9).max(1.0),
+            )
         }
     };
-    let secs = if secs > 0.0 && secs.is_finite() { secs } else { 1.0 };
-    Rate { requests: requests / secs, failed: failed / secs }
+    let secs = if secs > 0.0 && secs.is_finite() {
+        secs
+    } else {
+        1.0
+    };
+    Rate {
+        requests: requests / secs,
+        failed: failed / secs,
+    }
 }
 
 fn clip(name: &str, width: usize) -> String {
@@ -60,7 +79,11 @@ fn clip(name: &str, width: usize) -> String {
 }
 
 fn fmt_rate(r: f64) -> String {
-    if r >= 100.0 { format!("{r:.0}") } else { format!("{r:.1}") }
+    if r >= 100.0 {
+        format!("{r:.0}")
+    } else {
+        format!("{r:.1}")
+    }
 }
 
 fn fmt_pct(p: Option<f64>) -> String {
@@ -72,7 +95,11 @@ fn fmt_ms(seconds: f64) -> String {
         return "-".to_owned();
     }
     let ms = seconds * 1e3;
-    if ms >= 100.0 { format!("{ms:.0}") } else { format!("{ms:.1}") }
+    if ms >= 100.0 {
+        format!("{ms:.0}")
+    } else {
+        format!("{ms:.1}")
+    }
 }
 
 fn type_label(edge: &EdgeSnapshot) -> &'static str {
@@ -103,7 +130,9 @@ pub fn render_live_view(
         .edges
         .iter()
         .map(|e| {
-            let p = prev_edges.get(&(&*e.client, &*e.server, e.connection_type.as_str())).copied();
+            let p = prev_edges
+                .get(&(&*e.client, &*e.server, e.connection_type.as_str()))
+                .copied();
             (e, edge_rate(e, p, previous.is_some(), interval_secs))
         })
         .collect();
@@ -118,7 +147,11 @@ pub fn render_live_view(
     let _ = writeln!(
         out,
         "epicenter live graph · watermark {} · {} nodes · {} edges",
-        if current.watermark == Timestamp(0) { "-".to_owned() } else { current.watermark.to_rfc3339() },
+        if current.watermark == Timestamp(0) {
+            "-".to_owned()
+        } else {
+            current.watermark.to_rfc3339()
+        },
         current.nodes.len(),
         current.edges.len()
     );
@@ -174,7 +207,11 @@ pub fn render_live_view(
         edges.sort_by(|a, b| b.1.requests.total_cmp(&a.1.requests));
     }
     for (e, r) in edges.iter().take(MAX_ROWS) {
-        let name = format!("{} → {}", clip(&e.client, NAME_WIDTH), clip(&e.server, NAME_WIDTH));
+        let name = format!(
+            "{} → {}",
+            clip(&e.client, NAME_WIDTH),
+            clip(&e.server, NAME_WIDTH)
+        );
         let _ = writeln!(
             out,
             "{:<w$} {:<9} {:>8} {:>7} {:>15} {:>15}",

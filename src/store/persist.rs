@@ -44,8 +44,10 @@ impl StateStore {
     /// When the directory cannot be created or the file is not a redb
     /// database (or is locked by another process).
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(dir)
-            .map_err(|source| StoreError::CreateDir { path: dir.to_path_buf(), source })?;
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
+            path: dir.to_path_buf(),
+            source,
+        })?;
         let path = dir.join(FILE_NAME);
         let db = Database::create(&path).map_err(redb::Error::from)?;
         Ok(Self { db, path })

@@ -25,7 +25,9 @@ fn rust_files_under(dir: &Path) -> Vec<PathBuf> {
         files.push(dir.to_path_buf());
         return files;
     }
-    let Ok(entries) = fs::read_dir(dir) else { return files };
+    let Ok(entries) = fs::read_dir(dir) else {
+        return files;
+    };
     for entry in entries.flatten() {
         let path = entry.path();
         if path.is_dir() {
@@ -45,8 +47,10 @@ fn crate_paths_in(text: &str) -> Vec<String> {
             continue;
         }
         let rest = &text[at + "crate::".len()..];
-        let name: String =
-            rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+        let name: String = rest
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
         if !name.is_empty() {
             used.push(name);
         }
@@ -65,7 +69,11 @@ fn modules_only_import_what_the_architecture_allows() {
             let text = fs::read_to_string(&file).unwrap();
             for used in crate_paths_in(&text) {
                 // Macros exported at the crate root (`rate_limited!`) are telemetry.
-                let used = if used == "rate_limited" { "telemetry".to_string() } else { used };
+                let used = if used == "rate_limited" {
+                    "telemetry".to_string()
+                } else {
+                    used
+                };
                 assert!(
                     used == *module || allowed.contains(&used.as_str()),
                     "{}: `{module}` may not use crate::{used}",
@@ -74,7 +82,10 @@ fn modules_only_import_what_the_architecture_allows() {
             }
         }
     }
-    assert!(checked > 10, "the scan found only {checked} files; is src/ where we think?");
+    assert!(
+        checked > 10,
+        "the scan found only {checked} files; is src/ where we think?"
+    );
 }
 
 #[test]

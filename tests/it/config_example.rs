@@ -13,7 +13,10 @@ fn example() -> (std::path::PathBuf, String) {
 
 #[test]
 fn example_config_parses_and_validates() {
-    let source = Source { file: Some(example()), ..Source::default() };
+    let source = Source {
+        file: Some(example()),
+        ..Source::default()
+    };
     if let Err(errors) = config::load(&source) {
         panic!("deploy/config/example.yaml is invalid:\n{errors}");
     }
