@@ -16,7 +16,9 @@ pub(crate) const SCHEMA_DEPRECATED: &str = "https://opentelemetry.io/schemas/1.2
 pub(crate) fn s(key: &str, value: &str) -> KeyValue {
     KeyValue {
         key: key.to_owned(),
-        value: Some(AnyValue { value: Some(any_value::Value::StringValue(value.to_owned())) }),
+        value: Some(AnyValue {
+            value: Some(any_value::Value::StringValue(value.to_owned())),
+        }),
         ..KeyValue::default()
     }
 }
@@ -24,7 +26,9 @@ pub(crate) fn s(key: &str, value: &str) -> KeyValue {
 pub(crate) fn i(key: &str, value: i64) -> KeyValue {
     KeyValue {
         key: key.to_owned(),
-        value: Some(AnyValue { value: Some(any_value::Value::IntValue(value)) }),
+        value: Some(AnyValue {
+            value: Some(any_value::Value::IntValue(value)),
+        }),
         ..KeyValue::default()
     }
 }
@@ -57,7 +61,11 @@ pub(crate) fn resource(
 }
 
 pub(crate) fn scope(name: &str) -> InstrumentationScope {
-    InstrumentationScope { name: name.to_owned(), version: "1.0.0".to_owned(), ..Default::default() }
+    InstrumentationScope {
+        name: name.to_owned(),
+        version: "1.0.0".to_owned(),
+        ..Default::default()
+    }
 }
 
 pub(crate) fn http_server(sc: Semconv, method: &str, route: &str, status: i64) -> Vec<KeyValue> {
@@ -106,7 +114,14 @@ pub(crate) fn http_client(
     };
     if let Some(peer) = peer {
         // `service.peer.name` is opt-in and rare; `peer.service` is what SDKs send.
-        out.push(s(if sc == Semconv::Current { "service.peer.name" } else { "peer.service" }, peer));
+        out.push(s(
+            if sc == Semconv::Current {
+                "service.peer.name"
+            } else {
+                "peer.service"
+            },
+            peer,
+        ));
     }
     if status >= 500 {
         out.push(s("error.type", &status.to_string()));
@@ -198,7 +213,14 @@ pub(crate) fn db_client(
             i("server.port", port),
         ],
         Semconv::Deprecated => vec![
-            s("db.system", if system == "postgresql" { "postgresql" } else { system }),
+            s(
+                "db.system",
+                if system == "postgresql" {
+                    "postgresql"
+                } else {
+                    system
+                },
+            ),
             s("db.name", namespace),
             s("db.operation", operation),
             s("net.peer.name", host),
@@ -237,8 +259,14 @@ pub(crate) fn messaging(
         Semconv::Deprecated => vec![
             s("messaging.system", system),
             s("messaging.destination", topic),
-            s("messaging.operation", if op == "send" { "publish" } else { op }),
-            i("messaging.kafka.destination.partition", i64::from(partition)),
+            s(
+                "messaging.operation",
+                if op == "send" { "publish" } else { op },
+            ),
+            i(
+                "messaging.kafka.destination.partition",
+                i64::from(partition),
+            ),
             s("net.peer.name", broker),
         ],
     };

@@ -69,15 +69,23 @@ impl SimulateArgs {
     pub fn into_options(self, now: Timestamp) -> Result<SimulateOptions, String> {
         let target = match (self.otlp, self.kafka, self.out) {
             (Some(url), None, None) => SimTarget::OtlpHttp { url },
-            (None, Some(brokers), None) => {
-                SimTarget::Kafka { brokers, topic: self.topic, key_by_trace_id: self.key_by_trace_id }
-            }
+            (None, Some(brokers), None) => SimTarget::Kafka {
+                brokers,
+                topic: self.topic,
+                key_by_trace_id: self.key_by_trace_id,
+            },
             (None, None, Some(path)) => SimTarget::File { path },
             _ => return Err("give exactly one of --otlp, --kafka, --out".to_owned()),
         };
-        let speed = self.speed.unwrap_or(if matches!(target, SimTarget::File { .. }) { 0.0 } else { 1.0 });
+        let speed = self
+            .speed
+            .unwrap_or(if matches!(target, SimTarget::File { .. }) {
+                0.0
+            } else {
+                1.0
+            });
         let pacing = match speed {
-            s if s == 0.0 => Pacing::AsFastAsPossible,
+            0.0 => Pacing::AsFastAsPossible,
             s if s > 0.0 && s.is_finite() => Pacing::RealTime { speed: s },
             _ => return Err(format!("--speed must be >= 0, got {speed}")),
         };
@@ -85,17 +93,21 @@ impl SimulateArgs {
             return Err(format!("--rate must be >= 0, got {}", self.rate));
         }
         let start = match &self.start {
-            Some(text) => Timestamp::parse_rfc3339(text).ok_or_else(|| format!("--start: not RFC 3339: {text}"))?,
+            Some(text) => Timestamp::parse_rfc3339(text)
+                .ok_or_else(|| format!("--start: not RFC 3339: {text}"))?,
             None => now,
         };
-        let p = preset(&self.scenario, self.warmup).ok_or_else(|| format!("unknown scenario {}", self.scenario))?;
+        let p = preset(&self.scenario, self.warmup)
+            .ok_or_else(|| format!("unknown scenario {}", self.scenario))?;
         let topology = match self.services {
             Some(n) if n > 0 => Topology::generated(n, self.seed),
             Some(_) => return Err("--services must be > 0".to_owned()),
             None => p.topology,
         };
         if self.services.is_some() && !p.scenario.events.is_empty() {
-            return Err("scenarios other than steady need the built-in fleet (drop --services)".to_owned());
+            return Err(
+                "scenarios other than steady need the built-in fleet (drop --services)".to_owned(),
+            );
         }
         let mut scenario = p.scenario;
         if let Some(d) = self.duration {
@@ -152,17 +164,43 @@ mod tests {
         assert_eq!(o.pacing, Pacing::AsFastAsPossible);
         assert_eq!((o.seed, o.scenario.duration_secs), (9, Some(60.0)));
         let o = parse(&["--kafka", "b:9092", "--key-by-trace-id", "--speed", "10"]).unwrap();
-        assert_eq!(o.target, SimTarget::Kafka { brokers: "b:9092".into(), topic: "otlp_spans".into(), key_by_trace_id: true });
+        assert_eq!(
+            o.target,
+            SimTarget::Kafka {
+                brokers: "b:9092".into(),
+                topic: "otlp_spans".into(),
+                key_by_trace_id: true
+            }
+        );
         assert_eq!(o.pacing, Pacing::RealTime { speed: 10.0 });
     }
 
     #[test]
     fn bad_values_are_reported() {
-        assert!(parse(&["--out", "f", "--speed", "-1"]).unwrap_err().contains("--speed"));
-        assert!(parse(&["--out", "f", "--start", "yesterday"]).unwrap_err().contains("--start"));
+        assert!(
+            parse(&["--out", "f", "--speed=-1"])
+                .unwrap_err()
+                .contains("--speed")
+        );
+        assert!(
+            parse(&["--out", "f", "--start", "yesterday"])
+                .unwrap_err()
+                .contains("--start")
+        );
         assert!(parse(&["--out", "f", "--scenario", "nope"]).is_err());
-        let o = parse(&["--out", "f", "--start", "2026-03-02T09:00:00Z", "--services", "50"]).unwrap();
+        let o = parse(&[
+            "--out",
+            "f",
+            "--start",
+            "2026-03-02T09:00:00Z",
+            "--services",
+            "50",
+        ])
+        .unwrap();
         assert_eq!(o.topology.services.len(), 50);
-        assert_eq!(o.start, Timestamp::parse_rfc3339("2026-03-02T09:00:00Z").unwrap());
+        assert_eq!(
+            o.start,
+            Timestamp::parse_rfc3339("2026-03-02T09:00:00Z").unwrap()
+        );
     }
 }

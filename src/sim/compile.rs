@@ -18,15 +18,32 @@ use super::{DeployRecord, SimError};
 pub(crate) const NANOS_PER_SEC: f64 = 1e9;
 
 pub(crate) fn secs_to_nanos(secs: f64) -> u64 {
-    if secs <= 0.0 { 0 } else { (secs * NANOS_PER_SEC).round() as u64 }
+    if secs <= 0.0 {
+        0
+    } else {
+        (secs * NANOS_PER_SEC).round() as u64
+    }
 }
 
 #[derive(Clone, Debug)]
 pub(crate) enum CTarget {
-    Service { service: usize, op: usize },
-    Db { db: usize, operation: Arc<str>, collection: Arc<str> },
-    Publish { topic: usize },
-    External { peer: usize, method: Arc<str>, path: Arc<str> },
+    Service {
+        service: usize,
+        op: usize,
+    },
+    Db {
+        db: usize,
+        operation: Arc<str>,
+        collection: Arc<str>,
+    },
+    Publish {
+        topic: usize,
+    },
+    External {
+        peer: usize,
+        method: Arc<str>,
+        path: Arc<str>,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -185,23 +202,39 @@ pub(crate) fn compile(t: &Topology, s: &Scenario, start: Timestamp) -> Result<Co
     let envs: Vec<Arc<str>> = t.environments.iter().map(|(e, _)| arc(e)).collect();
     let env_index = |e: &str| envs.iter().position(|x| &**x == e);
     let service_index = |name: &str| t.services.iter().position(|x| x.name == name);
-    let op_index = |svc: usize, op: &str| t.services[svc].operations.iter().position(|o| o.name == op);
+    let op_index =
+        |svc: usize, op: &str| t.services[svc].operations.iter().position(|o| o.name == op);
     let compile_call = |call: &super::topology::Call| -> CCall {
         let target = match &call.target {
             CallTarget::Service { service, operation } => {
                 let service = service_index(service).unwrap_or(0);
-                CTarget::Service { service, op: op_index(service, operation).unwrap_or(0) }
+                CTarget::Service {
+                    service,
+                    op: op_index(service, operation).unwrap_or(0),
+                }
             }
-            CallTarget::Database { database, operation, collection } => CTarget::Db {
-                db: t.databases.iter().position(|d| &d.name == database).unwrap_or(0),
+            CallTarget::Database {
+                database,
+                operation,
+                collection,
+            } => CTarget::Db {
+                db: t
+                    .databases
+                    .iter()
+                    .position(|d| &d.name == database)
+                    .unwrap_or(0),
                 operation: arc(operation),
                 collection: arc(collection),
             },
-            CallTarget::Publish { topic } => {
-                CTarget::Publish { topic: t.topics.iter().position(|x| &x.name == topic).unwrap_or(0) }
-            }
+            CallTarget::Publish { topic } => CTarget::Publish {
+                topic: t.topics.iter().position(|x| &x.name == topic).unwrap_or(0),
+            },
             CallTarget::External { peer, method, path } => CTarget::External {
-                peer: t.externals.iter().position(|x| &x.name == peer).unwrap_or(0),
+                peer: t
+                    .externals
+                    .iter()
+                    .position(|x| &x.name == peer)
+                    .unwrap_or(0),
                 method: arc(method),
                 path: arc(path),
             },
@@ -298,10 +331,13 @@ pub(crate) fn compile(t: &Topology, s: &Scenario, start: Timestamp) -> Result<Co
         let at = start + secs_to_nanos(ev.at_secs);
         match &ev.event {
             ScenarioEvent::Rollout(r) => {
-                let Some(si) = service_index(&r.service) else { continue };
+                let Some(si) = service_index(&r.service) else {
+                    continue;
+                };
                 let env = env_index(&r.environment);
-                let members: Vec<usize> =
-                    env.map(|e| services[si].by_env[e].clone()).unwrap_or_default();
+                let members: Vec<usize> = env
+                    .map(|e| services[si].by_env[e].clone())
+                    .unwrap_or_default();
                 let mut moved = 0usize;
                 let mut last = at;
                 for step in &r.steps {
@@ -310,7 +346,8 @@ pub(crate) fn compile(t: &Topology, s: &Scenario, start: Timestamp) -> Result<Co
                     let want = if step.share <= 0.0 {
                         0
                     } else {
-                        ((step.share * members.len() as f64).ceil() as usize).clamp(1, members.len())
+                        ((step.share * members.len() as f64).ceil() as usize)
+                            .clamp(1, members.len())
                     };
                     while moved < want {
                         changes.push(InstanceChange {
@@ -328,9 +365,11 @@ pub(crate) fn compile(t: &Topology, s: &Scenario, start: Timestamp) -> Result<Co
             ScenarioEvent::Fault(f) => {
                 let subject = if let Some(i) = service_index(&f.target.service) {
                     FaultSubject::Service(i)
-                } else if let Some(i) = t.databases.iter().position(|d| d.name == f.target.service) {
+                } else if let Some(i) = t.databases.iter().position(|d| d.name == f.target.service)
+                {
                     FaultSubject::Db(i)
-                } else if let Some(i) = t.externals.iter().position(|x| x.name == f.target.service) {
+                } else if let Some(i) = t.externals.iter().position(|x| x.name == f.target.service)
+                {
                     FaultSubject::External(i)
                 } else {
                     continue;
@@ -348,14 +387,21 @@ pub(crate) fn compile(t: &Topology, s: &Scenario, start: Timestamp) -> Result<Co
                     latency_multiplier: f.latency_multiplier,
                 });
             }
-            ScenarioEvent::TrafficRamp { multiplier, over_secs } => ramps.push(Ramp {
+            ScenarioEvent::TrafficRamp {
+                multiplier,
+                over_secs,
+            } => ramps.push(Ramp {
                 start: at,
                 over: secs_to_nanos(*over_secs),
                 target: *multiplier,
             }),
             ScenarioEvent::CallChange(c) => {
-                let Some(si) = service_index(&c.service) else { continue };
-                let Some(oi) = op_index(si, &c.operation) else { continue };
+                let Some(si) = service_index(&c.service) else {
+                    continue;
+                };
+                let Some(oi) = op_index(si, &c.operation) else {
+                    continue;
+                };
                 call_changes.push(CCallChange {
                     start: at,
                     service: si,
@@ -404,13 +450,18 @@ fn deploy_records(
             continue;
         }
         // Versions per instance just before `at`.
-        let mut versions: Vec<Arc<str>> =
-            services[si].instances.iter().map(|i| i.version.clone()).collect();
+        let mut versions: Vec<Arc<str>> = services[si]
+            .instances
+            .iter()
+            .map(|i| i.version.clone())
+            .collect();
         for c in changes.iter().filter(|c| c.service == si && c.at < at) {
             versions[c.instance] = c.version.clone();
         }
         let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
-        let members = env.and_then(|e| services[si].by_env.get(e)).map_or(&[][..], Vec::as_slice);
+        let members = env
+            .and_then(|e| services[si].by_env.get(e))
+            .map_or(&[][..], Vec::as_slice);
         for &ii in members {
             *counts.entry(&versions[ii]).or_default() += 1;
         }
@@ -446,6 +497,10 @@ fn deploy_records(
             kind: n.kind,
         });
     }
-    out.sort_by(|a, b| a.started_at.cmp(&b.started_at).then_with(|| a.id.cmp(&b.id)));
+    out.sort_by(|a, b| {
+        a.started_at
+            .cmp(&b.started_at)
+            .then_with(|| a.id.cmp(&b.id))
+    });
     out
 }

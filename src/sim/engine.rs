@@ -67,11 +67,18 @@ pub(crate) struct TruthCounters {
 }
 
 fn ms(x: f64) -> u64 {
-    if x <= 0.0 { 0 } else { (x * 1e6).round() as u64 }
+    if x <= 0.0 {
+        0
+    } else {
+        (x * 1e6).round() as u64
+    }
 }
 
 fn status(error: bool, message: &str) -> Option<Status> {
-    error.then(|| Status { message: message.to_owned(), code: StatusCode::Error as i32 })
+    error.then(|| Status {
+        message: message.to_owned(),
+        code: StatusCode::Error as i32,
+    })
 }
 
 fn combine(a: f64, b: f64) -> f64 {
@@ -89,12 +96,17 @@ pub(crate) struct Gen<'a> {
 impl Gen<'_> {
     /// Generates a root request arriving at `at`.
     pub(crate) fn root(&mut self, at: u64) {
-        let Some(entry) = self.rng.weighted(&self.c.entry_weights) else { return };
+        let Some(entry) = self.rng.weighted(&self.c.entry_weights) else {
+            return;
+        };
         let (svc, op) = self.c.entries[entry];
         let trace = self.rng.trace_id();
         self.st.truth.traces += 1;
         let (_, error) = self.serve(svc, op, trace, [0; 8], at, None, Vec::new(), 0);
-        self.st.truth.edges.entry((Node::User, Node::Service(svc), ConnectionType::VirtualNode))
+        self.st
+            .truth
+            .edges
+            .entry((Node::User, Node::Service(svc), ConnectionType::VirtualNode))
             .or_default()
             .add(error);
     }
@@ -116,7 +128,9 @@ impl Gen<'_> {
                 && t < f.end
                 && f.version.as_deref().is_none_or(|v| Some(v) == version)
                 && f.op.as_deref().is_none_or(|o| Some(o) == op)
-                && f.env.as_deref().is_none_or(|e| *e == *self.c.envs[self.env])
+                && f.env
+                    .as_deref()
+                    .is_none_or(|e| *e == *self.c.envs[self.env])
                 && f.caller.is_none_or(|c| caller.is_some_and(|(s, _)| s == c))
                 && f.caller_version
                     .as_deref()
@@ -157,9 +171,16 @@ impl Gen<'_> {
         let inst = &self.st.inst[svc][ii];
         let (version, resource, phase) = (inst.version.clone(), inst.resource, inst.phase_ns);
         let caller_ref = caller.as_ref().map(|(s, v)| (*s, &**v));
-        let (fault_err, fault_lat) =
-            self.effects(start, FaultSubject::Service(svc), Some(&version), Some(&o.name), caller_ref);
-        let (over_err, over_lat) = self.st.overload(svc, start, s.capacity, members.map_or(1, Vec::len));
+        let (fault_err, fault_lat) = self.effects(
+            start,
+            FaultSubject::Service(svc),
+            Some(&version),
+            Some(&o.name),
+            caller_ref,
+        );
+        let (over_err, over_lat) =
+            self.st
+                .overload(svc, start, s.capacity, members.map_or(1, Vec::len));
         let self_ms = self.rng.lognormal(o.latency.median_ms, o.latency.sigma);
         let pre = self_ms * (0.2 + 0.3 * self.rng.f64());
         let span_id = self.rng.span_id();
@@ -178,8 +199,9 @@ impl Gen<'_> {
                     continue;
                 }
                 for _ in 0..self.rng.range_u32(call.fanout.0, call.fanout.1) {
-                    let (end, failed) =
-                        self.call(svc, &version, resource, phase, call, trace, span_id, cursor, depth);
+                    let (end, failed) = self.call(
+                        svc, &version, resource, phase, call, trace, span_id, cursor, depth,
+                    );
                     cursor = end + ms(self.rng.lognormal(0.05, 0.5));
                     if failed && self.rng.chance(call.propagate) {
                         error = true;
@@ -189,7 +211,10 @@ impl Gen<'_> {
                 }
             }
         }
-        if self.rng.chance(combine(combine(o.error_ratio, fault_err), over_err)) {
+        if self
+            .rng
+            .chance(combine(combine(o.error_ratio, fault_err), over_err))
+        {
             error = true;
         }
         let mut end = cursor + ms(self_ms - pre);
@@ -201,7 +226,11 @@ impl Gen<'_> {
         let (kind, name, attributes) = match &o.protocol {
             Protocol::Http { method, route } => {
                 let code = if error { 500 } else { 200 };
-                (SpanKind::Server, format!("{method} {route}"), attrs::http_server(sc, method, route, code))
+                (
+                    SpanKind::Server,
+                    format!("{method} {route}"),
+                    attrs::http_server(sc, method, route, code),
+                )
             }
             Protocol::Grpc { service, method } => {
                 let code = match (error, propagated) {
@@ -209,37 +238,70 @@ impl Gen<'_> {
                     (true, true) => GrpcCode::Unavailable,
                     (true, false) => GrpcCode::Internal,
                 };
-                (SpanKind::Server, format!("{service}/{method}"), attrs::grpc(sc, service, method, None, code))
+                (
+                    SpanKind::Server,
+                    format!("{service}/{method}"),
+                    attrs::grpc(sc, service, method, None, code),
+                )
             }
             Protocol::Consume { topic } => {
                 let t = c.topics.iter().find(|t| *t.name == **topic);
                 let group = t
-                    .and_then(|t| t.consumers.iter().find(|(cs, co, _)| *cs == svc && *co == op))
+                    .and_then(|t| {
+                        t.consumers
+                            .iter()
+                            .find(|(cs, co, _)| *cs == svc && *co == op)
+                    })
                     .map_or(&*s.name, |(_, _, g)| &**g);
-                let (system, address, partitions) =
-                    t.map_or(("kafka", "", 1), |t| (&*t.system, &*t.address, t.partitions));
+                let (system, address, partitions) = t.map_or(("kafka", "", 1), |t| {
+                    (&*t.system, &*t.address, t.partitions)
+                });
                 let partition = u32::from(trace[15]) % partitions;
                 let attributes =
                     attrs::messaging(sc, system, topic, address, Some(group), partition);
                 (SpanKind::Consumer, format!("process {topic}"), attributes)
             }
         };
-        let flags = if parent == [0; 8] { FLAGS_LOCAL } else { FLAGS_REMOTE };
-        self.st.emit(resource, phase, Span {
-            trace_id: trace.to_vec(),
-            span_id: span_id.to_vec(),
-            parent_span_id: if parent == [0; 8] { Vec::new() } else { parent.to_vec() },
-            flags,
-            name,
-            kind: kind as i32,
-            start_time_unix_nano: start,
-            end_time_unix_nano: end,
-            attributes,
-            links,
-            status: status(error, if propagated { "dependency failed" } else { "internal error" }),
-            ..Span::default()
-        });
-        self.st.truth.versions.entry((svc, version)).or_default().add(error);
+        let flags = if parent == [0; 8] {
+            FLAGS_LOCAL
+        } else {
+            FLAGS_REMOTE
+        };
+        self.st.emit(
+            resource,
+            phase,
+            Span {
+                trace_id: trace.to_vec(),
+                span_id: span_id.to_vec(),
+                parent_span_id: if parent == [0; 8] {
+                    Vec::new()
+                } else {
+                    parent.to_vec()
+                },
+                flags,
+                name,
+                kind: kind as i32,
+                start_time_unix_nano: start,
+                end_time_unix_nano: end,
+                attributes,
+                links,
+                status: status(
+                    error,
+                    if propagated {
+                        "dependency failed"
+                    } else {
+                        "internal error"
+                    },
+                ),
+                ..Span::default()
+            },
+        );
+        self.st
+            .truth
+            .versions
+            .entry((svc, version))
+            .or_default()
+            .add(error);
         (end, error)
     }
 
@@ -264,8 +326,14 @@ impl Gen<'_> {
             CTarget::Service { service, op } => {
                 let net = self.net();
                 let (served_end, failed) = self.serve(
-                    *service, *op, trace, client_id, start + net,
-                    Some((svc, version.clone())), Vec::new(), depth + 1,
+                    *service,
+                    *op,
+                    trace,
+                    client_id,
+                    start + net,
+                    Some((svc, version.clone())),
+                    Vec::new(),
+                    depth + 1,
                 );
                 let end = served_end + self.net();
                 let host = &*c.services[*service].name;
@@ -276,20 +344,43 @@ impl Gen<'_> {
                             Protocol::Http { route, .. } => route.clone(),
                             _ => String::new(),
                         };
-                        (method.clone(), attrs::http_client(sc, method, host, 8080, &path, code, None))
+                        (
+                            method.clone(),
+                            attrs::http_client(sc, method, host, 8080, &path, code, None),
+                        )
                     }
-                    Protocol::Grpc { service: gs, method } => {
-                        let code = if failed { GrpcCode::Unavailable } else { GrpcCode::Ok };
-                        (format!("{gs}/{method}"), attrs::grpc(sc, gs, method, Some(host), code))
+                    Protocol::Grpc {
+                        service: gs,
+                        method,
+                    } => {
+                        let code = if failed {
+                            GrpcCode::Unavailable
+                        } else {
+                            GrpcCode::Ok
+                        };
+                        (
+                            format!("{gs}/{method}"),
+                            attrs::grpc(sc, gs, method, Some(host), code),
+                        )
                     }
                     Protocol::Consume { topic } => (format!("send {topic}"), Vec::new()),
                 };
                 let edge = (Node::Service(*service), ConnectionType::Direct);
                 (SpanKind::Client, name, attributes, end, failed, edge)
             }
-            CTarget::Db { db, operation, collection } => {
+            CTarget::Db {
+                db,
+                operation,
+                collection,
+            } => {
                 let d = &c.dbs[*db];
-                let (err, lat) = self.effects(start, FaultSubject::Db(*db), None, None, Some((svc, version)));
+                let (err, lat) = self.effects(
+                    start,
+                    FaultSubject::Db(*db),
+                    None,
+                    None,
+                    Some((svc, version)),
+                );
                 let dur = self.rng.lognormal(d.latency.median_ms, d.latency.sigma) * lat;
                 let end = start + ms(dur) + 2 * self.net();
                 let failed = self.rng.chance(combine(d.error_ratio, err));
@@ -299,14 +390,32 @@ impl Gen<'_> {
                     format!("{operation} {collection}")
                 };
                 let attributes = attrs::db_client(
-                    sc, &d.system, &d.namespace, operation, collection, &d.address, i64::from(d.port),
+                    sc,
+                    &d.system,
+                    &d.namespace,
+                    operation,
+                    collection,
+                    &d.address,
+                    i64::from(d.port),
                 );
-                (SpanKind::Client, name, attributes, end, failed, (Node::Db(*db), ConnectionType::Database))
+                (
+                    SpanKind::Client,
+                    name,
+                    attributes,
+                    end,
+                    failed,
+                    (Node::Db(*db), ConnectionType::Database),
+                )
             }
             CTarget::External { peer, method, path } => {
                 let p = &c.externals[*peer];
-                let (err, lat) =
-                    self.effects(start, FaultSubject::External(*peer), None, None, Some((svc, version)));
+                let (err, lat) = self.effects(
+                    start,
+                    FaultSubject::External(*peer),
+                    None,
+                    None,
+                    Some((svc, version)),
+                );
                 let dur = self.rng.lognormal(p.latency.median_ms, p.latency.sigma) * lat;
                 let end = start + ms(dur);
                 let failed = self.rng.chance(combine(p.error_ratio, err));
@@ -314,26 +423,44 @@ impl Gen<'_> {
                 let attributes =
                     attrs::http_client(sc, method, &p.address, 443, path, code, Some(&p.name));
                 let edge = (Node::External(*peer), ConnectionType::VirtualNode);
-                (SpanKind::Client, method.to_string(), attributes, end, failed, edge)
+                (
+                    SpanKind::Client,
+                    method.to_string(),
+                    attributes,
+                    end,
+                    failed,
+                    edge,
+                )
             }
             CTarget::Publish { topic } => {
-                return self.publish(svc, version, resource, phase, *topic, trace, parent, start, depth);
+                return self.publish(
+                    svc, version, resource, phase, *topic, trace, parent, start, depth,
+                );
             }
         };
-        self.st.truth.edges.entry((Node::Service(svc), edge.0, edge.1)).or_default().add(error);
-        self.st.emit(resource, phase, Span {
-            trace_id: trace.to_vec(),
-            span_id: client_id.to_vec(),
-            parent_span_id: parent.to_vec(),
-            flags: FLAGS_LOCAL,
-            name,
-            kind: kind as i32,
-            start_time_unix_nano: start,
-            end_time_unix_nano: end,
-            attributes,
-            status: status(error, "request failed"),
-            ..Span::default()
-        });
+        self.st
+            .truth
+            .edges
+            .entry((Node::Service(svc), edge.0, edge.1))
+            .or_default()
+            .add(error);
+        self.st.emit(
+            resource,
+            phase,
+            Span {
+                trace_id: trace.to_vec(),
+                span_id: client_id.to_vec(),
+                parent_span_id: parent.to_vec(),
+                flags: FLAGS_LOCAL,
+                name,
+                kind: kind as i32,
+                start_time_unix_nano: start,
+                end_time_unix_nano: end,
+                attributes,
+                status: status(error, "request failed"),
+                ..Span::default()
+            },
+        );
         (end, error)
     }
 
@@ -357,20 +484,26 @@ impl Gen<'_> {
         let producer_id = self.rng.span_id();
         let end = start + ms(self.rng.lognormal(0.6, 0.4));
         let partition = (self.rng.next_u64() % u64::from(t.partitions)) as u32;
-        self.st.emit(resource, phase, Span {
-            trace_id: trace.to_vec(),
-            span_id: producer_id.to_vec(),
-            parent_span_id: parent.to_vec(),
-            flags: FLAGS_LOCAL,
-            name: format!("send {}", t.name),
-            kind: SpanKind::Producer as i32,
-            start_time_unix_nano: start,
-            end_time_unix_nano: end,
-            attributes: attrs::messaging(sc, &t.system, &t.name, &t.address, None, partition),
-            ..Span::default()
-        });
+        self.st.emit(
+            resource,
+            phase,
+            Span {
+                trace_id: trace.to_vec(),
+                span_id: producer_id.to_vec(),
+                parent_span_id: parent.to_vec(),
+                flags: FLAGS_LOCAL,
+                name: format!("send {}", t.name),
+                kind: SpanKind::Producer as i32,
+                start_time_unix_nano: start,
+                end_time_unix_nano: end,
+                attributes: attrs::messaging(sc, &t.system, &t.name, &t.address, None, partition),
+                ..Span::default()
+            },
+        );
         for (csvc, cop, _) in &t.consumers {
-            let delay = ms(self.rng.lognormal(t.queue_delay.median_ms, t.queue_delay.sigma));
+            let delay = ms(self
+                .rng
+                .lognormal(t.queue_delay.median_ms, t.queue_delay.sigma));
             let link = Link {
                 trace_id: trace.to_vec(),
                 span_id: producer_id.to_vec(),
@@ -386,9 +519,21 @@ impl Gen<'_> {
                 LinkMode::Both => (trace, producer_id, vec![link]),
             };
             let caller = Some((svc, version.clone()));
-            let (_, failed) =
-                self.serve(*csvc, *cop, ctrace, cparent, end + delay, caller, links, depth + 1);
-            let key = (Node::Service(svc), Node::Service(*csvc), ConnectionType::MessagingSystem);
+            let (_, failed) = self.serve(
+                *csvc,
+                *cop,
+                ctrace,
+                cparent,
+                end + delay,
+                caller,
+                links,
+                depth + 1,
+            );
+            let key = (
+                Node::Service(svc),
+                Node::Service(*csvc),
+                ConnectionType::MessagingSystem,
+            );
             self.st.truth.edges.entry(key).or_default().add(failed);
         }
         (end, false)

@@ -3,7 +3,7 @@
 //! Services sit in layers that grow by 1.6× from the edge inwards (a few
 //! HTTP gateways, many gRPC services, storage-heavy leaves). Every service
 //! is called by at least one service of the layer above, so all of them see
-//! traffic; a few extra calls skip a layer. Leaves use databases, some
+//! traffic (so does every operation); a few extra calls skip a layer. Leaves use databases, some
 //! middle services publish to topics consumed by leaves, a few call external
 //! peers. About one service in five emits deprecated attribute names.
 //!
@@ -26,16 +26,16 @@ fn layer_sizes(n: usize) -> Vec<usize> {
         100..=999 => 5,
         _ => 6,
     };
-    let weights: Vec<f64> = (0..layers).map(|k| 1.6f64.powi(k as i32)).collect();
+    let weights: Vec<f64> = (0..layers).map(|k| 1.6f64.powi(k)).collect();
     let total: f64 = weights.iter().sum();
-    let mut sizes: Vec<usize> =
-        weights.iter().map(|w| ((w / total) * n as f64).floor().max(1.0) as usize).collect();
+    let mut sizes: Vec<usize> = weights
+        .iter()
+        .map(|w| ((w / total) * n as f64).floor().max(1.0) as usize)
+        .collect();
     // Give the rounding remainder to the last layer; trim if small n overshot.
     let sum: usize = sizes.iter().sum();
-    if let Some(last) = sizes.last_mut() {
-        if sum < n {
-            *last += n - sum;
-        }
+    if let Some(last) = sizes.last_mut().filter(|_| sum < n) {
+        *last += n - sum;
     }
     while sizes.iter().sum::<usize>() > n && sizes.len() > 1 {
         let len = sizes.len();
@@ -51,11 +51,23 @@ fn layer_sizes(n: usize) -> Vec<usize> {
 fn op_name(service: &str, j: usize, layer: usize) -> (String, Protocol) {
     if layer == 0 {
         let route = format!("/api/{service}/r{j}");
-        (route.clone(), Protocol::Http { method: if j % 3 == 2 { "POST" } else { "GET" }.to_owned(), route })
+        (
+            route.clone(),
+            Protocol::Http {
+                method: if j % 3 == 2 { "POST" } else { "GET" }.to_owned(),
+                route,
+            },
+        )
     } else {
         let gs = format!("gen.{}", service.replace('-', "_"));
         let method = format!("Method{j}");
-        (format!("{gs}/{method}"), Protocol::Grpc { service: gs, method })
+        (
+            format!("{gs}/{method}"),
+            Protocol::Grpc {
+                service: gs,
+                method,
+            },
+        )
     }
 }
 
@@ -103,7 +115,11 @@ impl Topology {
                         })
                         .collect(),
                     operations: ops,
-                    semconv: if rng.chance(0.2) { Semconv::Deprecated } else { Semconv::Current },
+                    semconv: if rng.chance(0.2) {
+                        Semconv::Deprecated
+                    } else {
+                        Semconv::Current
+                    },
                     scope: "io.opentelemetry.generated".to_owned(),
                     capacity_rps_per_instance: None,
                     name,
@@ -111,17 +127,30 @@ impl Topology {
                 layer_of.push(layer);
             }
         }
-        let first_of_layer: Vec<usize> =
-            sizes.iter().scan(0, |acc, s| { let f = *acc; *acc += s; Some(f) }).collect();
+        let first_of_layer: Vec<usize> = sizes
+            .iter()
+            .scan(0, |acc, s| {
+                let f = *acc;
+                *acc += s;
+                Some(f)
+            })
+            .collect();
         let pick_in_layer = |rng: &mut Rng, layer: usize| {
             first_of_layer[layer] + rng.below(sizes[layer] as u64) as usize
         };
 
-        // Every service below the edge gets a caller one layer up.
-        let push_call = |services: &mut Vec<Service>, rng: &mut Rng, caller: usize, callee: usize, p: f64| {
-            let ops = services[callee].operations.len() as u64;
-            let op = services[callee].operations[rng.below(ops) as usize].name.clone();
-            let target = CallTarget::Service { service: services[callee].name.clone(), operation: op };
+        // Every operation below the edge gets a caller one layer up (and, by
+        // induction, every operation is reachable from an entry operation).
+        let push_call = |services: &mut Vec<Service>,
+                         rng: &mut Rng,
+                         caller: usize,
+                         callee: usize,
+                         op: usize,
+                         p: f64| {
+            let target = CallTarget::Service {
+                service: services[callee].name.clone(),
+                operation: services[callee].operations[op].name.clone(),
+            };
             let mut call = Call::always(target).with_probability(p);
             if rng.chance(0.2) {
                 call = call.soft();
@@ -135,11 +164,13 @@ impl Topology {
             if layer == 0 {
                 continue;
             }
-            let caller = pick_in_layer(&mut rng, layer - 1);
-            push_call(&mut services, &mut rng, caller, callee, 0.7);
-            if layer >= 2 && rng.chance(0.1) {
-                let caller = pick_in_layer(&mut rng, layer - 2);
-                push_call(&mut services, &mut rng, caller, callee, 0.3);
+            for op in 0..services[callee].operations.len() {
+                let caller = pick_in_layer(&mut rng, layer - 1);
+                push_call(&mut services, &mut rng, caller, callee, op, 0.9);
+                if layer >= 2 && rng.chance(0.1) {
+                    let caller = pick_in_layer(&mut rng, layer - 2);
+                    push_call(&mut services, &mut rng, caller, callee, op, 0.3);
+                }
             }
         }
 
@@ -151,8 +182,16 @@ impl Topology {
                     address: name.clone(),
                     system: if redis { "redis" } else { "postgresql" }.to_owned(),
                     port: if redis { 6379 } else { 5432 },
-                    namespace: if redis { "0".to_owned() } else { format!("db{k}") },
-                    latency: if redis { Latency::new(0.3, 0.4) } else { Latency::new(1.5, 0.6) },
+                    namespace: if redis {
+                        "0".to_owned()
+                    } else {
+                        format!("db{k}")
+                    },
+                    latency: if redis {
+                        Latency::new(0.3, 0.4)
+                    } else {
+                        Latency::new(1.5, 0.6)
+                    },
                     error_ratio: 0.0001,
                     name,
                 }
@@ -172,7 +211,11 @@ impl Topology {
             for op in &mut s.operations {
                 if layer + 1 >= sizes.len() || rng.chance(0.15) {
                     let db = &databases[rng.below(n_dbs as u64) as usize];
-                    let operation = if db.system == "redis" { "GET" } else { "SELECT" };
+                    let operation = if db.system == "redis" {
+                        "GET"
+                    } else {
+                        "SELECT"
+                    };
                     op.calls.push(Call::always(CallTarget::Database {
                         database: db.name.clone(),
                         operation: operation.to_owned(),
@@ -198,15 +241,20 @@ impl Topology {
             let op = format!("process {name}");
             services[consumer].operations.push(Operation {
                 name: op.clone(),
-                protocol: Protocol::Consume { topic: name.clone() },
+                protocol: Protocol::Consume {
+                    topic: name.clone(),
+                },
                 latency: Latency::new(2.0, 0.5),
                 error_ratio: 0.0005,
                 calls: Vec::new(),
                 entry_weight: 0.0,
             });
-            services[producer].operations[0]
-                .calls
-                .push(Call::always(CallTarget::Publish { topic: name.clone() }).with_probability(0.3));
+            services[producer].operations[0].calls.push(
+                Call::always(CallTarget::Publish {
+                    topic: name.clone(),
+                })
+                .with_probability(0.3),
+            );
             topics.push(Topic {
                 consumers: vec![Consumer {
                     service: services[consumer].name.clone(),
@@ -216,7 +264,11 @@ impl Topology {
                 name,
                 system: "kafka".to_owned(),
                 address: "kafka".to_owned(),
-                link_mode: if k % 2 == 0 { LinkMode::Parent } else { LinkMode::Link },
+                link_mode: if k % 2 == 0 {
+                    LinkMode::Parent
+                } else {
+                    LinkMode::Link
+                },
                 queue_delay: Latency::new(10.0, 0.8),
                 partitions: 12,
             });

@@ -26,7 +26,9 @@ pub fn request_to_otlp_json(request: &ExportTraceServiceRequest) -> String {
 }
 
 fn encode(resource_spans: &[ResourceSpans]) -> String {
-    let mut w = Json { out: String::with_capacity(256 * resource_spans.len() + 32) };
+    let mut w = Json {
+        out: String::with_capacity(256 * resource_spans.len() + 32),
+    };
     w.out.push('{');
     let mut first = true;
     if !resource_spans.is_empty() {
@@ -62,7 +64,7 @@ impl Json {
                 '\r' => self.out.push_str("\\r"),
                 '\t' => self.out.push_str("\\t"),
                 c if (c as u32) < 0x20 => {
-                    let _ = write!(self.out, "\\u{:04x}", c as u32);
+                    put(&mut self.out, format_args!("\\u{:04x}", c as u32));
                 }
                 c => self.out.push(c),
             }
@@ -101,14 +103,14 @@ impl Json {
     fn u32_field(&mut self, first: &mut bool, key: &str, value: u32) {
         if value != 0 {
             self.key(first, key);
-            let _ = write!(self.out, "{value}");
+            put(&mut self.out, format_args!("{value}"));
         }
     }
 
     fn u64_field(&mut self, first: &mut bool, key: &str, value: u64) {
         if value != 0 {
             self.key(first, key);
-            let _ = write!(self.out, "\"{value}\"");
+            put(&mut self.out, format_args!("\"{value}\""));
         }
     }
 
@@ -145,7 +147,11 @@ impl Json {
         self.out.push('{');
         let mut first = true;
         self.attrs_field(&mut first, "attributes", &r.attributes);
-        self.u32_field(&mut first, "droppedAttributesCount", r.dropped_attributes_count);
+        self.u32_field(
+            &mut first,
+            "droppedAttributesCount",
+            r.dropped_attributes_count,
+        );
         if !r.entity_refs.is_empty() {
             self.key(&mut first, "entityRefs");
             self.array(&r.entity_refs, |w, e| {
@@ -153,7 +159,10 @@ impl Json {
                 let mut first = true;
                 w.str_field(&mut first, "schemaUrl", &e.schema_url);
                 w.str_field(&mut first, "type", &e.r#type);
-                for (key, list) in [("idKeys", &e.id_keys), ("descriptionKeys", &e.description_keys)] {
+                for (key, list) in [
+                    ("idKeys", &e.id_keys),
+                    ("descriptionKeys", &e.description_keys),
+                ] {
                     if !list.is_empty() {
                         w.key(&mut first, key);
                         w.array(list, |w, k| w.string(k));
@@ -171,7 +180,11 @@ impl Json {
         self.str_field(&mut first, "name", &s.name);
         self.str_field(&mut first, "version", &s.version);
         self.attrs_field(&mut first, "attributes", &s.attributes);
-        self.u32_field(&mut first, "droppedAttributesCount", s.dropped_attributes_count);
+        self.u32_field(
+            &mut first,
+            "droppedAttributesCount",
+            s.dropped_attributes_count,
+        );
         self.out.push('}');
     }
 
@@ -201,12 +214,16 @@ impl Json {
         self.str_field(&mut first, "name", &s.name);
         if s.kind != 0 {
             self.key(&mut first, "kind");
-            let _ = write!(self.out, "{}", s.kind);
+            put(&mut self.out, format_args!("{}", s.kind));
         }
         self.u64_field(&mut first, "startTimeUnixNano", s.start_time_unix_nano);
         self.u64_field(&mut first, "endTimeUnixNano", s.end_time_unix_nano);
         self.attrs_field(&mut first, "attributes", &s.attributes);
-        self.u32_field(&mut first, "droppedAttributesCount", s.dropped_attributes_count);
+        self.u32_field(
+            &mut first,
+            "droppedAttributesCount",
+            s.dropped_attributes_count,
+        );
         if !s.events.is_empty() {
             self.key(&mut first, "events");
             self.array(&s.events, Json::event);
@@ -217,15 +234,19 @@ impl Json {
             self.array(&s.links, Json::link);
         }
         self.u32_field(&mut first, "droppedLinksCount", s.dropped_links_count);
-        if let Some(st) = &s.status {
-            if st.code != 0 || !st.message.is_empty() {
+        if let Some(st) = s
+            .status
+            .as_ref()
+            .filter(|st| st.code != 0 || !st.message.is_empty())
+        {
+            {
                 self.key(&mut first, "status");
                 self.out.push('{');
                 let mut f = true;
                 self.str_field(&mut f, "message", &st.message);
                 if st.code != 0 {
                     self.key(&mut f, "code");
-                    let _ = write!(self.out, "{}", st.code);
+                    put(&mut self.out, format_args!("{}", st.code));
                 }
                 self.out.push('}');
             }
@@ -239,7 +260,11 @@ impl Json {
         self.u64_field(&mut first, "timeUnixNano", e.time_unix_nano);
         self.str_field(&mut first, "name", &e.name);
         self.attrs_field(&mut first, "attributes", &e.attributes);
-        self.u32_field(&mut first, "droppedAttributesCount", e.dropped_attributes_count);
+        self.u32_field(
+            &mut first,
+            "droppedAttributesCount",
+            e.dropped_attributes_count,
+        );
         self.out.push('}');
     }
 
@@ -250,7 +275,11 @@ impl Json {
         self.hex_field(&mut first, "spanId", &l.span_id);
         self.str_field(&mut first, "traceState", &l.trace_state);
         self.attrs_field(&mut first, "attributes", &l.attributes);
-        self.u32_field(&mut first, "droppedAttributesCount", l.dropped_attributes_count);
+        self.u32_field(
+            &mut first,
+            "droppedAttributesCount",
+            l.dropped_attributes_count,
+        );
         self.u32_field(&mut first, "flags", l.flags);
         self.out.push('}');
     }
@@ -283,7 +312,7 @@ impl Json {
             }
             Some(Value::IntValue(i)) => {
                 self.key(&mut first, "intValue");
-                let _ = write!(self.out, "\"{i}\"");
+                put(&mut self.out, format_args!("\"{i}\""));
             }
             Some(Value::DoubleValue(d)) => {
                 self.key(&mut first, "doubleValue");
@@ -291,9 +320,13 @@ impl Json {
                 if d.is_nan() {
                     self.out.push_str("\"NaN\"");
                 } else if d.is_infinite() {
-                    self.out.push_str(if *d > 0.0 { "\"Infinity\"" } else { "\"-Infinity\"" });
+                    self.out.push_str(if *d > 0.0 {
+                        "\"Infinity\""
+                    } else {
+                        "\"-Infinity\""
+                    });
                 } else {
-                    let _ = write!(self.out, "{d:?}");
+                    put(&mut self.out, format_args!("{d:?}"));
                 }
             }
             Some(Value::ArrayValue(a)) => {
@@ -327,11 +360,21 @@ impl Json {
     }
 }
 
+/// Writing to a `String` cannot fail; the `fmt::Result` carries nothing.
+fn put(out: &mut String, args: std::fmt::Arguments<'_>) {
+    let result: std::fmt::Result = out.write_fmt(args);
+    debug_assert!(result.is_ok());
+}
+
 /// Standard base64 with padding (RFC 4648 §4), as proto3 JSON requires.
 fn base64(out: &mut String, bytes: &[u8]) {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     for chunk in bytes.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {

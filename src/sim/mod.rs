@@ -97,7 +97,10 @@ impl DeployRecord {
             "kind": self.kind.as_str(),
         });
         if let (Some(prev), Some(obj)) = (&self.previous_version, v.as_object_mut()) {
-            obj.insert("previous_version".to_owned(), serde_json::Value::String(prev.clone()));
+            obj.insert(
+                "previous_version".to_owned(),
+                serde_json::Value::String(prev.clone()),
+            );
         }
         v.to_string()
     }
@@ -112,5 +115,9 @@ pub enum SimError {
 }
 
 fn list(errors: &[TopologyError]) -> String {
-    errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+    errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
 }

@@ -47,7 +47,11 @@ pub struct Preset {
 const AFTERMATH_SECS: f64 = 1200.0;
 
 fn release(service: &str, version: &str) -> (String, String, String) {
-    (service.to_owned(), version.to_owned(), "production".to_owned())
+    (
+        service.to_owned(),
+        version.to_owned(),
+        "production".to_owned(),
+    )
 }
 
 fn roll(r: Rollout) -> ScenarioEvent {
@@ -73,24 +77,42 @@ pub fn preset(name: &str, warmup_secs: f64) -> Option<Preset> {
         }
         "bad-release" => {
             bad.push(release("payment", "1.5.0"));
-            base.at(0.0, fault(Fault::errors(FaultTarget::version("payment", "1.5.0"), 0.25)))
-                .at(w, roll(Rollout::gradual("payment", "1.5.0", 2, 120.0)))
+            base.at(
+                0.0,
+                fault(Fault::errors(
+                    FaultTarget::version("payment", "1.5.0"),
+                    0.25,
+                )),
+            )
+            .at(w, roll(Rollout::gradual("payment", "1.5.0", 2, 120.0)))
         }
         "latency-regression" => {
             bad.push(release("catalog", "1.9.0"));
-            base.at(0.0, fault(Fault::latency(FaultTarget::version("catalog", "1.9.0"), 4.0)))
-                .at(w, roll(Rollout::gradual("catalog", "1.9.0", 3, 180.0)))
+            base.at(
+                0.0,
+                fault(Fault::latency(
+                    FaultTarget::version("catalog", "1.9.0"),
+                    4.0,
+                )),
+            )
+            .at(w, roll(Rollout::gradual("catalog", "1.9.0", 3, 180.0)))
         }
         "canary" => {
             bad.push(release("cart", "1.7.0"));
-            base.at(0.0, fault(Fault::errors(FaultTarget::version("cart", "1.7.0"), 0.4)))
-                .at(w, roll(Rollout::canary("cart", "1.7.0")))
+            base.at(
+                0.0,
+                fault(Fault::errors(FaultTarget::version("cart", "1.7.0"), 0.4)),
+            )
+            .at(w, roll(Rollout::canary("cart", "1.7.0")))
         }
         "rollback" => {
             bad.push(release("payment", "1.5.0"));
-            base.at(0.0, fault(Fault::errors(FaultTarget::version("payment", "1.5.0"), 0.3)))
-                .at(w, roll(Rollout::gradual("payment", "1.5.0", 1, 0.0)))
-                .at(w + 420.0, roll(Rollout::rollback("payment", "1.4.0")))
+            base.at(
+                0.0,
+                fault(Fault::errors(FaultTarget::version("payment", "1.5.0"), 0.3)),
+            )
+            .at(w, roll(Rollout::gradual("payment", "1.5.0", 1, 0.0)))
+            .at(w + 420.0, roll(Rollout::rollback("payment", "1.4.0")))
         }
         "overload" => {
             // checkout 1.5.0 checks stock per item: 4–6 extra calls into inventory,
@@ -104,18 +126,30 @@ pub fn preset(name: &str, warmup_secs: f64) -> Option<Preset> {
                 operation: "shop.InventoryService/Reserve".to_owned(),
             })
             .with_fanout(4, 6);
-            base.at(0.0, ScenarioEvent::CallChange(CallChange {
-                service: "checkout".to_owned(),
-                operation: "shop.CheckoutService/PlaceOrder".to_owned(),
-                version: Some("1.5.0".to_owned()),
-                call,
-            }))
+            base.at(
+                0.0,
+                ScenarioEvent::CallChange(CallChange {
+                    service: "checkout".to_owned(),
+                    operation: "shop.CheckoutService/PlaceOrder".to_owned(),
+                    version: Some("1.5.0".to_owned()),
+                    call,
+                }),
+            )
             .at(w, roll(Rollout::gradual("checkout", "1.5.0", 2, 120.0)))
         }
         "implicit-release" => {
             bad.push(release("shipping", "1.2.0"));
-            base.at(0.0, fault(Fault::errors(FaultTarget::version("shipping", "1.2.0"), 0.3)))
-                .at(w, roll(Rollout::gradual("shipping", "1.2.0", 2, 120.0).implicit()))
+            base.at(
+                0.0,
+                fault(Fault::errors(
+                    FaultTarget::version("shipping", "1.2.0"),
+                    0.3,
+                )),
+            )
+            .at(
+                w,
+                roll(Rollout::gradual("shipping", "1.2.0", 2, 120.0).implicit()),
+            )
         }
         "consumer-break" => {
             // checkout 1.5.0 publishes a new payload that accounting cannot parse;
@@ -128,50 +162,98 @@ pub fn preset(name: &str, warmup_secs: f64) -> Option<Preset> {
         "staging-deploy" => {
             // A bad payment build reaches staging only; production stays healthy.
             topology.add_environment("staging", 1, 0.05);
-            innocent.push(("payment".to_owned(), "2.0.0".to_owned(), "staging".to_owned()));
+            innocent.push((
+                "payment".to_owned(),
+                "2.0.0".to_owned(),
+                "staging".to_owned(),
+            ));
             let target = FaultTarget {
                 environment: Some("staging".to_owned()),
                 ..FaultTarget::version("payment", "2.0.0")
             };
-            base.at(0.0, fault(Fault::errors(target, 0.5)))
-                .at(w, roll(Rollout::gradual("payment", "2.0.0", 1, 0.0).in_environment("staging")))
+            base.at(0.0, fault(Fault::errors(target, 0.5))).at(
+                w,
+                roll(Rollout::gradual("payment", "2.0.0", 1, 0.0).in_environment("staging")),
+            )
         }
         "external-outage" => {
             innocent.push(release("ad", "1.0.8"));
             innocent.push(release("currency", "1.2.1"));
             base.at(w, roll(Rollout::gradual("ad", "1.0.8", 1, 0.0)))
-                .at(w + 60.0, roll(Rollout::gradual("currency", "1.2.1", 1, 0.0)))
-                .at(w + 150.0, fault(Fault {
-                    target: FaultTarget::service("payment-provider"),
-                    duration_secs: Some(420.0),
-                    error_ratio: 0.6,
-                    latency_multiplier: 3.0,
-                }))
+                .at(
+                    w + 60.0,
+                    roll(Rollout::gradual("currency", "1.2.1", 1, 0.0)),
+                )
+                .at(
+                    w + 150.0,
+                    fault(Fault {
+                        target: FaultTarget::service("payment-provider"),
+                        duration_secs: Some(420.0),
+                        error_ratio: 0.6,
+                        latency_multiplier: 3.0,
+                    }),
+                )
         }
         "traffic-ramp" => {
             innocent.push(release("frontend", "2.5.0"));
             innocent.push(release("recommendation", "0.9.4"));
-            base.at(w, ScenarioEvent::TrafficRamp { multiplier: 2.5, over_secs: 600.0 })
-                .at(w + 120.0, roll(Rollout::gradual("frontend", "2.5.0", 3, 300.0)))
-                .at(w + 400.0, roll(Rollout::gradual("recommendation", "0.9.4", 1, 0.0)))
+            base.at(
+                w,
+                ScenarioEvent::TrafficRamp {
+                    multiplier: 2.5,
+                    over_secs: 600.0,
+                },
+            )
+            .at(
+                w + 120.0,
+                roll(Rollout::gradual("frontend", "2.5.0", 3, 300.0)),
+            )
+            .at(
+                w + 400.0,
+                roll(Rollout::gradual("recommendation", "0.9.4", 1, 0.0)),
+            )
         }
         "two-bad-releases" => {
             bad.push(release("payment", "1.5.0"));
             bad.push(release("catalog", "1.9.0"));
-            base.at(0.0, fault(Fault::errors(FaultTarget::version("payment", "1.5.0"), 0.25)))
-                .at(0.0, fault(Fault::latency(FaultTarget::version("catalog", "1.9.0"), 4.0)))
-                .at(w, roll(Rollout::gradual("payment", "1.5.0", 2, 120.0)))
-                .at(w + 600.0, roll(Rollout::gradual("catalog", "1.9.0", 2, 120.0)))
-                .at(w + 30.0, ScenarioEvent::Deploy(DeployNotice {
+            base.at(
+                0.0,
+                fault(Fault::errors(
+                    FaultTarget::version("payment", "1.5.0"),
+                    0.25,
+                )),
+            )
+            .at(
+                0.0,
+                fault(Fault::latency(
+                    FaultTarget::version("catalog", "1.9.0"),
+                    4.0,
+                )),
+            )
+            .at(w, roll(Rollout::gradual("payment", "1.5.0", 2, 120.0)))
+            .at(
+                w + 600.0,
+                roll(Rollout::gradual("catalog", "1.9.0", 2, 120.0)),
+            )
+            .at(
+                w + 30.0,
+                ScenarioEvent::Deploy(DeployNotice {
                     service: "email".to_owned(),
                     version: "0.7.2".to_owned(),
                     environment: "staging".to_owned(),
                     kind: DeployKind::Upgraded,
                     duration_secs: 30.0,
-                }))
+                }),
+            )
         }
         _ => return None,
     };
     let name = PRESET_NAMES.iter().copied().find(|n| *n == name)?;
-    Some(Preset { name, topology, scenario, bad_releases: bad, innocent_releases: innocent })
+    Some(Preset {
+        name,
+        topology,
+        scenario,
+        bad_releases: bad,
+        innocent_releases: innocent,
+    })
 }

@@ -33,7 +33,7 @@ impl SplitMix64 {
 /// Mixes several values into one seed (stable: used to derive sub-streams
 /// such as "the trace number 1234 of seed 7").
 pub fn mix(parts: &[u64]) -> u64 {
-    let mut acc = SplitMix64::new(0x5EED_0F_E91C_E47E);
+    let mut acc = SplitMix64::new(0x005E_ED0F_E91C_E47E);
     let mut out = acc.next_u64();
     for &p in parts {
         acc = SplitMix64::new(out ^ p);
@@ -191,9 +191,15 @@ mod tests {
 
     #[test]
     fn same_seed_same_stream_and_different_seed_differs() {
-        let a: Vec<u64> = (0..8).scan(Rng::new(7), |r, _| Some(r.next_u64())).collect();
-        let b: Vec<u64> = (0..8).scan(Rng::new(7), |r, _| Some(r.next_u64())).collect();
-        let c: Vec<u64> = (0..8).scan(Rng::new(8), |r, _| Some(r.next_u64())).collect();
+        let a: Vec<u64> = (0..8)
+            .scan(Rng::new(7), |r, _| Some(r.next_u64()))
+            .collect();
+        let b: Vec<u64> = (0..8)
+            .scan(Rng::new(7), |r, _| Some(r.next_u64()))
+            .collect();
+        let c: Vec<u64> = (0..8)
+            .scan(Rng::new(8), |r, _| Some(r.next_u64()))
+            .collect();
         assert_eq!(a, b);
         assert_ne!(a, c);
     }
@@ -210,7 +216,9 @@ mod tests {
         assert!((median - 10.0).abs() < 0.5, "lognormal median {median}");
         let hits = (0..n).filter(|_| r.chance(0.1)).count();
         assert!((1_700..2_300).contains(&hits), "bernoulli hits {hits}");
-        let picks = (0..n).filter(|_| r.weighted(&[1.0, 0.0, 3.0]) == Some(2)).count();
+        let picks = (0..n)
+            .filter(|_| r.weighted(&[1.0, 0.0, 3.0]) == Some(2))
+            .count();
         assert!((14_000..16_000).contains(&picks), "weighted picks {picks}");
         assert_eq!(r.weighted(&[0.0, 0.0]), None);
     }

@@ -70,16 +70,22 @@ pub struct Rollout {
 }
 
 impl Rollout {
-    /// A rollout in `steps` equal steps over `over_secs` (one step = all at once).
+    /// A rollout in `steps` equal steps, the first at the start and the last
+    /// `over_secs` later (one step = all at once).
     pub fn gradual(service: &str, version: &str, steps: u32, over_secs: f64) -> Self {
         let steps = steps.max(1);
+        let spacing = if steps > 1 {
+            over_secs / f64::from(steps - 1)
+        } else {
+            0.0
+        };
         Self {
             service: service.to_owned(),
             environment: "production".to_owned(),
             version: version.to_owned(),
             steps: (1..=steps)
                 .map(|k| RolloutStep {
-                    after_secs: over_secs * f64::from(k - 1) / f64::from(steps),
+                    after_secs: spacing * f64::from(k - 1),
                     share: f64::from(k) / f64::from(steps),
                 })
                 .collect(),
@@ -92,7 +98,10 @@ impl Rollout {
     /// A canary: exactly one instance moves to `version`, and stays there.
     pub fn canary(service: &str, version: &str) -> Self {
         let mut r = Self::gradual(service, version, 1, 0.0);
-        r.steps = vec![RolloutStep { after_secs: 0.0, share: f64::MIN_POSITIVE }];
+        r.steps = vec![RolloutStep {
+            after_secs: 0.0,
+            share: f64::MIN_POSITIVE,
+        }];
         r
     }
 
@@ -143,12 +152,18 @@ pub struct FaultTarget {
 impl FaultTarget {
     /// Every request served by `service`.
     pub fn service(service: &str) -> Self {
-        Self { service: service.to_owned(), ..Self::default() }
+        Self {
+            service: service.to_owned(),
+            ..Self::default()
+        }
     }
 
     /// Requests served by `service` instances on `version`.
     pub fn version(service: &str, version: &str) -> Self {
-        Self { version: Some(version.to_owned()), ..Self::service(service) }
+        Self {
+            version: Some(version.to_owned()),
+            ..Self::service(service)
+        }
     }
 
     /// Requests from `caller` instances on `caller_version` into `service`.
@@ -177,12 +192,22 @@ pub struct Fault {
 impl Fault {
     /// A fault that makes `error_ratio` of the matching requests fail.
     pub fn errors(target: FaultTarget, error_ratio: f64) -> Self {
-        Self { target, duration_secs: None, error_ratio, latency_multiplier: 1.0 }
+        Self {
+            target,
+            duration_secs: None,
+            error_ratio,
+            latency_multiplier: 1.0,
+        }
     }
 
     /// A fault that multiplies the latency of the matching requests.
     pub fn latency(target: FaultTarget, multiplier: f64) -> Self {
-        Self { target, duration_secs: None, error_ratio: 0.0, latency_multiplier: multiplier }
+        Self {
+            target,
+            duration_secs: None,
+            error_ratio: 0.0,
+            latency_multiplier: multiplier,
+        }
     }
 
     /// Limits the fault to `secs` seconds.
@@ -266,7 +291,11 @@ pub struct Scenario {
 impl Scenario {
     /// Steady traffic, no events.
     pub fn steady(duration_secs: Option<f64>) -> Self {
-        Self { name: "steady".to_owned(), duration_secs, events: Vec::new() }
+        Self {
+            name: "steady".to_owned(),
+            duration_secs,
+            events: Vec::new(),
+        }
     }
 
     /// Adds an event at `at_secs`.

@@ -23,8 +23,8 @@ use tokio_util::sync::CancellationToken;
 use crate::model::Timestamp;
 
 use super::{
-    BatchOptions, Scenario, Simulator, Topology, request_to_otlp_json, span_count,
-    split_by_trace, split_to_fit,
+    BatchOptions, Scenario, Simulator, Topology, request_to_otlp_json, span_count, split_by_trace,
+    split_to_fit,
 };
 
 /// Where the traffic goes.
@@ -116,9 +116,19 @@ const KAFKA_MAX_RECORD_BYTES: usize = 900_000;
 const HTTP_ATTEMPTS: u32 = 6;
 
 enum Sink {
-    Http { client: reqwest::Client, url: String },
-    Kafka { producer: FutureProducer, topic: String, keyed: bool, inflight: Vec<DeliveryFuture> },
-    File { out: Box<dyn Write + Send> },
+    Http {
+        client: reqwest::Client,
+        url: String,
+    },
+    Kafka {
+        producer: FutureProducer,
+        topic: String,
+        keyed: bool,
+        inflight: Vec<DeliveryFuture>,
+    },
+    File {
+        out: Box<dyn Write + Send>,
+    },
 }
 
 impl Sink {
@@ -126,14 +136,22 @@ impl Sink {
         Ok(match target {
             SimTarget::OtlpHttp { url } => {
                 let base = url.trim_end_matches('/');
-                let url = if base.ends_with("/v1/traces") { base.to_owned() } else { format!("{base}/v1/traces") };
+                let url = if base.ends_with("/v1/traces") {
+                    base.to_owned()
+                } else {
+                    format!("{base}/v1/traces")
+                };
                 let client = reqwest::Client::builder()
                     .timeout(Duration::from_secs(10))
                     .build()
                     .context("building the http client")?;
                 Self::Http { client, url }
             }
-            SimTarget::Kafka { brokers, topic, key_by_trace_id } => {
+            SimTarget::Kafka {
+                brokers,
+                topic,
+                key_by_trace_id,
+            } => {
                 let producer: FutureProducer = rdkafka::ClientConfig::new()
                     .set("bootstrap.servers", brokers)
                     .set("linger.ms", "10")
@@ -141,13 +159,24 @@ impl Sink {
                     .set("message.timeout.ms", "30000")
                     .create()
                     .context("creating the kafka producer")?;
-                Self::Kafka { producer, topic: topic.clone(), keyed: *key_by_trace_id, inflight: Vec::new() }
+                Self::Kafka {
+                    producer,
+                    topic: topic.clone(),
+                    keyed: *key_by_trace_id,
+                    inflight: Vec::new(),
+                }
             }
-            SimTarget::File { path } => Self::File { out: open_file(path)? },
+            SimTarget::File { path } => Self::File {
+                out: open_file(path)?,
+            },
         })
     }
 
-    async fn send(&mut self, request: ExportTraceServiceRequest, report: &mut SimulateReport) -> anyhow::Result<()> {
+    async fn send(
+        &mut self,
+        request: ExportTraceServiceRequest,
+        report: &mut SimulateReport,
+    ) -> anyhow::Result<()> {
         match self {
             Self::Http { client, url } => {
                 let body = request.encode_to_vec();
@@ -159,7 +188,12 @@ impl Sink {
                     report.failed += 1;
                 }
             }
-            Self::Kafka { producer, topic, keyed, inflight } => {
+            Self::Kafka {
+                producer,
+                topic,
+                keyed,
+                inflight,
+            } => {
                 let records: Vec<(Option<String>, ExportTraceServiceRequest)> = if *keyed {
                     split_by_trace(&request)
                         .into_iter()
@@ -182,7 +216,8 @@ impl Sink {
             }
             Self::File { out } => {
                 let line = request_to_otlp_json(&request);
-                out.write_all(line.as_bytes()).context("writing the output file")?;
+                out.write_all(line.as_bytes())
+                    .context("writing the output file")?;
                 out.write_all(b"\n").context("writing the output file")?;
                 report.sent += 1;
                 report.bytes += line.len() as u64 + 1;
@@ -207,7 +242,10 @@ fn open_file(path: &PathBuf) -> anyhow::Result<Box<dyn Write + Send>> {
     let file = File::create(path).with_context(|| format!("creating {}", path.display()))?;
     let buffered = BufWriter::new(file);
     if path.extension().is_some_and(|e| e == "gz") {
-        Ok(Box::new(GzFile(flate2::write::GzEncoder::new(buffered, flate2::Compression::default()))))
+        Ok(Box::new(GzFile(flate2::write::GzEncoder::new(
+            buffered,
+            flate2::Compression::default(),
+        ))))
     } else {
         Ok(Box::new(buffered))
     }
@@ -217,6 +255,8 @@ fn open_file(path: &PathBuf) -> anyhow::Result<Box<dyn Write + Send>> {
 /// sink leaves a complete `.gz` file.
 struct GzFile(flate2::write::GzEncoder<BufWriter<File>>);
 
+// `write` is banned in callers (short writes); implementing it by delegation is fine.
+#[allow(clippy::disallowed_methods)]
 impl Write for GzFile {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         self.0.write(buf)
@@ -231,10 +271,15 @@ impl Write for GzFile {
 /// Logs the first problem and then one in a thousand: `sim` does not use the
 /// daemon's telemetry helpers (module rules), and the report counts them all.
 fn should_log(report: &SimulateReport) -> bool {
-    (report.failed + report.retries) % 1000 == 0
+    (report.failed + report.retries).is_multiple_of(1000)
 }
 
-async fn post_with_retries(client: &reqwest::Client, url: &str, body: Vec<u8>, report: &mut SimulateReport) -> bool {
+async fn post_with_retries(
+    client: &reqwest::Client,
+    url: &str,
+    body: Vec<u8>,
+    report: &mut SimulateReport,
+) -> bool {
     let mut backoff = Duration::from_millis(200);
     for attempt in 1..=HTTP_ATTEMPTS {
         let result = client
@@ -325,9 +370,15 @@ async fn drain(inflight: &mut Vec<DeliveryFuture>, report: &mut SimulateReport) 
 /// # Errors
 /// An invalid topology, scenario or option; a target that cannot be opened;
 /// a file that cannot be written. Send failures are counted, not returned.
-pub async fn run_simulate(opts: SimulateOptions, shutdown: CancellationToken) -> anyhow::Result<SimulateReport> {
+pub async fn run_simulate(
+    opts: SimulateOptions,
+    shutdown: CancellationToken,
+) -> anyhow::Result<SimulateReport> {
     if let Pacing::RealTime { speed } = opts.pacing {
-        anyhow::ensure!(speed > 0.0 && speed.is_finite(), "speed must be a finite number > 0");
+        anyhow::ensure!(
+            speed > 0.0 && speed.is_finite(),
+            "speed must be a finite number > 0"
+        );
     }
     let mut sim = Simulator::with_options(
         opts.topology,
@@ -347,7 +398,11 @@ pub async fn run_simulate(opts: SimulateOptions, shutdown: CancellationToken) ->
     let mut report = SimulateReport::default();
     let began = tokio::time::Instant::now();
     let start = sim.start().nanos();
-    tracing::info!(seed = opts.seed, rate_rps = opts.rate_rps, "simulation started");
+    tracing::info!(
+        seed = opts.seed,
+        rate_rps = opts.rate_rps,
+        "simulation started"
+    );
     loop {
         if shutdown.is_cancelled() {
             report.cancelled = true;
@@ -356,7 +411,8 @@ pub async fn run_simulate(opts: SimulateOptions, shutdown: CancellationToken) ->
         let Some(batch) = sim.next_batch() else { break };
         let horizon = sim.simulated_until().nanos();
         if let Pacing::RealTime { speed } = opts.pacing {
-            let due = began + Duration::from_secs_f64(horizon.saturating_sub(start) as f64 / 1e9 / speed);
+            let due =
+                began + Duration::from_secs_f64(horizon.saturating_sub(start) as f64 / 1e9 / speed);
             tokio::select! {
                 () = tokio::time::sleep_until(due) => {}
                 () = shutdown.cancelled() => {
@@ -369,7 +425,10 @@ pub async fn run_simulate(opts: SimulateOptions, shutdown: CancellationToken) ->
             tokio::task::yield_now().await;
         }
         if let Some(out) = deploys.as_mut() {
-            while let Some(r) = records.get(next_record).filter(|r| r.started_at.nanos() < horizon) {
+            while let Some(r) = records
+                .get(next_record)
+                .filter(|r| r.started_at.nanos() < horizon)
+            {
                 writeln!(out, "{}", r.to_json()).context("writing deployment records")?;
                 next_record += 1;
                 report.deploy_events += 1;

@@ -26,7 +26,9 @@ use super::{DeployRecord, SimError};
 /// How spans are grouped into batches.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BatchOptions {
-    /// The collector's batch timeout (its `batch` processor default: 200 ms).
+    /// The collector's batch timeout. Upstream's `batch` processor default is
+    /// 200 ms; 1 s, common in production configurations, is the default
+    /// here: every batch then mixes most of the fleet's instances.
     pub collector_interval_ms: u64,
     /// Most spans in one batch (the `batch` processor's `send_batch_size`: 8192).
     pub max_batch_spans: usize,
@@ -37,7 +39,11 @@ pub struct BatchOptions {
 
 impl Default for BatchOptions {
     fn default() -> Self {
-        Self { collector_interval_ms: 200, max_batch_spans: 8192, sdk_flush_ms: 2000 }
+        Self {
+            collector_interval_ms: 1000,
+            max_batch_spans: 8192,
+            sdk_flush_ms: 2000,
+        }
     }
 }
 
@@ -89,7 +95,14 @@ impl Simulator {
         start: Timestamp,
         rate: f64,
     ) -> Result<Self, SimError> {
-        Self::with_options(topology, scenario, seed, start, rate, BatchOptions::default())
+        Self::with_options(
+            topology,
+            scenario,
+            seed,
+            start,
+            rate,
+            BatchOptions::default(),
+        )
     }
 
     /// Like [`Simulator::new`], with explicit batching options.
@@ -158,7 +171,13 @@ impl Simulator {
             self.st.apply_changes(&self.c, at);
             let mut rng = Rng::new(mix(&[self.seed, self.trace_no]));
             let env = rng.weighted(&self.c.env_weights).unwrap_or(0);
-            Gen { c: &self.c, st: &mut self.st, rng, env }.root(at);
+            Gen {
+                c: &self.c,
+                st: &mut self.st,
+                rng,
+                env,
+            }
+            .root(at);
             self.trace_no += 1;
             let gap = Self::gap(&self.c, &mut self.arrivals, at, self.rate);
             self.next_arrival = at.saturating_add(gap);
@@ -172,7 +191,11 @@ impl Simulator {
         let interval = self.opts.collector_interval_ms * 1_000_000;
         let mut empty = 0u32;
         loop {
-            let ready = self.st.pending.peek().is_some_and(|p| p.export_at < self.window_end);
+            let ready = self
+                .st
+                .pending
+                .peek()
+                .is_some_and(|p| p.export_at < self.window_end);
             if ready {
                 let mut spans = Vec::new();
                 while spans.len() < self.opts.max_batch_spans {

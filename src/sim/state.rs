@@ -104,7 +104,12 @@ impl State {
             for i in &s.instances {
                 let phase_ns = mix(&[hash_str(&i.id)]) % st.flush_period_ns;
                 let resource = st.add_resource(c, si, &i.version, &i.id, &i.env_name);
-                row.push(InstState { version: i.version.clone(), generation: 0, resource, phase_ns });
+                row.push(InstState {
+                    version: i.version.clone(),
+                    generation: 0,
+                    resource,
+                    phase_ns,
+                });
             }
             st.inst.push(row);
         }
@@ -136,16 +141,29 @@ impl State {
             if cur.version == ch.version {
                 continue;
             }
-            let generation = if ch.replace { cur.generation + 1 } else { cur.generation };
+            let generation = if ch.replace {
+                cur.generation + 1
+            } else {
+                cur.generation
+            };
             let id = if generation == 0 {
                 ci.id.to_string()
             } else {
-                instance_id(&c.services[ch.service].name, &ci.env_name, ci.index_in_env, generation)
+                instance_id(
+                    &c.services[ch.service].name,
+                    &ci.env_name,
+                    ci.index_in_env,
+                    generation,
+                )
             };
             let resource = self.add_resource(c, ch.service, &ch.version, &id, &ci.env_name);
             let phase_ns = mix(&[hash_str(&id)]) % self.flush_period_ns;
-            self.inst[ch.service][ch.instance] =
-                InstState { version: ch.version.clone(), generation, resource, phase_ns };
+            self.inst[ch.service][ch.instance] = InstState {
+                version: ch.version.clone(),
+                generation,
+                resource,
+                phase_ns,
+            };
         }
     }
 
@@ -160,7 +178,12 @@ impl State {
         };
         self.seq += 1;
         self.truth.spans += 1;
-        self.pending.push(PendingSpan { export_at, seq: self.seq, resource, span });
+        self.pending.push(PendingSpan {
+            export_at,
+            seq: self.seq,
+            resource,
+            span,
+        });
     }
 
     /// Records one request to `svc` at `t` and returns the overload effect
@@ -173,7 +196,9 @@ impl State {
         capacity: Option<f64>,
         instances: usize,
     ) -> (f64, f64) {
-        let Some(capacity) = capacity.filter(|c| *c > 0.0) else { return (0.0, 1.0) };
+        let Some(capacity) = capacity.filter(|c| *c > 0.0) else {
+            return (0.0, 1.0);
+        };
         let (rate, last) = self.load[svc];
         let dt = t.saturating_sub(last) as f64;
         let rate = rate * (-dt / LOAD_TAU_NS).exp() + 1e9 / LOAD_TAU_NS;

@@ -112,7 +112,12 @@ pub struct Call {
 impl Call {
     /// A call that always happens once and whose failure fails the caller.
     pub fn always(target: CallTarget) -> Self {
-        Self { target, probability: 1.0, fanout: (1, 1), propagate_error: 1.0 }
+        Self {
+            target,
+            probability: 1.0,
+            fanout: (1, 1),
+            propagate_error: 1.0,
+        }
     }
 
     /// Sets the probability of the call.
@@ -137,7 +142,7 @@ impl Call {
 /// One operation (route, RPC method or message handler) of a service.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Operation {
-    /// Name callers refer to (the route or `Service/Method`); unique per service.
+    /// Name callers refer to (`GET /route`, `pkg.Service/Method`, `process topic`); unique per service.
     pub name: String,
     /// Wire protocol.
     pub protocol: Protocol,
@@ -319,7 +324,11 @@ impl Topology {
     /// environment `traffic_weight` of the root traffic (relative).
     pub fn add_environment(&mut self, environment: &str, instances: usize, traffic_weight: f64) {
         for service in &mut self.services {
-            let version = service.instances.first().map(|i| i.version.clone()).unwrap_or_default();
+            let version = service
+                .instances
+                .first()
+                .map(|i| i.version.clone())
+                .unwrap_or_default();
             for index in 0..instances {
                 service.instances.push(Instance {
                     id: instance_id(&service.name, environment, index, 0),
@@ -328,7 +337,8 @@ impl Topology {
                 });
             }
         }
-        self.environments.push((environment.to_owned(), traffic_weight));
+        self.environments
+            .push((environment.to_owned(), traffic_weight));
     }
 
     /// Makes the named services emit deprecated attribute names.

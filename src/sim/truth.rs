@@ -112,7 +112,12 @@ pub(crate) fn ground_truth(c: &Compiled, t: &TruthCounters) -> GroundTruth {
         .map(|(&(client, server, connection_type), &count)| {
             let (server, server_kind) = node_name(c, server);
             EdgeTruth {
-                edge: ExpectedEdge { client: node_name(c, client).0, server, connection_type, server_kind },
+                edge: ExpectedEdge {
+                    client: node_name(c, client).0,
+                    server,
+                    connection_type,
+                    server_kind,
+                },
                 count,
             }
         })
@@ -128,7 +133,12 @@ pub(crate) fn ground_truth(c: &Compiled, t: &TruthCounters) -> GroundTruth {
         })
         .collect();
     versions.sort_by(|a, b| (&a.service, &a.version).cmp(&(&b.service, &b.version)));
-    GroundTruth { traces: t.traces, spans: t.spans, edges, versions }
+    GroundTruth {
+        traces: t.traces,
+        spans: t.spans,
+        edges,
+        versions,
+    }
 }
 
 impl Topology {
@@ -147,20 +157,44 @@ impl Topology {
         for s in &self.services {
             for op in &s.operations {
                 if op.entry_weight > 0.0 {
-                    out.insert(edge("user", &s.name, ConnectionType::VirtualNode, ServerKind::Service));
+                    out.insert(edge(
+                        "user",
+                        &s.name,
+                        ConnectionType::VirtualNode,
+                        ServerKind::Service,
+                    ));
                 }
-                for call in op.calls.iter().filter(|c| c.probability > 0.0 && c.fanout.1 > 0) {
+                for call in op
+                    .calls
+                    .iter()
+                    .filter(|c| c.probability > 0.0 && c.fanout.1 > 0)
+                {
                     match &call.target {
                         CallTarget::Service { service, .. } => {
-                            out.insert(edge(&s.name, service, ConnectionType::Direct, ServerKind::Service));
+                            out.insert(edge(
+                                &s.name,
+                                service,
+                                ConnectionType::Direct,
+                                ServerKind::Service,
+                            ));
                         }
                         CallTarget::Database { database, .. } => {
                             if let Some(d) = self.databases.iter().find(|d| &d.name == database) {
-                                out.insert(edge(&s.name, &d.address, ConnectionType::Database, ServerKind::Database));
+                                out.insert(edge(
+                                    &s.name,
+                                    &d.address,
+                                    ConnectionType::Database,
+                                    ServerKind::Database,
+                                ));
                             }
                         }
                         CallTarget::External { peer, .. } => {
-                            out.insert(edge(&s.name, peer, ConnectionType::VirtualNode, ServerKind::External));
+                            out.insert(edge(
+                                &s.name,
+                                peer,
+                                ConnectionType::VirtualNode,
+                                ServerKind::External,
+                            ));
                         }
                         CallTarget::Publish { topic } => {
                             for t in self.topics.iter().filter(|t| &t.name == topic) {

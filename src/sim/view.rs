@@ -31,7 +31,12 @@ impl Rate {
     }
 }
 
-fn edge_rate(edge: &EdgeSnapshot, previous: Option<&EdgeSnapshot>, had_previous: bool, interval_secs: f64) -> Rate {
+fn edge_rate(
+    edge: &EdgeSnapshot,
+    previous: Option<&EdgeSnapshot>,
+    had_previous: bool,
+    interval_secs: f64,
+) -> Rate {
     let (requests, failed, secs) = match previous {
         Some(p) if p.requests <= edge.requests => (
             (edge.requests - p.requests) as f64,
@@ -41,12 +46,26 @@ fn edge_rate(edge: &EdgeSnapshot, previous: Option<&EdgeSnapshot>, had_previous:
         // A new edge (or a reset counter) within the interval.
         _ if had_previous => (edge.requests as f64, edge.failed as f64, interval_secs),
         _ => {
-            let life = edge.last_seen.nanos().saturating_sub(edge.first_seen.nanos());
-            (edge.requests as f64, edge.failed as f64, (life as f64 / 1e9).max(1.0))
+            let life = edge
+                .last_seen
+                .nanos()
+                .saturating_sub(edge.first_seen.nanos());
+            (
+                edge.requests as f64,
+                edge.failed as f64,
+                (life as f64 / 1e9).max(1.0),
+            )
         }
     };
-    let secs = if secs > 0.0 && secs.is_finite() { secs } else { 1.0 };
-    Rate { requests: requests / secs, failed: failed / secs }
+    let secs = if secs > 0.0 && secs.is_finite() {
+        secs
+    } else {
+        1.0
+    };
+    Rate {
+        requests: requests / secs,
+        failed: failed / secs,
+    }
 }
 
 fn clip(name: &str, width: usize) -> String {
@@ -60,7 +79,11 @@ fn clip(name: &str, width: usize) -> String {
 }
 
 fn fmt_rate(r: f64) -> String {
-    if r >= 100.0 { format!("{r:.0}") } else { format!("{r:.1}") }
+    if r >= 100.0 {
+        format!("{r:.0}")
+    } else {
+        format!("{r:.1}")
+    }
 }
 
 fn fmt_pct(p: Option<f64>) -> String {
@@ -72,7 +95,11 @@ fn fmt_ms(seconds: f64) -> String {
         return "-".to_owned();
     }
     let ms = seconds * 1e3;
-    if ms >= 100.0 { format!("{ms:.0}") } else { format!("{ms:.1}") }
+    if ms >= 100.0 {
+        format!("{ms:.0}")
+    } else {
+        format!("{ms:.1}")
+    }
 }
 
 fn type_label(edge: &EdgeSnapshot) -> &'static str {
@@ -82,6 +109,13 @@ fn type_label(edge: &EdgeSnapshot) -> &'static str {
         "messaging_system" => "messaging",
         _ => "database",
     }
+}
+
+/// Appends one line; writing to a `String` cannot fail.
+fn line(out: &mut String, args: std::fmt::Arguments<'_>) {
+    let result: std::fmt::Result = out.write_fmt(args);
+    debug_assert!(result.is_ok());
+    out.push('\n');
 }
 
 /// Renders the live view (see the module docs). `interval_secs` is the time
@@ -103,7 +137,9 @@ pub fn render_live_view(
         .edges
         .iter()
         .map(|e| {
-            let p = prev_edges.get(&(&*e.client, &*e.server, e.connection_type.as_str())).copied();
+            let p = prev_edges
+                .get(&(&*e.client, &*e.server, e.connection_type.as_str()))
+                .copied();
             (e, edge_rate(e, p, previous.is_some(), interval_secs))
         })
         .collect();
@@ -115,18 +151,26 @@ pub fn render_live_view(
     }
 
     let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "epicenter live graph · watermark {} · {} nodes · {} edges",
-        if current.watermark == Timestamp(0) { "-".to_owned() } else { current.watermark.to_rfc3339() },
-        current.nodes.len(),
-        current.edges.len()
+    line(
+        &mut out,
+        format_args!(
+            "epicenter live graph · watermark {} · {} nodes · {} edges",
+            if current.watermark == Timestamp(0) {
+                "-".to_owned()
+            } else {
+                current.watermark.to_rfc3339()
+            },
+            current.nodes.len(),
+            current.edges.len()
+        ),
     );
-    let _ = writeln!(out);
-    let _ = writeln!(
-        out,
-        "{:<NAME_WIDTH$} {:<9} {:<28} {:>8} {:>7}",
-        "SERVICE", "KIND", "VERSIONS (instances)", "REQ/S", "ERR%"
+    line(&mut out, format_args!(""));
+    line(
+        &mut out,
+        format_args!(
+            "{:<NAME_WIDTH$} {:<9} {:<28} {:>8} {:>7}",
+            "SERVICE", "KIND", "VERSIONS (instances)", "REQ/S", "ERR%"
+        ),
     );
     let mut nodes: Vec<_> = current.nodes.iter().collect();
     if nodes.len() > MAX_ROWS {
@@ -144,58 +188,76 @@ pub fn render_live_view(
             .collect::<Vec<_>>()
             .join(" ");
         let rate = into.get(&*node.name).copied().unwrap_or_default();
-        let _ = writeln!(
-            out,
-            "{:<NAME_WIDTH$} {:<9} {:<28} {:>8} {:>7}",
-            clip(&node.name, NAME_WIDTH),
-            node.kind.as_str(),
-            clip(if versions.is_empty() { "-" } else { &versions }, 28),
-            fmt_rate(rate.requests),
-            fmt_pct(rate.err_pct()),
+        line(
+            &mut out,
+            format_args!(
+                "{:<NAME_WIDTH$} {:<9} {:<28} {:>8} {:>7}",
+                clip(&node.name, NAME_WIDTH),
+                node.kind.as_str(),
+                clip(if versions.is_empty() { "-" } else { &versions }, 28),
+                fmt_rate(rate.requests),
+                fmt_pct(rate.err_pct()),
+            ),
         );
     }
     if nodes.len() > MAX_ROWS {
-        let _ = writeln!(out, "… and {} more services", nodes.len() - MAX_ROWS);
+        line(
+            &mut out,
+            format_args!("… and {} more services", nodes.len() - MAX_ROWS),
+        );
     }
-    let _ = writeln!(out);
-    let _ = writeln!(
-        out,
-        "{:<w$} {:<9} {:>8} {:>7} {:>15} {:>15}",
-        "EDGE (client → server)",
-        "TYPE",
-        "REQ/S",
-        "ERR%",
-        "CLIENT p50/p99",
-        "SERVER p50/p99",
-        w = 2 * NAME_WIDTH + 3
+    line(&mut out, format_args!(""));
+    line(
+        &mut out,
+        format_args!(
+            "{:<w$} {:<9} {:>8} {:>7} {:>15} {:>15}",
+            "EDGE (client → server)",
+            "TYPE",
+            "REQ/S",
+            "ERR%",
+            "CLIENT p50/p99",
+            "SERVER p50/p99",
+            w = 2 * NAME_WIDTH + 3
+        ),
     );
     let mut edges = rates;
     if edges.len() > MAX_ROWS {
         edges.sort_by(|a, b| b.1.requests.total_cmp(&a.1.requests));
     }
     for (e, r) in edges.iter().take(MAX_ROWS) {
-        let name = format!("{} → {}", clip(&e.client, NAME_WIDTH), clip(&e.server, NAME_WIDTH));
-        let _ = writeln!(
-            out,
-            "{:<w$} {:<9} {:>8} {:>7} {:>15} {:>15}",
-            name,
-            type_label(e),
-            fmt_rate(r.requests),
-            fmt_pct(r.err_pct()),
-            format!("{}/{} ms", fmt_ms(e.client_p[0]), fmt_ms(e.client_p[2])),
-            format!("{}/{} ms", fmt_ms(e.server_p[0]), fmt_ms(e.server_p[2])),
-            w = 2 * NAME_WIDTH + 3
+        let name = format!(
+            "{} → {}",
+            clip(&e.client, NAME_WIDTH),
+            clip(&e.server, NAME_WIDTH)
+        );
+        line(
+            &mut out,
+            format_args!(
+                "{:<w$} {:<9} {:>8} {:>7} {:>15} {:>15}",
+                name,
+                type_label(e),
+                fmt_rate(r.requests),
+                fmt_pct(r.err_pct()),
+                format!("{}/{} ms", fmt_ms(e.client_p[0]), fmt_ms(e.client_p[2])),
+                format!("{}/{} ms", fmt_ms(e.server_p[0]), fmt_ms(e.server_p[2])),
+                w = 2 * NAME_WIDTH + 3
+            ),
         );
     }
     if edges.len() > MAX_ROWS {
-        let _ = writeln!(out, "… and {} more edges", edges.len() - MAX_ROWS);
+        line(
+            &mut out,
+            format_args!("… and {} more edges", edges.len() - MAX_ROWS),
+        );
     }
-    let _ = writeln!(out);
+    line(&mut out, format_args!(""));
     let p = &current.pairing;
-    let _ = writeln!(
-        out,
-        "pairing: {} pending · {} unpaired · {} dropped",
-        p.pending, p.unpaired, p.dropped
+    line(
+        &mut out,
+        format_args!(
+            "pairing: {} pending · {} unpaired · {} dropped",
+            p.pending, p.unpaired, p.dropped
+        ),
     );
     out
 }
