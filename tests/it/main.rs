@@ -1,1 +1,4 @@
 //! Integration tests.
+
+// `epicenter simulate`: files, OTLP/HTTP, Kafka, pacing.
+mod sim;
