@@ -85,7 +85,7 @@ impl SimulateArgs {
                 1.0
             });
         let pacing = match speed {
-            s if s == 0.0 => Pacing::AsFastAsPossible,
+            0.0 => Pacing::AsFastAsPossible,
             s if s > 0.0 && s.is_finite() => Pacing::RealTime { speed: s },
             _ => return Err(format!("--speed must be >= 0, got {speed}")),
         };
@@ -178,7 +178,11 @@ mod tests {
     #[test]
     fn bad_values_are_reported() {
         assert!(
+<<<<<<< HEAD
             parse(&["--out", "f", "--speed", "-1"])
+=======
+            parse(&["--out", "f", "--speed=-1"])
+>>>>>>> wip/sim
                 .unwrap_err()
                 .contains("--speed")
         );

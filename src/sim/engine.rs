@@ -10,7 +10,6 @@
 //!
 //! Never does: I/O, clock. All randomness comes from the per-trace [`Rng`].
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use opentelemetry_proto::tonic::trace::v1::span::{Link, SpanKind};
@@ -24,6 +23,7 @@ use super::compile::{CCall, CTarget, Compiled, FaultSubject};
 use super::rng::Rng;
 use super::state::State;
 use super::topology::{LinkMode, Protocol};
+use super::truth::Node;
 
 /// Calls deeper than this are not made (protects against cyclic topologies).
 const MAX_DEPTH: u32 = 24;
@@ -32,31 +32,15 @@ const FLAGS_LOCAL: u32 = 0x101;
 /// Sampled, parent is remote (0x100 | 0x200).
 const FLAGS_REMOTE: u32 = 0x301;
 
-/// A node of the ground-truth graph.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub(crate) enum Node {
-    User,
-    Service(usize),
-    Db(usize),
-    External(usize),
-}
-
-/// Requests and failures.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Count {
-    /// Requests.
-    pub requests: u64,
-    /// Failed requests.
-    pub failed: u64,
-}
-
-impl Count {
-    fn add(&mut self, failed: bool) {
-        self.requests += 1;
-        self.failed += u64::from(failed);
+fn ms(x: f64) -> u64 {
+    if x <= 0.0 {
+        0
+    } else {
+        (x * 1e6).round() as u64
     }
 }
 
+<<<<<<< HEAD
 /// Ground-truth counters, by index.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct TruthCounters {
@@ -74,6 +58,8 @@ fn ms(x: f64) -> u64 {
     }
 }
 
+=======
+>>>>>>> wip/sim
 fn status(error: bool, message: &str) -> Option<Status> {
     error.then(|| Status {
         message: message.to_owned(),

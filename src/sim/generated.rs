@@ -3,7 +3,7 @@
 //! Services sit in layers that grow by 1.6× from the edge inwards (a few
 //! HTTP gateways, many gRPC services, storage-heavy leaves). Every service
 //! is called by at least one service of the layer above, so all of them see
-//! traffic; a few extra calls skip a layer. Leaves use databases, some
+//! traffic (so does every operation); a few extra calls skip a layer. Leaves use databases, some
 //! middle services publish to topics consumed by leaves, a few call external
 //! peers. About one service in five emits deprecated attribute names.
 //!
@@ -26,7 +26,7 @@ fn layer_sizes(n: usize) -> Vec<usize> {
         100..=999 => 5,
         _ => 6,
     };
-    let weights: Vec<f64> = (0..layers).map(|k| 1.6f64.powi(k as i32)).collect();
+    let weights: Vec<f64> = (0..layers).map(|k| 1.6f64.powi(k)).collect();
     let total: f64 = weights.iter().sum();
     let mut sizes: Vec<usize> = weights
         .iter()
@@ -34,10 +34,8 @@ fn layer_sizes(n: usize) -> Vec<usize> {
         .collect();
     // Give the rounding remainder to the last layer; trim if small n overshot.
     let sum: usize = sizes.iter().sum();
-    if let Some(last) = sizes.last_mut() {
-        if sum < n {
-            *last += n - sum;
-        }
+    if let Some(last) = sizes.last_mut().filter(|_| sum < n) {
+        *last += n - sum;
     }
     while sizes.iter().sum::<usize>() > n && sizes.len() > 1 {
         let len = sizes.len();
@@ -141,6 +139,7 @@ impl Topology {
             first_of_layer[layer] + rng.below(sizes[layer] as u64) as usize
         };
 
+<<<<<<< HEAD
         // Every service below the edge gets a caller one layer up.
         let push_call =
             |services: &mut Vec<Service>, rng: &mut Rng, caller: usize, callee: usize, p: f64| {
@@ -160,16 +159,40 @@ impl Topology {
                 let j = rng.below(cops) as usize;
                 services[caller].operations[j].calls.push(call);
             };
+=======
+        // Every operation below the edge gets a caller one layer up (and, by
+        // induction, every operation is reachable from an entry operation).
+        let push_call = |services: &mut Vec<Service>,
+                         rng: &mut Rng,
+                         caller: usize,
+                         callee: usize,
+                         op: usize,
+                         p: f64| {
+            let target = CallTarget::Service {
+                service: services[callee].name.clone(),
+                operation: services[callee].operations[op].name.clone(),
+            };
+            let mut call = Call::always(target).with_probability(p);
+            if rng.chance(0.2) {
+                call = call.soft();
+            }
+            let cops = services[caller].operations.len() as u64;
+            let j = rng.below(cops) as usize;
+            services[caller].operations[j].calls.push(call);
+        };
+>>>>>>> wip/sim
         for callee in 0..n {
             let layer = layer_of[callee];
             if layer == 0 {
                 continue;
             }
-            let caller = pick_in_layer(&mut rng, layer - 1);
-            push_call(&mut services, &mut rng, caller, callee, 0.7);
-            if layer >= 2 && rng.chance(0.1) {
-                let caller = pick_in_layer(&mut rng, layer - 2);
-                push_call(&mut services, &mut rng, caller, callee, 0.3);
+            for op in 0..services[callee].operations.len() {
+                let caller = pick_in_layer(&mut rng, layer - 1);
+                push_call(&mut services, &mut rng, caller, callee, op, 0.9);
+                if layer >= 2 && rng.chance(0.1) {
+                    let caller = pick_in_layer(&mut rng, layer - 2);
+                    push_call(&mut services, &mut rng, caller, callee, op, 0.3);
+                }
             }
         }
 

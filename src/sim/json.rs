@@ -64,7 +64,7 @@ impl Json {
                 '\r' => self.out.push_str("\\r"),
                 '\t' => self.out.push_str("\\t"),
                 c if (c as u32) < 0x20 => {
-                    let _ = write!(self.out, "\\u{:04x}", c as u32);
+                    put(&mut self.out, format_args!("\\u{:04x}", c as u32));
                 }
                 c => self.out.push(c),
             }
@@ -103,14 +103,14 @@ impl Json {
     fn u32_field(&mut self, first: &mut bool, key: &str, value: u32) {
         if value != 0 {
             self.key(first, key);
-            let _ = write!(self.out, "{value}");
+            put(&mut self.out, format_args!("{value}"));
         }
     }
 
     fn u64_field(&mut self, first: &mut bool, key: &str, value: u64) {
         if value != 0 {
             self.key(first, key);
-            let _ = write!(self.out, "\"{value}\"");
+            put(&mut self.out, format_args!("\"{value}\""));
         }
     }
 
@@ -214,7 +214,7 @@ impl Json {
         self.str_field(&mut first, "name", &s.name);
         if s.kind != 0 {
             self.key(&mut first, "kind");
-            let _ = write!(self.out, "{}", s.kind);
+            put(&mut self.out, format_args!("{}", s.kind));
         }
         self.u64_field(&mut first, "startTimeUnixNano", s.start_time_unix_nano);
         self.u64_field(&mut first, "endTimeUnixNano", s.end_time_unix_nano);
@@ -234,15 +234,19 @@ impl Json {
             self.array(&s.links, Json::link);
         }
         self.u32_field(&mut first, "droppedLinksCount", s.dropped_links_count);
-        if let Some(st) = &s.status {
-            if st.code != 0 || !st.message.is_empty() {
+        if let Some(st) = s
+            .status
+            .as_ref()
+            .filter(|st| st.code != 0 || !st.message.is_empty())
+        {
+            {
                 self.key(&mut first, "status");
                 self.out.push('{');
                 let mut f = true;
                 self.str_field(&mut f, "message", &st.message);
                 if st.code != 0 {
                     self.key(&mut f, "code");
-                    let _ = write!(self.out, "{}", st.code);
+                    put(&mut self.out, format_args!("{}", st.code));
                 }
                 self.out.push('}');
             }
@@ -308,7 +312,7 @@ impl Json {
             }
             Some(Value::IntValue(i)) => {
                 self.key(&mut first, "intValue");
-                let _ = write!(self.out, "\"{i}\"");
+                put(&mut self.out, format_args!("\"{i}\""));
             }
             Some(Value::DoubleValue(d)) => {
                 self.key(&mut first, "doubleValue");
@@ -322,7 +326,7 @@ impl Json {
                         "\"-Infinity\""
                     });
                 } else {
-                    let _ = write!(self.out, "{d:?}");
+                    put(&mut self.out, format_args!("{d:?}"));
                 }
             }
             Some(Value::ArrayValue(a)) => {
@@ -354,6 +358,12 @@ impl Json {
         }
         self.out.push('}');
     }
+}
+
+/// Writing to a `String` cannot fail; the `fmt::Result` carries nothing.
+fn put(out: &mut String, args: std::fmt::Arguments<'_>) {
+    let result: std::fmt::Result = out.write_fmt(args);
+    debug_assert!(result.is_ok());
 }
 
 /// Standard base64 with padding (RFC 4648 §4), as proto3 JSON requires.

@@ -45,7 +45,6 @@ pub mod view;
 mod tests;
 
 pub use batch::{span_count, split_by_trace, split_to_fit};
-pub use engine::Count;
 pub use json::{request_to_otlp_json, to_otlp_json_line};
 pub use presets::{PRESET_NAMES, Preset, preset};
 pub use scenario::{
@@ -57,7 +56,7 @@ pub use topology::{
     Call, CallTarget, Consumer, Database, Diurnal, ExternalPeer, Instance, Latency, LinkMode,
     Operation, Protocol, Semconv, Service, Topic, Topology, TopologyError, instance_id,
 };
-pub use truth::{EdgeTruth, ExpectedEdge, GroundTruth, ServerKind, VersionTruth};
+pub use truth::{Count, EdgeTruth, ExpectedEdge, GroundTruth, ServerKind, VersionTruth};
 
 use crate::model::Timestamp;
 

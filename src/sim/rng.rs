@@ -33,7 +33,7 @@ impl SplitMix64 {
 /// Mixes several values into one seed (stable: used to derive sub-streams
 /// such as "the trace number 1234 of seed 7").
 pub fn mix(parts: &[u64]) -> u64 {
-    let mut acc = SplitMix64::new(0x5EED_0F_E91C_E47E);
+    let mut acc = SplitMix64::new(0x005E_ED0F_E91C_E47E);
     let mut out = acc.next_u64();
     for &p in parts {
         acc = SplitMix64::new(out ^ p);

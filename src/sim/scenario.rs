@@ -70,16 +70,22 @@ pub struct Rollout {
 }
 
 impl Rollout {
-    /// A rollout in `steps` equal steps over `over_secs` (one step = all at once).
+    /// A rollout in `steps` equal steps, the first at the start and the last
+    /// `over_secs` later (one step = all at once).
     pub fn gradual(service: &str, version: &str, steps: u32, over_secs: f64) -> Self {
         let steps = steps.max(1);
+        let spacing = if steps > 1 {
+            over_secs / f64::from(steps - 1)
+        } else {
+            0.0
+        };
         Self {
             service: service.to_owned(),
             environment: "production".to_owned(),
             version: version.to_owned(),
             steps: (1..=steps)
                 .map(|k| RolloutStep {
-                    after_secs: over_secs * f64::from(k - 1) / f64::from(steps),
+                    after_secs: spacing * f64::from(k - 1),
                     share: f64::from(k) / f64::from(steps),
                 })
                 .collect(),

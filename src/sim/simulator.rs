@@ -26,7 +26,9 @@ use super::{DeployRecord, SimError};
 /// How spans are grouped into batches.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BatchOptions {
-    /// The collector's batch timeout (its `batch` processor default: 200 ms).
+    /// The collector's batch timeout. Upstream's `batch` processor default is
+    /// 200 ms; 1 s, common in production configurations, is the default
+    /// here: every batch then mixes most of the fleet's instances.
     pub collector_interval_ms: u64,
     /// Most spans in one batch (the `batch` processor's `send_batch_size`: 8192).
     pub max_batch_spans: usize,
@@ -38,7 +40,11 @@ pub struct BatchOptions {
 impl Default for BatchOptions {
     fn default() -> Self {
         Self {
+<<<<<<< HEAD
             collector_interval_ms: 200,
+=======
+            collector_interval_ms: 1000,
+>>>>>>> wip/sim
             max_batch_spans: 8192,
             sdk_flush_ms: 2000,
         }

@@ -19,9 +19,9 @@ use opentelemetry_proto::tonic::trace::v1::Span;
 
 use super::attrs;
 use super::compile::Compiled;
-use super::engine::TruthCounters;
 use super::rng::{hash_str, mix};
 use super::topology::{Semconv, instance_id};
+use super::truth::TruthCounters;
 
 /// A finished span waiting for its instance's next SDK flush.
 #[derive(Debug)]

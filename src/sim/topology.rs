@@ -142,7 +142,7 @@ impl Call {
 /// One operation (route, RPC method or message handler) of a service.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Operation {
-    /// Name callers refer to (the route or `Service/Method`); unique per service.
+    /// Name callers refer to (`GET /route`, `pkg.Service/Method`, `process topic`); unique per service.
     pub name: String,
     /// Wire protocol.
     pub protocol: Protocol,

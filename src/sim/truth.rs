@@ -12,13 +12,47 @@
 //!
 //! Never does: I/O, clock, randomness.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use crate::model::ConnectionType;
 
 use super::compile::Compiled;
-use super::engine::{Count, Node, TruthCounters};
 use super::topology::{CallTarget, Topology};
+
+/// A node of the ground-truth graph.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) enum Node {
+    User,
+    Service(usize),
+    Db(usize),
+    External(usize),
+}
+
+/// Requests and failures.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Count {
+    /// Requests.
+    pub requests: u64,
+    /// Failed requests.
+    pub failed: u64,
+}
+
+impl Count {
+    pub(crate) fn add(&mut self, failed: bool) {
+        self.requests += 1;
+        self.failed += u64::from(failed);
+    }
+}
+
+/// Ground-truth counters, by index.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct TruthCounters {
+    pub(crate) edges: BTreeMap<(Node, Node, ConnectionType), Count>,
+    pub(crate) versions: BTreeMap<(usize, Arc<str>), Count>,
+    pub(crate) traces: u64,
+    pub(crate) spans: u64,
+}
 
 /// What kind of node the server side of an edge is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -54,10 +54,10 @@ pub(crate) fn validate_topology(t: &Topology) -> Result<(), Vec<TopologyError>> 
                     "median must be > 0, sigma >= 0",
                 );
             }
-            if let Protocol::Consume { topic } = &op.protocol {
-                if !t.topics.iter().any(|x| &x.name == topic) {
-                    err(&mut errors, format!("{path}.protocol"), "unknown topic");
-                }
+            if let Protocol::Consume { topic } = &op.protocol
+                && !t.topics.iter().any(|x| &x.name == topic)
+            {
+                err(&mut errors, format!("{path}.protocol"), "unknown topic");
             }
             for (i, call) in op.calls.iter().enumerate() {
                 let cpath = format!("{path}.calls[{i}]");

@@ -111,6 +111,13 @@ fn type_label(edge: &EdgeSnapshot) -> &'static str {
     }
 }
 
+/// Appends one line; writing to a `String` cannot fail.
+fn line(out: &mut String, args: std::fmt::Arguments<'_>) {
+    let result: std::fmt::Result = out.write_fmt(args);
+    debug_assert!(result.is_ok());
+    out.push('\n');
+}
+
 /// Renders the live view (see the module docs). `interval_secs` is the time
 /// between `previous` and `current`.
 pub fn render_live_view(
@@ -144,6 +151,7 @@ pub fn render_live_view(
     }
 
     let mut out = String::new();
+<<<<<<< HEAD
     let _ = writeln!(
         out,
         "epicenter live graph · watermark {} · {} nodes · {} edges",
@@ -154,12 +162,28 @@ pub fn render_live_view(
         },
         current.nodes.len(),
         current.edges.len()
+=======
+    line(
+        &mut out,
+        format_args!(
+            "epicenter live graph · watermark {} · {} nodes · {} edges",
+            if current.watermark == Timestamp(0) {
+                "-".to_owned()
+            } else {
+                current.watermark.to_rfc3339()
+            },
+            current.nodes.len(),
+            current.edges.len()
+        ),
+>>>>>>> wip/sim
     );
-    let _ = writeln!(out);
-    let _ = writeln!(
-        out,
-        "{:<NAME_WIDTH$} {:<9} {:<28} {:>8} {:>7}",
-        "SERVICE", "KIND", "VERSIONS (instances)", "REQ/S", "ERR%"
+    line(&mut out, format_args!(""));
+    line(
+        &mut out,
+        format_args!(
+            "{:<NAME_WIDTH$} {:<9} {:<28} {:>8} {:>7}",
+            "SERVICE", "KIND", "VERSIONS (instances)", "REQ/S", "ERR%"
+        ),
     );
     let mut nodes: Vec<_> = current.nodes.iter().collect();
     if nodes.len() > MAX_ROWS {
@@ -177,30 +201,37 @@ pub fn render_live_view(
             .collect::<Vec<_>>()
             .join(" ");
         let rate = into.get(&*node.name).copied().unwrap_or_default();
-        let _ = writeln!(
-            out,
-            "{:<NAME_WIDTH$} {:<9} {:<28} {:>8} {:>7}",
-            clip(&node.name, NAME_WIDTH),
-            node.kind.as_str(),
-            clip(if versions.is_empty() { "-" } else { &versions }, 28),
-            fmt_rate(rate.requests),
-            fmt_pct(rate.err_pct()),
+        line(
+            &mut out,
+            format_args!(
+                "{:<NAME_WIDTH$} {:<9} {:<28} {:>8} {:>7}",
+                clip(&node.name, NAME_WIDTH),
+                node.kind.as_str(),
+                clip(if versions.is_empty() { "-" } else { &versions }, 28),
+                fmt_rate(rate.requests),
+                fmt_pct(rate.err_pct()),
+            ),
         );
     }
     if nodes.len() > MAX_ROWS {
-        let _ = writeln!(out, "… and {} more services", nodes.len() - MAX_ROWS);
+        line(
+            &mut out,
+            format_args!("… and {} more services", nodes.len() - MAX_ROWS),
+        );
     }
-    let _ = writeln!(out);
-    let _ = writeln!(
-        out,
-        "{:<w$} {:<9} {:>8} {:>7} {:>15} {:>15}",
-        "EDGE (client → server)",
-        "TYPE",
-        "REQ/S",
-        "ERR%",
-        "CLIENT p50/p99",
-        "SERVER p50/p99",
-        w = 2 * NAME_WIDTH + 3
+    line(&mut out, format_args!(""));
+    line(
+        &mut out,
+        format_args!(
+            "{:<w$} {:<9} {:>8} {:>7} {:>15} {:>15}",
+            "EDGE (client → server)",
+            "TYPE",
+            "REQ/S",
+            "ERR%",
+            "CLIENT p50/p99",
+            "SERVER p50/p99",
+            w = 2 * NAME_WIDTH + 3
+        ),
     );
     let mut edges = rates;
     if edges.len() > MAX_ROWS {
@@ -212,6 +243,7 @@ pub fn render_live_view(
             clip(&e.client, NAME_WIDTH),
             clip(&e.server, NAME_WIDTH)
         );
+<<<<<<< HEAD
         let _ = writeln!(
             out,
             "{:<w$} {:<9} {:>8} {:>7} {:>15} {:>15}",
@@ -222,17 +254,36 @@ pub fn render_live_view(
             format!("{}/{} ms", fmt_ms(e.client_p[0]), fmt_ms(e.client_p[2])),
             format!("{}/{} ms", fmt_ms(e.server_p[0]), fmt_ms(e.server_p[2])),
             w = 2 * NAME_WIDTH + 3
+=======
+        line(
+            &mut out,
+            format_args!(
+                "{:<w$} {:<9} {:>8} {:>7} {:>15} {:>15}",
+                name,
+                type_label(e),
+                fmt_rate(r.requests),
+                fmt_pct(r.err_pct()),
+                format!("{}/{} ms", fmt_ms(e.client_p[0]), fmt_ms(e.client_p[2])),
+                format!("{}/{} ms", fmt_ms(e.server_p[0]), fmt_ms(e.server_p[2])),
+                w = 2 * NAME_WIDTH + 3
+            ),
+>>>>>>> wip/sim
         );
     }
     if edges.len() > MAX_ROWS {
-        let _ = writeln!(out, "… and {} more edges", edges.len() - MAX_ROWS);
+        line(
+            &mut out,
+            format_args!("… and {} more edges", edges.len() - MAX_ROWS),
+        );
     }
-    let _ = writeln!(out);
+    line(&mut out, format_args!(""));
     let p = &current.pairing;
-    let _ = writeln!(
-        out,
-        "pairing: {} pending · {} unpaired · {} dropped",
-        p.pending, p.unpaired, p.dropped
+    line(
+        &mut out,
+        format_args!(
+            "pairing: {} pending · {} unpaired · {} dropped",
+            p.pending, p.unpaired, p.dropped
+        ),
     );
     out
 }

@@ -25,3 +25,6 @@ mod api;
 
 // A real OpenTelemetry SDK (Python) exporting over OTLP/HTTP and OTLP/gRPC.
 mod otel_sdk;
+
+// The simulator end to end: files, OTLP/HTTP, pacing, Kafka.
+mod sim;

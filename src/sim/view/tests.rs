@@ -131,7 +131,7 @@ fn a_new_edge_counts_everything_within_the_interval_and_long_names_are_clipped()
         0,
     ));
     let view = render_live_view(&current, Some(&previous), 10.0);
-    let r = row(&view, "frontend → a-very-long-service-nam…");
+    let r = row(&view, "frontend → a-very-long-service-n…");
     assert!(r.contains(" 5.0 "), "{r}");
     assert_eq!(
         live_view_footer("http://127.0.0.1:8080/"),
