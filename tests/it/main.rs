@@ -11,8 +11,11 @@ mod otlp;
 // Bad input to the receivers: each gets a clear answer and a counter.
 mod bad_input;
 
-// The HTTP API and /metrics over hand-built snapshots.
+// The HTTP API over hand-built snapshots.
 mod api;
+
+// /metrics: Tempo-compatible series in both exposition formats.
+mod api_metrics;
 
 // A real OpenTelemetry SDK (Python) exporting over OTLP/HTTP and OTLP/gRPC.
 mod otel_sdk;

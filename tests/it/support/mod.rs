@@ -6,5 +6,6 @@
     reason = "test helpers: a failed setup is a failed test"
 )]
 
+pub mod api;
 pub mod exposition;
 pub mod otlp;
