@@ -77,3 +77,6 @@ pub use outcome::{AdvanceOutcome, EdgeDrops, ExpiredCounts, Expiry, HalfKind, Ob
 pub use state::{GraphState, RestoreError};
 pub use task::{TaskSettings, run};
 pub use windows::MAX_EMPTY_WINDOWS;
+
+#[cfg(test)]
+pub(crate) mod tests;

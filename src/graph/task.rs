@@ -107,3 +107,146 @@ fn publish(graph: &Graph, snapshots: &watch::Sender<Arc<GraphSnapshot>>, metrics
     snapshots.send_replace(Arc::new(graph.snapshot()));
     metrics.snapshot_published(graph);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::tests::{SEC, SpanSpec, T0, batch, boxed, resource, settings};
+    use crate::model::{SpanKind::*, Timestamp};
+    use prometheus_client::registry::Registry;
+    use tokio::task::JoinHandle;
+
+    struct Harness {
+        input: mpsc::Sender<SpanBatch>,
+        windows: mpsc::Receiver<WindowStats>,
+        snapshots: watch::Receiver<Arc<GraphSnapshot>>,
+        task: JoinHandle<Graph>,
+    }
+
+    fn start(task: TaskSettings, window_capacity: usize) -> Harness {
+        let (input, input_rx) = mpsc::channel(1);
+        let (windows_tx, windows) = mpsc::channel(window_capacity);
+        let (snapshots_tx, snapshots) = watch::channel(Arc::new(GraphSnapshot::default()));
+        let metrics = Metrics::register(&mut Registry::default());
+        let graph = Graph::new(&settings());
+        let task = tokio::spawn(run(
+            graph,
+            input_rx,
+            windows_tx,
+            snapshots_tx,
+            metrics,
+            task,
+        ));
+        Harness {
+            input,
+            windows,
+            snapshots,
+            task,
+        }
+    }
+
+    fn live() -> TaskSettings {
+        TaskSettings {
+            idle_advance: Some(Duration::from_secs(5)),
+            snapshot_interval: Duration::from_secs(1),
+        }
+    }
+
+    fn pair_at_t0() -> SpanBatch {
+        let (a, b) = (resource("a"), resource("b"));
+        batch(&[
+            (&a, SpanSpec::new(Client, 1, 1).at(0, 50)),
+            (&b, SpanSpec::new(Server, 1, 2).parent(1).at(5, 40)),
+        ])
+    }
+
+    fn internal_at(end_ms: u64) -> SpanBatch {
+        batch(&[(
+            &resource("a"),
+            SpanSpec::new(Internal, 9, end_ms as u16).at(0, end_ms),
+        )])
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn batches_become_windows_and_snapshots_and_pending_state_survives_shutdown() {
+        let mut h = start(TaskSettings::default(), 8);
+        h.input.send(pair_at_t0()).await.unwrap();
+        h.input.send(internal_at(30_000)).await.unwrap();
+        let window = h.windows.recv().await.unwrap();
+        assert_eq!(window.start, Timestamp(T0));
+        assert_eq!(window.series.len(), 6);
+        h.snapshots.wait_for(|s| s.edges.len() == 1).await.unwrap();
+        let pending = batch(&[(
+            &resource("a"),
+            SpanSpec::new(Client, 2, 1)
+                .at(25_000, 25_100)
+                .peer(|p| p.peer_service = boxed("x")),
+        )]);
+        h.input.send(pending).await.unwrap();
+        drop(h.input);
+        let graph = h.task.await.unwrap();
+        assert_eq!(
+            graph.pending(),
+            1,
+            "input closing does not finish the graph"
+        );
+        assert_eq!(
+            h.snapshots.borrow().pairing.pending,
+            1,
+            "a last snapshot is published"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn idle_live_input_advances_the_watermark_with_wall_time() {
+        let mut h = start(live(), 8);
+        h.input.send(pair_at_t0()).await.unwrap();
+        // The watermark starts at T0 + 50 ms - 10 s; window [T0, T0+10 s) needs
+        // T0 + 20 s, so about 30 s of quiet wall time closes it.
+        let window = h.windows.recv().await.unwrap();
+        assert_eq!(window.start, Timestamp(T0));
+        let watermark = h.snapshots.borrow().watermark;
+        assert!(watermark >= Timestamp(T0 + 20 * SEC), "{watermark}");
+        assert!(watermark < Timestamp(T0 + 22 * SEC), "{watermark}");
+        drop(h.input);
+        h.task.await.unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn replay_mode_only_moves_with_data() {
+        let mut h = start(TaskSettings::default(), 8);
+        h.input.send(pair_at_t0()).await.unwrap();
+        time::sleep(Duration::from_secs(3600)).await;
+        assert!(h.windows.try_recv().is_err());
+        assert_eq!(
+            h.snapshots.borrow().watermark,
+            Timestamp(T0 + 50 * 1_000_000 - 10 * SEC)
+        );
+        drop(h.input);
+        let mut graph = h.task.await.unwrap();
+        assert_eq!(graph.finish().len(), 1, "replay finishes the graph itself");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_slow_window_consumer_pushes_back_on_input() {
+        let mut h = start(TaskSettings::default(), 1);
+        h.input.send(pair_at_t0()).await.unwrap();
+        // Closes four windows; only one fits downstream, so the task blocks.
+        h.input.send(internal_at(60_000)).await.unwrap();
+        h.input.send(internal_at(61_000)).await.unwrap();
+        let blocked =
+            time::timeout(Duration::from_secs(60), h.input.send(internal_at(62_000))).await;
+        assert!(
+            blocked.is_err(),
+            "input must not be accepted while windows wait"
+        );
+        let mut received = 0;
+        while received < 4 {
+            h.windows.recv().await.unwrap();
+            received += 1;
+        }
+        drop(h.input);
+        let graph = h.task.await.unwrap();
+        assert_eq!(graph.watermark(), Timestamp(T0 + 51 * SEC));
+    }
+}

@@ -107,9 +107,13 @@ impl Windows {
         out: &mut Vec<WindowStats>,
     ) -> Closed {
         let mut counts = Closed::default();
-        let Some(mut index) = self.next.or_else(|| self.open.keys().next().copied()) else {
+        // Before the first close the start is the earliest window with data;
+        // it is only fixed once something closes, since a span may still
+        // arrive for an earlier window within the lateness bound.
+        let Some(start) = self.next.or_else(|| self.open.keys().next().copied()) else {
             return counts;
         };
+        let mut index = start;
         let limit = match watermark {
             // Window k is complete when (k + 1) * w + ttl <= watermark.
             Some(w) => w.0.saturating_sub(self.ttl_ns) / self.width_ns,
@@ -132,7 +136,9 @@ impl Windows {
             }
             counts.closed += 1;
         }
-        self.next = Some(index);
+        if self.next.is_some() || index > start {
+            self.next = Some(index);
+        }
         counts
     }
 
@@ -199,6 +205,18 @@ mod tests {
         assert_eq!(windows.close(None, &mut out).closed, 1);
         assert_eq!(out[1].start, Timestamp(10));
         assert_eq!(out[1].series[0].1.requests, 1);
+    }
+
+    #[test]
+    fn an_earlier_window_may_open_until_the_first_close() {
+        let mut windows = Windows::new(W, 0, 8);
+        windows.record(Timestamp(25), key("a"), sample(1));
+        let mut out = Vec::new();
+        windows.close(Some(Timestamp(15)), &mut out);
+        assert!(windows.record(Timestamp(12), key("a"), sample(1)));
+        windows.close(None, &mut out);
+        let starts: Vec<u64> = out.iter().map(|w| w.start.0).collect();
+        assert_eq!(starts, [10, 20]);
     }
 
     #[test]

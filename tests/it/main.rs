@@ -1,21 +1,26 @@
-//! Integration tests: one binary (`cargo test --test it <filter>`).
+//! Integration tests: one binary, one module per area
+//! (`cargo test --test it <filter>`).
 
 // Test helpers outside `#[test]` functions unwrap too: a failed setup is a failed test.
 #![allow(clippy::unwrap_used)]
 
+/// Shared helpers: fixtures, in-process servers, an exposition parser.
 mod support;
 
-// OTLP receivers over real sockets: gRPC and HTTP, protobuf/JSON/gzip, shutdown.
+/// The service-graph peer suite (Tempo, Alloy, OTel, Jaeger cases).
+mod peer_fixtures;
+
+/// OTLP receivers over real sockets: gRPC and HTTP, protobuf/JSON/gzip, shutdown.
 mod otlp;
 
-// Bad input to the receivers: each gets a clear answer and a counter.
+/// Bad input to the receivers: each gets a clear answer and a counter.
 mod bad_input;
 
-// The HTTP API over hand-built snapshots.
+/// The HTTP API over hand-built snapshots.
 mod api;
 
-// /metrics: Tempo-compatible series in both exposition formats.
+/// `/metrics`: Tempo-compatible series in both exposition formats.
 mod api_metrics;
 
-// A real OpenTelemetry SDK (Python) exporting over OTLP/HTTP and OTLP/gRPC.
+/// A real OpenTelemetry SDK (Python) exporting over OTLP/HTTP and OTLP/gRPC.
 mod otel_sdk;
