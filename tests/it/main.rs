@@ -3,6 +3,7 @@
 // Test helpers outside `#[test]` functions unwrap too: a failed setup is a failed test.
 #![allow(clippy::unwrap_used)]
 
+/// Shared helpers: fixtures, in-process servers, an exposition parser.
 mod support;
 
 // The module dependency table of src/lib.rs, checked.
@@ -17,13 +18,16 @@ mod peer_fixtures;
 // OTLP receivers over real sockets: gRPC and HTTP, protobuf/JSON/gzip, shutdown.
 mod otlp;
 
-// Bad input to the receivers: each gets a clear answer and a counter.
+/// Bad input to the receivers: each gets a clear answer and a counter.
 mod bad_input;
 
-// The HTTP API and /metrics over hand-built snapshots.
+/// The HTTP API over hand-built snapshots.
 mod api;
 
-// A real OpenTelemetry SDK (Python) exporting over OTLP/HTTP and OTLP/gRPC.
+/// `/metrics`: Tempo-compatible series in both exposition formats.
+mod api_metrics;
+
+/// A real OpenTelemetry SDK (Python) exporting over OTLP/HTTP and OTLP/gRPC.
 mod otel_sdk;
 
 // The simulator end to end: files, OTLP/HTTP, pacing, Kafka.

@@ -166,7 +166,7 @@ async fn http_empty_requests_succeed() {
 }
 
 #[tokio::test]
-async fn shutdown_lets_a_request_blocked_on_the_queue_finish() {
+async fn http_shutdown_lets_a_request_blocked_on_the_queue_finish() {
     let settings = Settings {
         enqueue_timeout: PATIENCE,
         ..settings()
@@ -196,5 +196,29 @@ async fn shutdown_lets_a_request_blocked_on_the_queue_finish() {
     assert_eq!(receivers.next_batch().await.len(), 2);
     assert_eq!(blocked.await.unwrap(), 200);
     assert_eq!(receivers.requests("http", "protobuf", "ok"), 2.0);
+    receivers.stop().await;
+}
+
+#[tokio::test]
+async fn grpc_shutdown_lets_a_request_blocked_on_the_queue_finish() {
+    let settings = Settings {
+        enqueue_timeout: PATIENCE,
+        ..settings()
+    };
+    let mut receivers = Receivers::start(1, settings).await;
+    let size = two_services().encoded_len() as f64;
+    let mut client = receivers.grpc_client().await;
+    client.export(two_services()).await.unwrap();
+    let blocked = tokio::spawn(async move { client.export(two_services()).await });
+    let bytes =
+        "epicenter_ingest_otlp_request_bytes_total{transport=\"grpc\",encoding=\"protobuf\"}";
+    eventually(|| receivers.sample(bytes) == 2.0 * size).await;
+
+    receivers.begin_shutdown();
+    assert_eq!(receivers.next_batch().await.len(), 2);
+    assert_eq!(receivers.next_batch().await.len(), 2);
+    let response = blocked.await.unwrap().unwrap().into_inner();
+    assert_eq!(response.partial_success, None);
+    assert_eq!(receivers.requests("grpc", "protobuf", "ok"), 2.0);
     receivers.stop().await;
 }

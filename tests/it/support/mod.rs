@@ -1,11 +1,8 @@
 //! Helpers shared by the integration tests.
 
 #![allow(dead_code, unreachable_pub)] // each test module uses a different subset
-#![allow(
-    clippy::unwrap_used,
-    reason = "test helpers: a failed setup is a failed test"
-)]
 
+pub mod api;
 pub mod exposition;
 pub(crate) mod fixtures;
 pub mod otlp;
