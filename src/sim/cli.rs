@@ -178,11 +178,7 @@ mod tests {
     #[test]
     fn bad_values_are_reported() {
         assert!(
-<<<<<<< HEAD
-            parse(&["--out", "f", "--speed", "-1"])
-=======
             parse(&["--out", "f", "--speed=-1"])
->>>>>>> wip/sim
                 .unwrap_err()
                 .contains("--speed")
         );

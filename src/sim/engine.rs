@@ -40,26 +40,6 @@ fn ms(x: f64) -> u64 {
     }
 }
 
-<<<<<<< HEAD
-/// Ground-truth counters, by index.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct TruthCounters {
-    pub(crate) edges: BTreeMap<(Node, Node, ConnectionType), Count>,
-    pub(crate) versions: BTreeMap<(usize, Arc<str>), Count>,
-    pub(crate) traces: u64,
-    pub(crate) spans: u64,
-}
-
-fn ms(x: f64) -> u64 {
-    if x <= 0.0 {
-        0
-    } else {
-        (x * 1e6).round() as u64
-    }
-}
-
-=======
->>>>>>> wip/sim
 fn status(error: bool, message: &str) -> Option<Status> {
     error.then(|| Status {
         message: message.to_owned(),

@@ -54,11 +54,7 @@ fn http(
     calls: Vec<Call>,
 ) -> Operation {
     Operation {
-<<<<<<< HEAD
-        name: route.to_owned(),
-=======
         name: format!("{method} {route}"),
->>>>>>> wip/sim
         protocol: Protocol::Http {
             method: method.to_owned(),
             route: route.to_owned(),
@@ -347,19 +343,11 @@ impl Topology {
                         to("currency", &currency).with_fanout(1, 3),
                         to("inventory", "shop.InventoryService/Reserve"),
                         to("fraud-check", "shop.FraudService/Assess"),
-<<<<<<< HEAD
-                        to("shipping", "/get-quote"),
-                        to("payment", "shop.PaymentService/Charge"),
-                        to("shipping", "/ship-order"),
-                        to("cart", "shop.CartService/EmptyCart").soft(),
-                        to("email", "/send_order_confirmation").soft(),
-=======
                         to("shipping", "POST /get-quote"),
                         to("payment", "shop.PaymentService/Charge"),
                         to("shipping", "POST /ship-order"),
                         to("cart", "shop.CartService/EmptyCart").soft(),
                         to("email", "POST /send_order_confirmation").soft(),
->>>>>>> wip/sim
                         publish("orders"),
                     ],
                 )],

@@ -139,27 +139,6 @@ impl Topology {
             first_of_layer[layer] + rng.below(sizes[layer] as u64) as usize
         };
 
-<<<<<<< HEAD
-        // Every service below the edge gets a caller one layer up.
-        let push_call =
-            |services: &mut Vec<Service>, rng: &mut Rng, caller: usize, callee: usize, p: f64| {
-                let ops = services[callee].operations.len() as u64;
-                let op = services[callee].operations[rng.below(ops) as usize]
-                    .name
-                    .clone();
-                let target = CallTarget::Service {
-                    service: services[callee].name.clone(),
-                    operation: op,
-                };
-                let mut call = Call::always(target).with_probability(p);
-                if rng.chance(0.2) {
-                    call = call.soft();
-                }
-                let cops = services[caller].operations.len() as u64;
-                let j = rng.below(cops) as usize;
-                services[caller].operations[j].calls.push(call);
-            };
-=======
         // Every operation below the edge gets a caller one layer up (and, by
         // induction, every operation is reachable from an entry operation).
         let push_call = |services: &mut Vec<Service>,
@@ -180,7 +159,6 @@ impl Topology {
             let j = rng.below(cops) as usize;
             services[caller].operations[j].calls.push(call);
         };
->>>>>>> wip/sim
         for callee in 0..n {
             let layer = layer_of[callee];
             if layer == 0 {

@@ -40,11 +40,7 @@ pub struct BatchOptions {
 impl Default for BatchOptions {
     fn default() -> Self {
         Self {
-<<<<<<< HEAD
-            collector_interval_ms: 200,
-=======
             collector_interval_ms: 1000,
->>>>>>> wip/sim
             max_batch_spans: 8192,
             sdk_flush_ms: 2000,
         }

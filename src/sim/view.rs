@@ -151,18 +151,6 @@ pub fn render_live_view(
     }
 
     let mut out = String::new();
-<<<<<<< HEAD
-    let _ = writeln!(
-        out,
-        "epicenter live graph · watermark {} · {} nodes · {} edges",
-        if current.watermark == Timestamp(0) {
-            "-".to_owned()
-        } else {
-            current.watermark.to_rfc3339()
-        },
-        current.nodes.len(),
-        current.edges.len()
-=======
     line(
         &mut out,
         format_args!(
@@ -175,7 +163,6 @@ pub fn render_live_view(
             current.nodes.len(),
             current.edges.len()
         ),
->>>>>>> wip/sim
     );
     line(&mut out, format_args!(""));
     line(
@@ -243,18 +230,6 @@ pub fn render_live_view(
             clip(&e.client, NAME_WIDTH),
             clip(&e.server, NAME_WIDTH)
         );
-<<<<<<< HEAD
-        let _ = writeln!(
-            out,
-            "{:<w$} {:<9} {:>8} {:>7} {:>15} {:>15}",
-            name,
-            type_label(e),
-            fmt_rate(r.requests),
-            fmt_pct(r.err_pct()),
-            format!("{}/{} ms", fmt_ms(e.client_p[0]), fmt_ms(e.client_p[2])),
-            format!("{}/{} ms", fmt_ms(e.server_p[0]), fmt_ms(e.server_p[2])),
-            w = 2 * NAME_WIDTH + 3
-=======
         line(
             &mut out,
             format_args!(
@@ -267,7 +242,6 @@ pub fn render_live_view(
                 format!("{}/{} ms", fmt_ms(e.server_p[0]), fmt_ms(e.server_p[2])),
                 w = 2 * NAME_WIDTH + 3
             ),
->>>>>>> wip/sim
         );
     }
     if edges.len() > MAX_ROWS {
