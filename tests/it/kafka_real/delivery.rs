@@ -26,9 +26,11 @@ async fn collector_batches_with_many_services_and_partial_traces_arrive_whole() 
     let spans: Vec<GenSpan> = (0..12).flat_map(|n| otlp::trace(1, n)).collect();
     let producer = k::producer(&broker);
     let mut expected = BTreeSet::new();
+    let mut used_partitions = BTreeSet::new();
     for chunk in spans.chunks(13) {
         let value = otlp::request(chunk).encode_to_vec();
-        k::produce(&producer, &topic, None, &value, &[]).await;
+        let (partition, _) = k::produce(&producer, &topic, None, &value, &[]).await;
+        used_partitions.insert(partition);
         let names: BTreeSet<String> = chunk.iter().map(|s| s.service.to_owned()).collect();
         expected.insert((chunk.len(), names));
     }
@@ -42,8 +44,20 @@ async fn collector_batches_with_many_services_and_partial_traces_arrive_whole() 
         metrics,
     );
     let batches = k::receive_spans(&mut rx, spans.len(), PATIENCE).await;
-    // Stored offsets are auto-committed while the consumer runs.
+    // Stored offsets are auto-committed while the consumer runs, and the
+    // lag gauge (from librdkafka statistics) drops to zero on every partition
+    // with records (lag is undefined, so not exported, before a first commit).
     wait_for_committed(&broker, &group, &topic, 3, 5).await;
+    for partition in used_partitions {
+        let lag = format!(
+            "epicenter_ingest_kafka_consumer_lag{{topic=\"{topic}\",partition=\"{partition}\"}}"
+        );
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        while !k::exposition(&registry).contains(&format!("{lag} 0")) {
+            assert!(tokio::time::Instant::now() < deadline, "no zero {lag}");
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
     consumer.stop().await;
 
     assert_eq!(batches.len(), 5, "one batch per record");
@@ -145,12 +159,19 @@ async fn each_topic_is_decoded_with_its_own_encoding() {
         )
         .await;
     }
+    // One span of the protobuf record ends before it starts: it alone is
+    // dropped (and counted); the rest of the record is handed off.
     let proto_spans = otlp::trace(4, 0);
+    let mut broken = proto_spans[4].clone();
+    broken.span.span_id = vec![4, 0xee, 0, 0, 0, 0, 0, 1];
+    broken.span.end_time_unix_nano = broken.span.start_time_unix_nano - 1;
+    let mut record = proto_spans.clone();
+    record.push(broken);
     k::produce(
         &producer,
         &proto_topic,
         None,
-        &otlp::request(&proto_spans).encode_to_vec(),
+        &otlp::request(&record).encode_to_vec(),
         &[],
     )
     .await;
@@ -186,6 +207,10 @@ async fn each_topic_is_decoded_with_its_own_encoding() {
         0.0,
         "valid JSON is not dead-lettered"
     );
+    let rejected = format!(
+        "epicenter_ingest_kafka_spans_rejected_total{{topic=\"{proto_topic}\",reason=\"end_before_start\"}}"
+    );
+    assert_eq!(sample(&registry, &rejected), 1.0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
