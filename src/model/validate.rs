@@ -18,7 +18,10 @@ pub struct Invalid {
 impl Invalid {
     /// Builds an error for `key`.
     pub fn new(key: impl Into<String>, reason: impl Into<String>) -> Self {
-        Self { key: key.into(), reason: reason.into() }
+        Self {
+            key: key.into(),
+            reason: reason.into(),
+        }
     }
 }
 

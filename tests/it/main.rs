@@ -1,5 +1,30 @@
-//! Integration tests.
+//! Integration tests: one binary (`cargo test --test it <filter>`).
+
+// Test helpers outside `#[test]` functions unwrap too: a failed setup is a failed test.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+// The module dependency table of src/lib.rs, checked.
+mod architecture;
+
+// deploy/config/example.yaml parses, validates and shows the defaults.
+mod config_example;
+
+// The service-graph peer suite (Tempo, Alloy, OTel, Jaeger cases).
+mod peer_fixtures;
+
+// OTLP receivers over real sockets: gRPC and HTTP, protobuf/JSON/gzip, shutdown.
+mod otlp;
+
+// Bad input to the receivers: each gets a clear answer and a counter.
+mod bad_input;
+
+// The HTTP API and /metrics over hand-built snapshots.
+mod api;
+
+// A real OpenTelemetry SDK (Python) exporting over OTLP/HTTP and OTLP/gRPC.
+mod otel_sdk;
 
 // The Kafka span consumer against a real broker (scripts/test.sh starts it).
 mod kafka_real;
-mod support;

@@ -10,7 +10,7 @@ use std::fmt;
 use std::num::NonZeroUsize;
 use std::time::Duration;
 
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use super::client;
 use super::route::Routes;
@@ -38,7 +38,7 @@ const RESERVED: &[(&str, &str)] = &[
 
 /// `ingest.kafka:` section. Every option has a default; Kafka ingest is
 /// enabled when `brokers` is not empty.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// Bootstrap brokers as `host:port`, a list or one comma-separated
@@ -98,7 +98,7 @@ impl Default for Config {
 }
 
 /// One subscribed topic (or `^regex`) and the encoding of its records.
-#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(default, deny_unknown_fields)]
 pub struct TopicConfig {
     /// Topic name, or a regular expression starting with `^`.
@@ -117,7 +117,7 @@ impl Default for TopicConfig {
 }
 
 /// Where a consumer group without a committed offset starts reading.
-#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, Default)]
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum OffsetReset {
     /// Only records produced after the group first joined.
@@ -138,7 +138,7 @@ impl OffsetReset {
 }
 
 /// `security.protocol`.
-#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, Default)]
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq, Default)]
 pub enum SecurityProtocol {
     /// No TLS, no authentication.
     #[default]
@@ -176,7 +176,7 @@ impl SecurityProtocol {
 }
 
 /// `sasl.mechanism` (GSSAPI needs the `gssapi` feature and `librdkafka:`).
-#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
 pub enum SaslMechanism {
     /// Username and password in clear (use with `SASL_SSL`).
     #[serde(rename = "PLAIN")]
@@ -200,10 +200,16 @@ impl SaslMechanism {
     }
 }
 
-/// A password: never printed by `Debug`.
+/// A password: never printed by `Debug`, serialized as `***` when set.
 #[derive(Clone, Default, Deserialize, PartialEq, Eq)]
 #[serde(transparent)]
 pub struct Secret(pub String);
+
+impl Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(if self.0.is_empty() { "" } else { "***" })
+    }
+}
 
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -212,7 +218,7 @@ impl fmt::Debug for Secret {
 }
 
 /// `ingest.kafka.security:` TLS and SASL settings.
-#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(default, deny_unknown_fields)]
 pub struct SecurityConfig {
     /// `PLAINTEXT`, `SSL`, `SASL_PLAINTEXT` or `SASL_SSL`.
@@ -472,7 +478,7 @@ pub(crate) fn is_topic_char(c: char) -> bool {
 fn list_or_comma_string<'de, D: Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Vec<String>, D::Error> {
-    #[derive(Deserialize)]
+    #[derive(Deserialize, Serialize)]
     #[serde(untagged)]
     enum OneOrMany {
         One(String),

@@ -11,7 +11,7 @@ use crate::support::kafka::{
     self as k, PATIENCE, Running, committed, registry_and_metrics, sample, services, sorted,
     wait_for_committed,
 };
-use crate::support::otlp::{self, GenSpan};
+use crate::support::collector::{self, GenSpan};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn collector_batches_with_many_services_and_partial_traces_arrive_whole() {
@@ -23,12 +23,12 @@ async fn collector_batches_with_many_services_and_partial_traces_arrive_whole() 
 
     // 12 five-span traces in exporter batches of 13 spans: every record holds
     // several services, and traces are cut across records.
-    let spans: Vec<GenSpan> = (0..12).flat_map(|n| otlp::trace(1, n)).collect();
+    let spans: Vec<GenSpan> = (0..12).flat_map(|n| collector::trace(1, n)).collect();
     let producer = k::producer(&broker);
     let mut expected = BTreeSet::new();
     let mut used_partitions = BTreeSet::new();
     for chunk in spans.chunks(13) {
-        let value = otlp::request(chunk).encode_to_vec();
+        let value = collector::request(chunk).encode_to_vec();
         let (partition, _) = k::produce(&producer, &topic, None, &value, &[]).await;
         used_partitions.insert(partition);
         let names: BTreeSet<String> = chunk.iter().map(|s| s.service.to_owned()).collect();
@@ -67,7 +67,7 @@ async fn collector_batches_with_many_services_and_partial_traces_arrive_whole() 
         got.iter().any(|(_, s)| s.len() == 3),
         "a record spans frontend, checkout and payment"
     );
-    assert_eq!(sorted(k::span_ids(&batches)), sorted(otlp::gen_ids(&spans)));
+    assert_eq!(sorted(k::span_ids(&batches)), sorted(collector::gen_ids(&spans)));
     assert!(rx.try_recv().is_err(), "nothing beyond the produced spans");
     let received = format!("epicenter_ingest_kafka_spans_received_total{{topic=\"{topic}\"}}");
     assert_eq!(sample(&registry, &received), 60.0);
@@ -87,7 +87,7 @@ async fn records_keyed_by_trace_id_keep_each_trace_in_order_on_one_partition() {
     let mut all = Vec::new();
     for part in [0..3, 3..5] {
         for n in 0..8 {
-            let spans = &otlp::trace(2, n)[part.clone()];
+            let spans = &collector::trace(2, n)[part.clone()];
             let key: String = spans[0]
                 .span
                 .trace_id
@@ -99,7 +99,7 @@ async fn records_keyed_by_trace_id_keep_each_trace_in_order_on_one_partition() {
                 &producer,
                 &topic,
                 Some(key.as_bytes()),
-                &otlp::request(spans).encode_to_vec(),
+                &collector::request(spans).encode_to_vec(),
                 &[],
             )
             .await;
@@ -135,7 +135,7 @@ async fn records_keyed_by_trace_id_keep_each_trace_in_order_on_one_partition() {
             "trace {trace}: same key, same partition, produce order"
         );
     }
-    assert_eq!(sorted(k::span_ids(&batches)), sorted(otlp::gen_ids(&all)));
+    assert_eq!(sorted(k::span_ids(&batches)), sorted(collector::gen_ids(&all)));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -148,20 +148,20 @@ async fn each_topic_is_decoded_with_its_own_encoding() {
     k::create_topics(&broker, &[&json_topic, &proto_topic], 2).await;
 
     let producer = k::producer(&broker);
-    let json_spans: Vec<GenSpan> = (0..4).flat_map(|n| otlp::trace(3, n)).collect();
+    let json_spans: Vec<GenSpan> = (0..4).flat_map(|n| collector::trace(3, n)).collect();
     for chunk in json_spans.chunks(7) {
         k::produce(
             &producer,
             &json_topic,
             None,
-            &otlp::request_json(chunk),
+            &collector::request_json(chunk),
             &[],
         )
         .await;
     }
     // One span of the protobuf record ends before it starts: it alone is
     // dropped (and counted); the rest of the record is handed off.
-    let proto_spans = otlp::trace(4, 0);
+    let proto_spans = collector::trace(4, 0);
     let mut broken = proto_spans[4].clone();
     broken.span.span_id = vec![4, 0xee, 0, 0, 0, 0, 0, 1];
     broken.span.end_time_unix_nano = broken.span.start_time_unix_nano - 1;
@@ -171,7 +171,7 @@ async fn each_topic_is_decoded_with_its_own_encoding() {
         &producer,
         &proto_topic,
         None,
-        &otlp::request(&record).encode_to_vec(),
+        &collector::request(&record).encode_to_vec(),
         &[],
     )
     .await;
@@ -187,8 +187,8 @@ async fn each_topic_is_decoded_with_its_own_encoding() {
     let batches = k::receive_spans(&mut rx, json_spans.len() + proto_spans.len(), PATIENCE).await;
     consumer.stop().await;
 
-    let mut want = otlp::gen_ids(&json_spans);
-    want.extend(otlp::gen_ids(&proto_spans));
+    let mut want = collector::gen_ids(&json_spans);
+    want.extend(collector::gen_ids(&proto_spans));
     assert_eq!(sorted(k::span_ids(&batches)), sorted(want));
     let all_services: BTreeSet<String> = batches.iter().flat_map(services).collect();
     assert_eq!(
@@ -223,14 +223,14 @@ async fn a_poison_record_goes_to_the_dlq_with_its_headers_and_the_consumer_moves
     let group = k::unique("g");
 
     let producer = k::producer(&broker);
-    let first = otlp::trace(5, 0);
-    let last = otlp::trace(5, 1);
+    let first = collector::trace(5, 0);
+    let last = collector::trace(5, 1);
     let poison: &[u8] = b"\x0a\xff\xff\xff\xff this is not protobuf";
     k::produce(
         &producer,
         &topic,
         None,
-        &otlp::request(&first).encode_to_vec(),
+        &collector::request(&first).encode_to_vec(),
         &[],
     )
     .await;
@@ -247,7 +247,7 @@ async fn a_poison_record_goes_to_the_dlq_with_its_headers_and_the_consumer_moves
         &producer,
         &topic,
         None,
-        &otlp::request(&last).encode_to_vec(),
+        &collector::request(&last).encode_to_vec(),
         &[],
     )
     .await;

@@ -11,7 +11,7 @@ use crate::support::kafka::{
     self as k, PATIENCE, Running, committed, registry_and_metrics, sample, sorted,
     wait_for_committed,
 };
-use crate::support::otlp::{self, GenSpan};
+use crate::support::collector::{self, GenSpan};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restarted_consumer_neither_loses_nor_repeats_spans() {
@@ -25,12 +25,12 @@ async fn a_restarted_consumer_neither_loses_nor_repeats_spans() {
     let producer = k::producer(&broker);
     let mut spans = Vec::new();
     for n in 0..60 {
-        let trace = otlp::trace(6, n);
+        let trace = collector::trace(6, n);
         k::produce(
             &producer,
             &topic,
             None,
-            &otlp::request(&trace).encode_to_vec(),
+            &collector::request(&trace).encode_to_vec(),
             &[],
         )
         .await;
@@ -73,7 +73,7 @@ async fn a_restarted_consumer_neither_loses_nor_repeats_spans() {
 
     assert_eq!(
         sorted(k::span_ids(&batches)),
-        sorted(otlp::gen_ids(&spans)),
+        sorted(collector::gen_ids(&spans)),
         "every span exactly once"
     );
     assert_eq!(
@@ -96,12 +96,12 @@ async fn a_full_graph_queue_pauses_consumption_without_dropping() {
     let producer = k::producer(&broker);
     let mut spans = Vec::new();
     for n in 0..40 {
-        let trace = otlp::trace(7, n);
+        let trace = collector::trace(7, n);
         k::produce(
             &producer,
             &topic,
             None,
-            &otlp::request(&trace).encode_to_vec(),
+            &collector::request(&trace).encode_to_vec(),
             &[],
         )
         .await;
@@ -138,7 +138,7 @@ async fn a_full_graph_queue_pauses_consumption_without_dropping() {
 
     assert_eq!(
         sorted(k::span_ids(&batches)),
-        sorted(otlp::gen_ids(&spans)),
+        sorted(collector::gen_ids(&spans)),
         "nothing dropped or repeated"
     );
     assert!(sample(&registry, "epicenter_ingest_kafka_pauses_total") >= 1.0);
@@ -157,12 +157,12 @@ async fn a_second_member_takes_over_partitions_without_loss_or_duplicates() {
     let mut spans = Vec::new();
     let produce_traces = async |range: std::ops::Range<u32>, spans: &mut Vec<GenSpan>| {
         for n in range {
-            let trace = otlp::trace(8, n);
+            let trace = collector::trace(8, n);
             k::produce(
                 &producer,
                 &topic,
                 None,
-                &otlp::request(&trace).encode_to_vec(),
+                &collector::request(&trace).encode_to_vec(),
                 &[],
             )
             .await;
@@ -215,7 +215,7 @@ async fn a_second_member_takes_over_partitions_without_loss_or_duplicates() {
 
     assert_eq!(
         sorted(k::span_ids(&batches)),
-        sorted(otlp::gen_ids(&spans)),
+        sorted(collector::gen_ids(&spans)),
         "every span exactly once"
     );
     let revokes = sample(
@@ -246,12 +246,12 @@ async fn only_handed_off_records_are_committed() {
     let producer = k::producer(&broker);
     let mut spans = Vec::new();
     for n in 0..5 {
-        let trace = otlp::trace(9, n);
+        let trace = collector::trace(9, n);
         k::produce(
             &producer,
             &topic,
             None,
-            &otlp::request(&trace).encode_to_vec(),
+            &collector::request(&trace).encode_to_vec(),
             &[],
         )
         .await;
@@ -303,7 +303,7 @@ async fn only_handed_off_records_are_committed() {
     second.stop().await;
     assert_eq!(
         sorted(k::span_ids(&batches)),
-        sorted(otlp::gen_ids(&spans[5..])),
+        sorted(collector::gen_ids(&spans[5..])),
         "every record after the handed-off one, exactly once"
     );
 }

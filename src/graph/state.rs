@@ -1,0 +1,689 @@
+//! Export and restore of the whole graph state, for restarts.
+//!
+//! [`GraphState`] is a plain serde value (JSON-friendly: ids are hex,
+//! enums are their label strings). It holds the watermark, every held half,
+//! nodes, edges with their cumulative counters, buckets and quantile
+//! histograms, open windows and the cumulative outcomes. Exporting is
+//! deterministic (everything sorted), so equal graphs give equal states.
+//!
+//! Never does: I/O. The caller (`store`) decides where the bytes go.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{
+    ConnectionType, NodeKind, ResourceInfo, SeriesKey, SpanId, SpanKind, Timestamp, TraceId,
+};
+
+use super::config::Settings;
+use super::edges::{Edge, EdgeKey, VersionCount};
+use super::engine::Graph;
+use super::latency::{Exemplar, SideLatency, Sketch, new_hdr};
+use super::nodes::{InstanceSeen, Node};
+use super::outcome::ObserveOutcome;
+use super::pairing::{Fallback, Half, Key, Targets, key_of, trace_of};
+use super::windows::SeriesAgg;
+
+/// Bumped when the layout changes incompatibly.
+const FORMAT: u32 = 1;
+
+/// Why a state could not be restored. The caller starts from an empty graph.
+#[derive(Clone, Copy, Debug, thiserror::Error, PartialEq, Eq)]
+pub enum RestoreError {
+    /// Written by an incompatible version.
+    #[error("unsupported graph state format {0}")]
+    Format(u32),
+    /// `window_secs` changed: open windows cannot be re-cut.
+    #[error("window length changed from {was_ns} ns")]
+    WindowChanged {
+        /// The window length the state was written with.
+        was_ns: u64,
+    },
+    /// `histogram_buckets` changed: cumulative bucket counts cannot be re-cut.
+    #[error("histogram buckets changed")]
+    BucketsChanged,
+    /// A value that cannot be parsed back (corrupt or hand-edited state).
+    #[error("invalid graph state: {0}")]
+    Invalid(&'static str),
+}
+
+/// The serialisable state of a [`Graph`]. Opaque: persist it and give it back
+/// to [`Graph::restore`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GraphState {
+    format: u32,
+    watermark: u64,
+    max_end: u64,
+    window_ns: u64,
+    bounds_ns: Vec<u64>,
+    resources: Vec<ResourceState>,
+    halves: Vec<HalfState>,
+    nodes: Vec<NodeState>,
+    edges: Vec<EdgeState>,
+    next_window: Option<u64>,
+    empty_windows: u64,
+    windows: Vec<(u64, Vec<(KeyState, AggState)>)>,
+    totals: ObserveOutcome,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct ResourceState {
+    service: String,
+    namespace: Option<String>,
+    version: Option<String>,
+    environment: Option<String>,
+    instance: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct HalfState {
+    key: String,
+    kind: i32,
+    end: u64,
+    duration_ns: u64,
+    error: bool,
+    resource: usize,
+    targets: Vec<String>,
+    /// `(name, node kind, database)` of the fallback, if any.
+    fallback: Option<(String, String, bool)>,
+    paired: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct NodeState {
+    name: String,
+    kind: String,
+    namespace: Option<String>,
+    environments: Vec<String>,
+    /// `(instance, version, last seen)`.
+    instances: Vec<(String, String, u64)>,
+    operations: Vec<(String, u64)>,
+    first_seen: u64,
+    last_seen: u64,
+    edges: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct SideState {
+    counts: Vec<u64>,
+    /// `(trace hex, value ns, at)` per bucket.
+    exemplars: Vec<Option<(String, u64, u64)>>,
+    sum_ns: u128,
+    count: u64,
+    /// Recorded HDR values (µs) and counts.
+    hdr: Vec<(u64, u64)>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct EdgeState {
+    client: String,
+    server: String,
+    connection_type: String,
+    requests: u64,
+    failed: u64,
+    client_latency: SideState,
+    server_latency: SideState,
+    /// `(version, requests, failed, last seen)`.
+    versions: Vec<(String, u64, u64, u64)>,
+    first_seen: u64,
+    last_seen: u64,
+}
+
+/// `SeriesKey` as `(variant, [strings…], connection type)`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct KeyState(String, Vec<String>, String);
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct AggState {
+    requests: u64,
+    errors: u64,
+    bins: Vec<(u16, u32)>,
+    count: u64,
+    sum_ns: u128,
+    max_ns: u64,
+    instances: Vec<String>,
+}
+
+// === export ===
+
+impl Graph {
+    /// The full state, for a restart. Deterministic: equal graphs give equal states.
+    pub fn export_state(&self) -> GraphState {
+        let mut resources = Vec::new();
+        let mut resource_index: HashMap<*const ResourceInfo, usize> = HashMap::new();
+        let halves = self
+            .store
+            .iter_in_expiry_order()
+            .into_iter()
+            .map(|(key, half)| {
+                let index = *resource_index
+                    .entry(Arc::as_ptr(&half.resource))
+                    .or_insert_with(|| {
+                        resources.push(resource_state(&half.resource));
+                        resources.len() - 1
+                    });
+                half_state(key, half, index)
+            })
+            .collect();
+        let mut nodes: Vec<NodeState> = self
+            .nodes
+            .map
+            .iter()
+            .map(|(name, node)| node_state(name, node))
+            .collect();
+        nodes.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut edges: Vec<(&EdgeKey, &Edge)> = self.edges.map.iter().collect();
+        edges.sort_by(|a, b| a.0.cmp(b.0));
+        let windows = self
+            .windows
+            .open
+            .iter()
+            .map(|(index, series)| {
+                let mut rows: Vec<(&SeriesKey, &SeriesAgg)> = series.iter().collect();
+                rows.sort_by(|a, b| a.0.cmp(b.0));
+                (
+                    *index,
+                    rows.into_iter()
+                        .map(|(k, a)| (key_state(k), agg_state(a)))
+                        .collect(),
+                )
+            })
+            .collect();
+        GraphState {
+            format: FORMAT,
+            watermark: self.watermark.0,
+            max_end: self.max_end.0,
+            window_ns: self.settings.window_ns,
+            bounds_ns: self.settings.bounds_ns.to_vec(),
+            resources,
+            halves,
+            nodes,
+            edges: edges.into_iter().map(|(k, e)| edge_state(k, e)).collect(),
+            next_window: self.windows.next,
+            empty_windows: self.windows.empties,
+            windows,
+            totals: self.totals.clone(),
+        }
+    }
+
+    /// Rebuilds a graph from [`Graph::export_state`] output.
+    ///
+    /// # Errors
+    /// When the state's format, window length or buckets do not match
+    /// `settings`, or a value cannot be parsed.
+    pub fn restore(settings: &Settings, state: GraphState) -> Result<Graph, RestoreError> {
+        if state.format != FORMAT {
+            return Err(RestoreError::Format(state.format));
+        }
+        if state.window_ns != settings.window_ns {
+            return Err(RestoreError::WindowChanged {
+                was_ns: state.window_ns,
+            });
+        }
+        if state.bounds_ns[..] != settings.bounds_ns[..] {
+            return Err(RestoreError::BucketsChanged);
+        }
+        let mut graph = Graph::new(settings);
+        graph.watermark = Timestamp(state.watermark);
+        graph.max_end = Timestamp(state.max_end);
+        graph.totals = state.totals;
+        let resources: Vec<Arc<ResourceInfo>> = state
+            .resources
+            .into_iter()
+            .map(|r| Arc::new(resource_info(r)))
+            .collect();
+        for half in state.halves {
+            let (key, half) = restore_half(half, &resources)?;
+            graph.store.restore_half(key, half);
+        }
+        graph.store.rebuild_waiters();
+        for node in state.nodes {
+            let (name, node) = restore_node(node)?;
+            graph.nodes.map.insert(name, node);
+        }
+        let buckets = settings.bounds_ns.len();
+        for edge in state.edges {
+            let (key, edge) = restore_edge(edge, buckets)?;
+            graph.edges.map.insert(key, edge);
+        }
+        graph.windows.next = state.next_window;
+        graph.windows.empties = state.empty_windows;
+        for (index, rows) in state.windows {
+            let mut series = HashMap::with_capacity(rows.len());
+            for (key, agg) in rows {
+                series.insert(restore_key(key)?, restore_agg(agg));
+            }
+            graph.windows.open.insert(index, series);
+        }
+        Ok(graph)
+    }
+}
+
+fn hex_key(key: &Key) -> String {
+    let mut span = [0u8; 8];
+    span.copy_from_slice(&key[16..]);
+    format!("{}{}", trace_of(key).to_hex(), SpanId(span).to_hex())
+}
+
+fn parse_key(text: &str) -> Result<Key, RestoreError> {
+    let invalid = RestoreError::Invalid("span key");
+    let (trace, span) = (
+        text.get(..32).ok_or(invalid)?,
+        text.get(32..).ok_or(invalid)?,
+    );
+    let trace = TraceId::from_hex(trace).ok_or(invalid)?;
+    let span = SpanId::from_hex(span).ok_or(invalid)?;
+    Ok(key_of(&trace, &span))
+}
+
+fn owned(value: &Option<Arc<str>>) -> Option<String> {
+    value.as_deref().map(str::to_owned)
+}
+
+fn shared(value: Option<String>) -> Option<Arc<str>> {
+    value.map(Arc::from)
+}
+
+fn resource_state(r: &ResourceInfo) -> ResourceState {
+    ResourceState {
+        service: r.service.to_string(),
+        namespace: owned(&r.namespace),
+        version: owned(&r.version),
+        environment: owned(&r.environment),
+        instance: owned(&r.instance),
+    }
+}
+
+fn resource_info(r: ResourceState) -> ResourceInfo {
+    ResourceInfo {
+        service: Arc::from(r.service),
+        namespace: shared(r.namespace),
+        version: shared(r.version),
+        environment: shared(r.environment),
+        instance: shared(r.instance),
+    }
+}
+
+fn kind_number(kind: SpanKind) -> i32 {
+    match kind {
+        SpanKind::Internal => 1,
+        SpanKind::Server => 2,
+        SpanKind::Client => 3,
+        SpanKind::Producer => 4,
+        SpanKind::Consumer => 5,
+    }
+}
+
+fn node_kind(text: &str) -> Result<NodeKind, RestoreError> {
+    [
+        NodeKind::Service,
+        NodeKind::Database,
+        NodeKind::Messaging,
+        NodeKind::External,
+        NodeKind::User,
+    ]
+    .into_iter()
+    .find(|k| k.as_str() == text)
+    .ok_or(RestoreError::Invalid("node kind"))
+}
+
+fn connection_type(text: &str) -> Result<ConnectionType, RestoreError> {
+    [
+        ConnectionType::Direct,
+        ConnectionType::VirtualNode,
+        ConnectionType::MessagingSystem,
+        ConnectionType::Database,
+    ]
+    .into_iter()
+    .find(|c| c.as_str() == text)
+    .ok_or(RestoreError::Invalid("connection type"))
+}
+
+fn half_state(key: &Key, half: &Half, resource: usize) -> HalfState {
+    HalfState {
+        key: hex_key(key),
+        kind: kind_number(half.kind),
+        end: half.end.0,
+        duration_ns: half.duration_ns,
+        error: half.error,
+        resource,
+        targets: half.targets.as_slice().iter().map(hex_key).collect(),
+        fallback: match &half.fallback {
+            Fallback::Unpaired => None,
+            Fallback::Virtual {
+                name,
+                kind,
+                database,
+            } => Some((name.to_string(), kind.as_str().to_owned(), *database)),
+        },
+        paired: half.paired,
+    }
+}
+
+fn restore_half(
+    state: HalfState,
+    resources: &[Arc<ResourceInfo>],
+) -> Result<(Key, Half), RestoreError> {
+    let targets: Vec<Key> = state
+        .targets
+        .iter()
+        .map(|t| parse_key(t))
+        .collect::<Result<_, _>>()?;
+    let fallback = match state.fallback {
+        None => Fallback::Unpaired,
+        Some((name, kind, database)) => Fallback::Virtual {
+            name: Arc::from(name),
+            kind: node_kind(&kind)?,
+            database,
+        },
+    };
+    let half = Half {
+        kind: SpanKind::from_otlp(state.kind),
+        end: Timestamp(state.end),
+        duration_ns: state.duration_ns,
+        error: state.error,
+        resource: resources
+            .get(state.resource)
+            .cloned()
+            .ok_or(RestoreError::Invalid("resource"))?,
+        targets: match targets.as_slice() {
+            [] => Targets::None,
+            [one] => Targets::One(*one),
+            _ => Targets::Many(targets.into()),
+        },
+        fallback,
+        paired: state.paired,
+    };
+    Ok((parse_key(&state.key)?, half))
+}
+
+fn node_state(name: &Arc<str>, node: &Node) -> NodeState {
+    let mut instances: Vec<(String, String, u64)> = node
+        .instances
+        .iter()
+        .map(|(i, seen)| (i.to_string(), seen.version.to_string(), seen.last.0))
+        .collect();
+    instances.sort();
+    let mut operations: Vec<(String, u64)> = node
+        .operations
+        .iter()
+        .map(|(op, at)| (op.to_string(), at.0))
+        .collect();
+    operations.sort();
+    NodeState {
+        name: name.to_string(),
+        kind: node.kind.as_str().to_owned(),
+        namespace: owned(&node.namespace),
+        environments: node.environments.iter().map(|e| e.to_string()).collect(),
+        instances,
+        operations,
+        first_seen: node.first_seen.0,
+        last_seen: node.last_seen.0,
+        edges: node.edges,
+    }
+}
+
+fn restore_node(state: NodeState) -> Result<(Arc<str>, Node), RestoreError> {
+    let node = Node {
+        kind: node_kind(&state.kind)?,
+        namespace: shared(state.namespace),
+        environments: state
+            .environments
+            .into_iter()
+            .map(Arc::from)
+            .collect::<BTreeSet<_>>(),
+        instances: state
+            .instances
+            .into_iter()
+            .map(|(i, v, last)| {
+                (
+                    Arc::from(i),
+                    InstanceSeen {
+                        version: Arc::from(v),
+                        last: Timestamp(last),
+                    },
+                )
+            })
+            .collect(),
+        operations: state
+            .operations
+            .into_iter()
+            .map(|(op, at)| (Arc::from(op), Timestamp(at)))
+            .collect(),
+        first_seen: Timestamp(state.first_seen),
+        last_seen: Timestamp(state.last_seen),
+        edges: state.edges,
+    };
+    Ok((Arc::from(state.name), node))
+}
+
+fn side_state(side: &SideLatency) -> SideState {
+    SideState {
+        counts: side.counts.to_vec(),
+        exemplars: side
+            .exemplars
+            .iter()
+            .map(|e| e.map(|e| (e.trace.to_hex(), e.value_ns, e.at.0)))
+            .collect(),
+        sum_ns: side.sum_ns,
+        count: side.count,
+        hdr: side
+            .hdr
+            .iter_recorded()
+            .map(|v| (v.value_iterated_to(), v.count_at_value().into()))
+            .collect(),
+    }
+}
+
+fn restore_side(state: SideState, buckets: usize) -> Result<SideLatency, RestoreError> {
+    if state.counts.len() != buckets + 1 || state.exemplars.len() != buckets + 1 {
+        return Err(RestoreError::BucketsChanged);
+    }
+    let mut side = SideLatency::new(buckets);
+    side.counts = state.counts.into();
+    side.exemplars = state
+        .exemplars
+        .into_iter()
+        .map(|e| match e {
+            None => Ok(None),
+            Some((trace, value_ns, at)) => Ok(Some(Exemplar {
+                trace: TraceId::from_hex(&trace).ok_or(RestoreError::Invalid("exemplar"))?,
+                value_ns,
+                at: Timestamp(at),
+            })),
+        })
+        .collect::<Result<_, RestoreError>>()?;
+    side.sum_ns = state.sum_ns;
+    side.count = state.count;
+    side.hdr = new_hdr();
+    for (value, count) in state.hdr {
+        side.hdr
+            .saturating_record_n(value, u32::try_from(count).unwrap_or(u32::MAX));
+    }
+    Ok(side)
+}
+
+fn edge_state(key: &EdgeKey, edge: &Edge) -> EdgeState {
+    let mut versions: Vec<(String, u64, u64, u64)> = edge
+        .by_server_version
+        .iter()
+        .map(|v| (v.version.to_string(), v.requests, v.failed, v.last_seen.0))
+        .collect();
+    versions.sort();
+    EdgeState {
+        client: key.client.to_string(),
+        server: key.server.to_string(),
+        connection_type: key.connection_type.as_str().to_owned(),
+        requests: edge.requests,
+        failed: edge.failed,
+        client_latency: side_state(&edge.client),
+        server_latency: side_state(&edge.server),
+        versions,
+        first_seen: edge.first_seen.0,
+        last_seen: edge.last_seen.0,
+    }
+}
+
+fn restore_edge(state: EdgeState, buckets: usize) -> Result<(EdgeKey, Edge), RestoreError> {
+    let key = EdgeKey {
+        client: Arc::from(state.client),
+        server: Arc::from(state.server),
+        connection_type: connection_type(&state.connection_type)?,
+    };
+    let edge = Edge {
+        requests: state.requests,
+        failed: state.failed,
+        client: restore_side(state.client_latency, buckets)?,
+        server: restore_side(state.server_latency, buckets)?,
+        by_server_version: state
+            .versions
+            .into_iter()
+            .map(|(version, requests, failed, last)| VersionCount {
+                version: Arc::from(version),
+                requests,
+                failed,
+                last_seen: Timestamp(last),
+            })
+            .collect(),
+        first_seen: Timestamp(state.first_seen),
+        last_seen: Timestamp(state.last_seen),
+    };
+    Ok((key, edge))
+}
+
+fn key_state(key: &SeriesKey) -> KeyState {
+    let s = |v: &Arc<str>| v.to_string();
+    match key {
+        SeriesKey::Service {
+            environment,
+            service,
+        } => KeyState(
+            "service".into(),
+            vec![s(environment), s(service)],
+            String::new(),
+        ),
+        SeriesKey::Edge {
+            environment,
+            client,
+            server,
+            connection_type,
+        } => KeyState(
+            "edge".into(),
+            vec![s(environment), s(client), s(server)],
+            connection_type.as_str().to_owned(),
+        ),
+        SeriesKey::EdgeByClientVersion {
+            environment,
+            client,
+            client_version,
+            server,
+        } => KeyState(
+            "edge_by_client_version".into(),
+            vec![s(environment), s(client), s(client_version), s(server)],
+            String::new(),
+        ),
+        SeriesKey::EdgeByServerVersion {
+            environment,
+            client,
+            server,
+            server_version,
+        } => KeyState(
+            "edge_by_server_version".into(),
+            vec![s(environment), s(client), s(server), s(server_version)],
+            String::new(),
+        ),
+        SeriesKey::Operation {
+            environment,
+            service,
+            operation,
+        } => KeyState(
+            "operation".into(),
+            vec![s(environment), s(service), s(operation)],
+            String::new(),
+        ),
+        SeriesKey::ServiceVersion {
+            environment,
+            service,
+            version,
+        } => KeyState(
+            "service_version".into(),
+            vec![s(environment), s(service), s(version)],
+            String::new(),
+        ),
+    }
+}
+
+fn restore_key(state: KeyState) -> Result<SeriesKey, RestoreError> {
+    let KeyState(variant, parts, ct) = state;
+    let parts: Vec<Arc<str>> = parts.into_iter().map(Arc::from).collect();
+    let key = match (variant.as_str(), parts.as_slice()) {
+        ("service", [environment, service]) => SeriesKey::Service {
+            environment: environment.clone(),
+            service: service.clone(),
+        },
+        ("edge", [environment, client, server]) => SeriesKey::Edge {
+            environment: environment.clone(),
+            client: client.clone(),
+            server: server.clone(),
+            connection_type: connection_type(&ct)?,
+        },
+        ("edge_by_client_version", [environment, client, client_version, server]) => {
+            SeriesKey::EdgeByClientVersion {
+                environment: environment.clone(),
+                client: client.clone(),
+                client_version: client_version.clone(),
+                server: server.clone(),
+            }
+        }
+        ("edge_by_server_version", [environment, client, server, server_version]) => {
+            SeriesKey::EdgeByServerVersion {
+                environment: environment.clone(),
+                client: client.clone(),
+                server: server.clone(),
+                server_version: server_version.clone(),
+            }
+        }
+        ("operation", [environment, service, operation]) => SeriesKey::Operation {
+            environment: environment.clone(),
+            service: service.clone(),
+            operation: operation.clone(),
+        },
+        ("service_version", [environment, service, version]) => SeriesKey::ServiceVersion {
+            environment: environment.clone(),
+            service: service.clone(),
+            version: version.clone(),
+        },
+        _ => return Err(RestoreError::Invalid("series key")),
+    };
+    Ok(key)
+}
+
+fn agg_state(agg: &SeriesAgg) -> AggState {
+    let mut instances: Vec<String> = agg.instances.iter().map(|i| i.to_string()).collect();
+    instances.sort();
+    AggState {
+        requests: agg.requests,
+        errors: agg.errors,
+        bins: agg.latency.bins.clone(),
+        count: agg.latency.count,
+        sum_ns: agg.latency.sum_ns,
+        max_ns: agg.latency.max_ns,
+        instances,
+    }
+}
+
+fn restore_agg(state: AggState) -> SeriesAgg {
+    SeriesAgg {
+        requests: state.requests,
+        errors: state.errors,
+        latency: Sketch {
+            bins: state.bins,
+            count: state.count,
+            sum_ns: state.sum_ns,
+            max_ns: state.max_ns,
+        },
+        instances: state.instances.into_iter().map(Arc::from).collect(),
+    }
+}
