@@ -7,11 +7,11 @@ use prost::Message as _;
 use rdkafka::Message as _;
 use tokio::sync::mpsc;
 
+use crate::support::collector::{self, GenSpan};
 use crate::support::kafka::{
     self as k, PATIENCE, Running, committed, registry_and_metrics, sample, services, sorted,
     wait_for_committed,
 };
-use crate::support::collector::{self, GenSpan};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn collector_batches_with_many_services_and_partial_traces_arrive_whole() {
@@ -67,7 +67,10 @@ async fn collector_batches_with_many_services_and_partial_traces_arrive_whole() 
         got.iter().any(|(_, s)| s.len() == 3),
         "a record spans frontend, checkout and payment"
     );
-    assert_eq!(sorted(k::span_ids(&batches)), sorted(collector::gen_ids(&spans)));
+    assert_eq!(
+        sorted(k::span_ids(&batches)),
+        sorted(collector::gen_ids(&spans))
+    );
     assert!(rx.try_recv().is_err(), "nothing beyond the produced spans");
     let received = format!("epicenter_ingest_kafka_spans_received_total{{topic=\"{topic}\"}}");
     assert_eq!(sample(&registry, &received), 60.0);
@@ -135,7 +138,10 @@ async fn records_keyed_by_trace_id_keep_each_trace_in_order_on_one_partition() {
             "trace {trace}: same key, same partition, produce order"
         );
     }
-    assert_eq!(sorted(k::span_ids(&batches)), sorted(collector::gen_ids(&all)));
+    assert_eq!(
+        sorted(k::span_ids(&batches)),
+        sorted(collector::gen_ids(&all))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

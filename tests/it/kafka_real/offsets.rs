@@ -7,11 +7,11 @@ use std::time::Duration;
 use prost::Message as _;
 use tokio::sync::mpsc;
 
+use crate::support::collector::{self, GenSpan};
 use crate::support::kafka::{
     self as k, PATIENCE, Running, committed, registry_and_metrics, sample, sorted,
     wait_for_committed,
 };
-use crate::support::collector::{self, GenSpan};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restarted_consumer_neither_loses_nor_repeats_spans() {
