@@ -7,7 +7,7 @@
 #   2. a real single-node KRaft Kafka on 127.0.0.1 (scripts/kafka.sh; jars
 #      fetched with Maven on first use), exported as EPICENTER_TEST_KAFKA and
 #      stopped on exit;
-#   3. `cargo test --all-targets` (unit tests, the `it` integration binary,
+#   3. `cargo test --all-targets --no-fail-fast` (unit tests, the `it` binary,
 #      benches in test mode).
 #
 # Needs: Rust, Java 17+, Maven, Python 3. Extra arguments go to `cargo test`
@@ -81,6 +81,6 @@ export EPICENTER_TEST_KAFKA
 log "kafka at $EPICENTER_TEST_KAFKA (ready in $((SECONDS - kafka_started))s, setup $((SECONDS - started))s)"
 
 status=0
-cargo test --all-targets "$@" || status=$?
+cargo test --all-targets --no-fail-fast "$@" || status=$?
 log "cargo test exited with $status after $((SECONDS - started))s"
 exit "$status"

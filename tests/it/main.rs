@@ -32,3 +32,5 @@ mod otel_sdk;
 
 // The simulator end to end: files, OTLP/HTTP, pacing, Kafka.
 mod sim;
+// The Kafka span consumer against a real broker (scripts/test.sh starts it).
+mod kafka_real;

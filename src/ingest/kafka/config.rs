@@ -200,10 +200,16 @@ impl SaslMechanism {
     }
 }
 
-/// A password: never printed by `Debug`.
-#[derive(Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+/// A password: never printed by `Debug`, serialized as `***` when set.
+#[derive(Clone, Default, Deserialize, PartialEq, Eq)]
 #[serde(transparent)]
 pub struct Secret(pub String);
+
+impl Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(if self.0.is_empty() { "" } else { "***" })
+    }
+}
 
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

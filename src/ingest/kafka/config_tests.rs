@@ -74,6 +74,11 @@ fn passwords_are_not_printed() {
     let mut config = enabled();
     config.security.password = Secret("hunter2".into());
     assert!(!format!("{config:?}").contains("hunter2"));
+    let yaml = serde_norway::to_string(&config).unwrap();
+    assert!(
+        !yaml.contains("hunter2") && yaml.contains("password: '***'"),
+        "{yaml}"
+    );
 }
 
 #[test]

@@ -13,6 +13,7 @@
 //! room for the held batch; then consumption resumes where it stopped.
 //! Nothing is dropped.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -240,6 +241,7 @@ impl Worker {
         let since = Instant::now();
         self.set_paused(true);
         let consumer = self.consumer.clone();
+        let mut rewound = HashMap::new();
         loop {
             tokio::select! {
                 biased;
@@ -263,7 +265,7 @@ impl Worker {
                     return Ok(());
                 }
                 polled = consumer.recv() => match polled {
-                    Ok(message) => self.rewind(&message),
+                    Ok(message) => self.rewind(&message, &mut rewound),
                     Err(error) => self.poll_error(error)?,
                 },
             }
@@ -287,12 +289,23 @@ impl Worker {
 
     /// A record arrived while consumption is paused (a partition assigned in
     /// the meantime, or fetched just before the pause): pause its partition
-    /// and seek back, so it is fetched again after the resume.
-    fn rewind(&self, message: &BorrowedMessage<'_>) {
+    /// and seek back, so it is fetched again after the resume. `rewound`
+    /// holds the offset each partition was already sent back to during this
+    /// pause; a later record of the same partition is simply dropped, since
+    /// the fetch restarts before it anyway (seeking to it would skip the
+    /// earlier one).
+    fn rewind(&self, message: &BorrowedMessage<'_>, rewound: &mut HashMap<(String, i32), i64>) {
         let (topic, partition, offset) = (message.topic(), message.partition(), message.offset());
+        let key = (topic.to_owned(), partition);
+        if rewound.get(&key).is_some_and(|earlier| *earlier <= offset) {
+            return;
+        }
+        rewound.insert(key, offset);
         let mut tpl = TopicPartitionList::new();
         tpl.add_partition(topic, partition);
         let result = self.consumer.pause(&tpl).and_then(|()| {
+            // Timeout zero: librdkafka seeks asynchronously; records fetched
+            // before the seek are discarded by its version barrier.
             self.consumer
                 .seek(topic, partition, Offset::Offset(offset), Duration::ZERO)
         });
@@ -302,7 +315,7 @@ impl Worker {
                 partition, offset, "rewound a record fetched while paused"
             ),
             Err(error) => {
-                warn!(topic, partition, offset, %error, "could not rewind a record fetched while paused")
+                warn!(topic, partition, offset, %error, "could not rewind a record fetched while paused");
             }
         }
     }

@@ -97,8 +97,9 @@ impl ClientContext for Context {
     }
 
     fn error(&self, error: RdKafkaError, reason: &str) {
-        self.shared.metrics.consumer_error();
-        crate::rate_limited!(warn, %error, reason, "kafka client error");
+        // The same error is also returned by `recv`, where the consumer loop
+        // counts and logs it; log it only once.
+        debug!(%error, reason, "kafka client error");
     }
 }
 

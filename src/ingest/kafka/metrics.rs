@@ -201,7 +201,7 @@ impl Metrics {
         );
         r.register(
             "consumer_lag",
-            "Log end offset minus committed offset, per partition (librdkafka statistics)",
+            "Log end offset minus committed offset, per partition (librdkafka statistics; absent until a first commit)",
             metrics.consumer_lag.clone(),
         );
         r.register(
