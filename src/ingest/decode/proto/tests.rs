@@ -216,25 +216,42 @@ fn slim_request(resource: Vec<slim::KeyValue>, spans: Vec<slim::Span>) -> Vec<u8
 fn invalid_utf8_costs_only_its_span() {
     let mut peer = slim_span(b"ok");
     peer.span_id = span_id(3);
+    peer.kind = 3;
     peer.attributes.push(slim_kv("peer.service", b"pay\xc3"));
     let mut ignored = slim_span(b"fine");
     ignored.span_id = span_id(4);
     ignored
         .attributes
         .push(slim_kv("user.comment", b"\xff\xfe"));
+    let mut route = slim_span(b"r");
+    route.span_id = span_id(5);
+    route.attributes.push(slim_kv("http.route", b"/\xff"));
     let mut good = slim_span(b"good");
     good.span_id = span_id(2);
-    let bytes = slim_request(
-        vec![slim_kv("service.name", b"svc")],
-        vec![slim_span(b"bad \xff name"), good, peer, ignored],
-    );
+    let spans = vec![slim_span(b"bad \xff name"), good, peer, ignored, route];
+    let resource = vec![
+        slim_kv("service.name", b"svc"),
+        slim_kv("service.version", b"1.\xff"),
+    ];
+    let bytes = slim_request(resource, spans);
     let d = decode_otlp_proto(&bytes).unwrap();
-    assert_eq!(d.rejected.count(RejectReason::InvalidUtf8), 2);
-    let names: Vec<_> = d.batch.spans.iter().map(|s| &*s.operation).collect();
     assert_eq!(
-        names,
-        ["good", "fine"],
-        "attributes we never read are never checked"
+        d.rejected.count(RejectReason::InvalidUtf8),
+        2,
+        "the name and the route"
+    );
+    assert_eq!(d.rejected.total(), 2);
+    let names: Vec<_> = d.batch.spans.iter().map(|s| &*s.operation).collect();
+    assert_eq!(names, ["good", "ok", "fine"]);
+    assert_eq!(
+        d.batch.spans[1].peer.peer_service.as_deref(),
+        Some("pay\u{fffd}"),
+        "repaired"
+    );
+    assert_eq!(
+        d.batch.resources[0].version.as_deref(),
+        Some("1.\u{fffd}"),
+        "repaired"
     );
     assert!(d.rejected.first_error().unwrap().contains("in name"));
     assert_eq!(via_slim(&bytes).unwrap(), d);
@@ -246,6 +263,12 @@ fn invalid_utf8_costs_only_its_span() {
     let d = decode_otlp_proto(&bad_service).unwrap();
     assert_eq!(d.rejected.count(RejectReason::InvalidUtf8), 1);
     assert!(d.batch.resources.is_empty());
+    assert!(
+        d.rejected
+            .first_error()
+            .unwrap()
+            .contains("service.name that is not utf-8")
+    );
 }
 
 #[test]
