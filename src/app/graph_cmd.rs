@@ -69,7 +69,7 @@ pub fn table(graph: &Value) -> String {
         "CLIENT", "SERVER", "TYPE", "REQUESTS", "FAILED", "P99 MS"
     );
     for edge in edges {
-        let p99 = edge["server_latency"]["p99_seconds"]
+        let p99 = edge["server_latency_seconds"]["p99"]
             .as_f64()
             .unwrap_or(0.0)
             * 1e3;

@@ -34,3 +34,6 @@ mod otel_sdk;
 mod sim;
 // The Kafka span consumer against a real broker (scripts/test.sh starts it).
 mod kafka_real;
+
+// The whole daemon: node limit, SIGTERM and restart, replay determinism.
+mod daemon;
