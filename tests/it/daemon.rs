@@ -372,3 +372,31 @@ fn replay_matches_ground_truth_whatever_the_batching() {
         );
     }
 }
+
+#[test]
+fn an_invalid_configuration_reports_every_error_and_exits_64() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.yaml");
+    std::fs::write(
+        &path,
+        "api:\n  listen: nowhere\ngraph:\n  window_secs: 0\nbogus: 1\n",
+    )
+    .unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_epicenter"))
+        .args(["check-config", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(64));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    for key in ["api.listen", "graph.window_secs", "bogus"] {
+        assert!(stderr.contains(key), "no error for {key} in:\n{stderr}");
+    }
+    // `run` refuses the same file with the same code, before binding anything.
+    let run = Command::new(env!("CARGO_BIN_EXE_epicenter"))
+        .args(["run", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(64));
+}
