@@ -107,7 +107,7 @@ fn batch() -> ExportTraceServiceRequest {
                                 s("url.scheme", "http"),
                                 i(
                                     "http.response.status_code",
-                                    if r % 50 == 0 { 500 } else { 200 },
+                                    if r.is_multiple_of(50) { 500 } else { 200 },
                                 ),
                                 s("server.address", *name),
                                 i("server.port", 8080),
@@ -169,7 +169,7 @@ fn batch() -> ExportTraceServiceRequest {
                         start_time_unix_nano: start,
                         end_time_unix_nano: start + 1_000_000 + (r % 50_000_000),
                         attributes,
-                        status: (r % 50 == 0).then(|| Status {
+                        status: (r.is_multiple_of(50)).then(|| Status {
                             code: 2,
                             message: "boom".into(),
                         }),
@@ -238,6 +238,28 @@ fn to_json(req: &ExportTraceServiceRequest) -> String {
     json!({ "resourceSpans": rs }).to_string()
 }
 
+/// Nanoseconds this thread has spent on a CPU (Linux), independent of how
+/// busy the machine is, unlike criterion's wall-clock figures.
+fn on_cpu_nanos() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    stat.split_whitespace().next()?.parse().ok()
+}
+
+/// Prints on-CPU ns per span of `f` over `iters` runs of a `spans`-span batch.
+fn report_on_cpu(name: &str, spans: u64, iters: u64, mut f: impl FnMut()) {
+    f(); // warm up
+    let Some(before) = on_cpu_nanos() else { return };
+    for _ in 0..iters {
+        f();
+    }
+    let Some(after) = on_cpu_nanos() else { return };
+    let per_span = (after - before) as f64 / (iters * spans) as f64;
+    eprintln!(
+        "on-cpu {name}: {per_span:.0} ns/span ({:.2} M spans/s per core)",
+        1e3 / per_span
+    );
+}
+
 fn bench(c: &mut Criterion) {
     let req = batch();
     let spans = (SERVICES * SPANS_PER_SERVICE) as u64;
@@ -257,6 +279,19 @@ fn bench(c: &mut Criterion) {
         json.len(),
         json.len() as u64 / spans
     );
+
+    report_on_cpu("decode/otlp_proto", spans, 400, || {
+        drop(black_box(decode_otlp_proto(&proto)))
+    });
+    report_on_cpu("decode/otlp_json", spans, 100, || {
+        drop(black_box(decode_otlp_json(json.as_bytes())))
+    });
+    report_on_cpu("decode/prost_slim_only", spans, 200, || {
+        drop(black_box(slim::TracesData::decode(&proto[..])))
+    });
+    report_on_cpu("decode/prost_full_only", spans, 200, || {
+        drop(black_box(ExportTraceServiceRequest::decode(&proto[..])))
+    });
 
     let mut g = c.benchmark_group("decode");
     g.throughput(Throughput::Elements(spans));

@@ -53,6 +53,7 @@ fn resource_spans(buf: &[u8], base: usize, norm: &mut Normalizer) -> Result<(), 
         }
     }
     let mut ctx = norm.resource(attrs);
+    let mut raw = RawSpan::default();
     let mut r = Reader::new(buf, base);
     while let Some(f) = r.next()? {
         // 2: scope_spans; 1000: instrumentation_library_spans (OTLP < 0.19).
@@ -62,7 +63,9 @@ fn resource_spans(buf: &[u8], base: usize, norm: &mut Normalizer) -> Result<(), 
             while let Some(f) = spans.next()? {
                 if f.number == 2 {
                     let (s, at) = f.bytes()?;
-                    norm.span(&mut ctx, span(s, at)?);
+                    raw.reset();
+                    span(s, at, &mut raw)?;
+                    norm.span(&mut ctx, &raw);
                 }
             }
         }
@@ -88,9 +91,8 @@ fn resource<'a>(
     Ok(())
 }
 
-/// `Span`.
-fn span(buf: &[u8], base: usize) -> Result<RawSpan<'_>, WireError> {
-    let mut s = RawSpan::default();
+/// `Span`, into `s` (which the caller has reset).
+fn span<'a>(buf: &'a [u8], base: usize, s: &mut RawSpan<'a>) -> Result<(), WireError> {
     let mut r = Reader::new(buf, base);
     while let Some(f) = r.next()? {
         match f.number {
@@ -121,7 +123,7 @@ fn span(buf: &[u8], base: usize) -> Result<RawSpan<'_>, WireError> {
             _ => {}
         }
     }
-    Ok(s)
+    Ok(())
 }
 
 fn attribute<'a>(buf: &'a [u8], base: usize, attrs: &mut SpanAttrs<'a>) -> Result<(), WireError> {

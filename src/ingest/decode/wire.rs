@@ -43,6 +43,7 @@ pub(super) struct Field<'a> {
 
 impl<'a> Field<'a> {
     /// The bytes of a length-delimited field, or a wire-type error.
+    #[inline]
     pub(super) fn bytes(&self) -> Result<(&'a [u8], usize), WireError> {
         match self.value {
             Value::Len(bytes, at) => Ok((bytes, at)),
@@ -51,6 +52,7 @@ impl<'a> Field<'a> {
     }
 
     /// A varint field's value, or a wire-type error.
+    #[inline]
     pub(super) fn varint(&self) -> Result<u64, WireError> {
         match self.value {
             Value::Varint(v) => Ok(v),
@@ -59,6 +61,7 @@ impl<'a> Field<'a> {
     }
 
     /// A fixed64 field's value, or a wire-type error.
+    #[inline]
     pub(super) fn fixed64(&self) -> Result<u64, WireError> {
         match self.value {
             Value::Fixed64(v) => Ok(v),
@@ -99,6 +102,7 @@ impl<'a> Reader<'a> {
     /// The next field, `None` at the end of the message.
     // Not `Iterator`: errors end the walk and callers use `?`.
     #[allow(clippy::should_implement_trait)]
+    #[inline(always)]
     pub(super) fn next(&mut self) -> Result<Option<Field<'a>>, WireError> {
         if self.pos >= self.buf.len() {
             return Ok(None);
@@ -144,6 +148,7 @@ impl<'a> Reader<'a> {
         }))
     }
 
+    #[inline(always)]
     fn tag(&mut self) -> Result<(u32, u8), WireError> {
         let at = self.pos;
         let key = self.varint()?;
@@ -157,6 +162,7 @@ impl<'a> Reader<'a> {
         Ok((number, (key & 7) as u8))
     }
 
+    #[inline]
     fn take<const N: usize>(&mut self) -> Result<[u8; N], WireError> {
         let bytes = self
             .buf
@@ -168,7 +174,19 @@ impl<'a> Reader<'a> {
         Ok(out)
     }
 
+    #[inline(always)]
     fn varint(&mut self) -> Result<u64, WireError> {
+        // Fast path: tags, lengths and small numbers are one byte.
+        if let Some(&byte) = self.buf.get(self.pos)
+            && byte < 0x80
+        {
+            self.pos += 1;
+            return Ok(u64::from(byte));
+        }
+        self.varint_slow()
+    }
+
+    fn varint_slow(&mut self) -> Result<u64, WireError> {
         let mut value: u64 = 0;
         for i in 0..10 {
             let Some(&byte) = self.buf.get(self.pos) else {

@@ -313,3 +313,21 @@ fn shared_service_graph_fixtures_decode() {
     assert!(d.batch.spans.iter().any(|s| s.kind == SpanKind::Server));
     assert!(d.batch.spans.iter().any(|s| s.kind == SpanKind::Client));
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 256, ..Default::default() })]
+
+    #[test]
+    fn mutated_documents_never_panic(
+        flips in proptest::collection::vec((0usize..4096, proptest::prelude::any::<u8>()), 1..6)
+    ) {
+        let mut doc = base(r#""parentSpanId":"eee19b7ec3c1b173","attributes":[{"key":"http.route","value":{"stringValue":"/x"}},{"key":"server.port","value":{"intValue":"8080"}},{"key":"tags","value":{"arrayValue":{"values":[{"stringValue":"a"}]}}}],"links":[{"traceId":"5b8efff798038103d269b633813fc60c","spanId":"eee19b7ec3c1b175"}],"status":{"code":2}"#).into_bytes();
+        for (at, b) in flips {
+            let n = doc.len();
+            doc[at % n] = b;
+        }
+        if let Ok(d) = decode_otlp_json(&doc) {
+            proptest::prop_assert!(d.batch.len() as u64 + d.rejected.total() <= 1);
+        }
+    }
+}

@@ -159,7 +159,7 @@ impl<'de> ObjectVisitor<'de> for ResourceSpans<'_> {
             Some(ctx) => ctx,
             None => norm.resource(attrs.unwrap_or_default()),
         };
-        for span in pending {
+        for span in &pending {
             norm.span(&mut ctx, span);
         }
         Ok(())
@@ -245,11 +245,16 @@ impl<'de> ArrayVisitor<'de> for Spans<'_, '_, 'de> {
     const EXPECTING: &'static str = "an array of Span";
     fn seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         let mut span = RawSpan::default();
-        while seq.next_element_seed(Span(&mut span))?.is_some() {
-            let done = std::mem::take(&mut span);
+        while let Some(present) = seq.next_element_seed(Span(&mut span))? {
+            if !present {
+                continue; // `null` in the array: nothing to count
+            }
             match self.0 {
-                Sink::Stream(norm, ctx) => norm.span(ctx, done),
-                Sink::Buffer(spans) => spans.push(done),
+                Sink::Stream(norm, ctx) => {
+                    norm.span(ctx, &span);
+                    span.reset();
+                }
+                Sink::Buffer(spans) => spans.push(std::mem::take(&mut span)),
             }
         }
         Ok(())
@@ -260,17 +265,20 @@ impl<'de> ArrayVisitor<'de> for Spans<'_, '_, 'de> {
 struct Span<'r, 'de>(&'r mut RawSpan<'de>);
 
 impl<'de> DeserializeSeed<'de> for Span<'_, 'de> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+    type Value = bool;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
         d.deserialize_any(AsObject(self))
     }
 }
 
 impl<'de> ObjectVisitor<'de> for Span<'_, 'de> {
-    type Value = ();
+    /// False for `null`.
+    type Value = bool;
     const EXPECTING: &'static str = "a Span object";
-    fn empty(self) {}
-    fn map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+    fn empty(self) -> bool {
+        false
+    }
+    fn map<A: MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
         let s = self.0;
         while let Some(key) = map.next_key()? {
             match key {
@@ -287,7 +295,7 @@ impl<'de> ObjectVisitor<'de> for Span<'_, 'de> {
                 SpanKey::Unknown => skip(&mut map)?,
             }
         }
-        Ok(())
+        Ok(true)
     }
 }
 

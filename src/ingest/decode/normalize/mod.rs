@@ -92,6 +92,18 @@ pub(crate) struct RawSpan<'a> {
     pub(crate) links: Vec<(RawId, RawId)>,
 }
 
+impl RawSpan<'_> {
+    /// Clears the span for reuse, keeping the links' allocation.
+    pub(crate) fn reset(&mut self) {
+        let mut links = std::mem::take(&mut self.links);
+        links.clear();
+        *self = RawSpan {
+            links,
+            ..RawSpan::default()
+        };
+    }
+}
+
 /// A resource being normalized: its info (pushed into the batch with its
 /// first valid span) or the reason all its spans are rejected.
 #[derive(Debug)]
@@ -190,7 +202,7 @@ impl Normalizer {
     }
 
     /// Normalizes one span of `res`, keeping it or counting its rejection.
-    pub(crate) fn span(&mut self, res: &mut ResourceCtx, raw: RawSpan<'_>) {
+    pub(crate) fn span(&mut self, res: &mut ResourceCtx, raw: &RawSpan<'_>) {
         let resource = match &res.state {
             ResourceState::Rejected(reason) => {
                 let (reason, ordinal) = (*reason, res.ordinal);
@@ -206,7 +218,7 @@ impl Normalizer {
             ResourceState::Pending(_) => self.batch.resources.len() as u32,
             ResourceState::Pushed(index) => *index,
         };
-        match self.build_span(res, resource, &raw) {
+        match self.build_span(res, resource, raw) {
             Ok(span) => {
                 if let ResourceState::Pending(info) =
                     std::mem::replace(&mut res.state, ResourceState::Pushed(resource))
@@ -217,7 +229,7 @@ impl Normalizer {
             }
             Err((reason, field)) => {
                 self.rejected
-                    .record(reason, 1, || describe(&raw, reason, field));
+                    .record(reason, 1, || describe(raw, reason, field));
             }
         }
     }

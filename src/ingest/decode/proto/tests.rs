@@ -76,7 +76,7 @@ fn via_slim(bytes: &[u8]) -> Result<Decoded, prost::DecodeError> {
                         )
                     })
                     .collect();
-                norm.span(&mut ctx, raw);
+                norm.span(&mut ctx, &raw);
             }
         }
     }
