@@ -53,6 +53,9 @@
 //! beyond); idle edges and nodes leave after `edge_idle_secs`. Every drop is
 //! counted in [`ObserveOutcome`]/[`AdvanceOutcome`].
 //!
+//! Hash maps use `foldhash` (seeded per map, much faster than SipHash on
+//! short keys); no iteration order ever reaches an output.
+//!
 //! Nothing here performs I/O or reads the clock except [`task`], which is the
 //! only async part and reads wall time only to advance an idle watermark.
 
