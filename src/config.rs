@@ -1,1 +1,332 @@
-//! (under construction)
+//! Configuration: one YAML file, an `EPICENTER_*` environment overlay and a
+//! few command-line flags, loaded into each stage's raw `Config` and
+//! validated into `Settings` with every error reported at once.
+//!
+//! Precedence, lowest to highest: built-in defaults, the file, the
+//! environment (`EPICENTER_<SECTION>__<KEY>`, e.g.
+//! `EPICENTER_GRAPH__WINDOW_SECS=5`), then flags. Every option, with its
+//! default, is documented in `deploy/config/example.yaml`, which a test
+//! parses and validates.
+//!
+//! Never does: read the process environment itself (the caller passes a
+//! [`Source`]), so tests never mutate the environment.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::model::Invalid;
+use crate::{api, graph, ingest};
+
+/// Top-level sections; an environment variable whose first segment is not
+/// one of these is ignored (so `EPICENTER_TEST_KAFKA` is not a config key).
+const SECTIONS: &[&str] = &["data_dir", "api", "ingest", "graph", "log"];
+
+/// The whole configuration file, as written.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Directory for durable state (graph snapshot, later the store and audit log).
+    pub data_dir: PathBuf,
+    /// The HTTP listener for the API, `/metrics`, `/healthz` and `/readyz`.
+    pub api: api::Config,
+    /// Span sources.
+    pub ingest: IngestConfig,
+    /// The service graph and its windows.
+    pub graph: graph::Config,
+    /// Logging.
+    pub log: LogConfig,
+}
+
+/// `ingest:` section.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IngestConfig {
+    /// Capacity, in batches, of the queue between every source and the graph
+    /// stage. When full, OTLP callers get `UNAVAILABLE`/503 and Kafka
+    /// partitions are paused.
+    pub queue_batches: usize,
+    /// OTLP/gRPC and OTLP/HTTP receivers.
+    pub otlp: ingest::otlp::Config,
+    /// Kafka span consumer (enabled when `brokers` is set).
+    pub kafka: ingest::kafka::Config,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        Self {
+            queue_batches: 256,
+            otlp: ingest::otlp::Config::default(),
+            kafka: ingest::kafka::Config::default(),
+        }
+    }
+}
+
+/// `log:` section.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// `text` or `json`.
+    pub format: String,
+    /// Default filter when `RUST_LOG` is unset (`info`, `epicenter=debug`, …).
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            format: "text".into(),
+            level: "info".into(),
+        }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("./epicenter-data"),
+            api: api::Config::default(),
+            ingest: IngestConfig::default(),
+            graph: graph::Config::default(),
+            log: LogConfig::default(),
+        }
+    }
+}
+
+/// Validated configuration: the only form the daemon accepts.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Durable state directory.
+    pub data_dir: PathBuf,
+    /// API listener and `/metrics` rendering.
+    pub api: api::Settings,
+    /// Queue capacity between sources and the graph.
+    pub queue_batches: usize,
+    /// OTLP receivers.
+    pub otlp: ingest::otlp::Settings,
+    /// Kafka consumer, when enabled.
+    pub kafka: Option<ingest::kafka::Settings>,
+    /// Graph stage.
+    pub graph: graph::Settings,
+    /// Log format.
+    pub log_json: bool,
+    /// Default log filter.
+    pub log_level: String,
+    /// The raw configuration, kept for `/api/v1/config` and the audit log.
+    pub raw: Config,
+}
+
+/// Where configuration comes from. Tests build one by hand.
+#[derive(Clone, Debug, Default)]
+pub struct Source {
+    /// The file's path and text, when a file was given.
+    pub file: Option<(PathBuf, String)>,
+    /// Environment variables (all of them; only `EPICENTER_*` are read).
+    pub env: Vec<(String, String)>,
+    /// Flag overrides as (dotted key, value), applied last.
+    pub flags: Vec<(String, Value)>,
+}
+
+impl Source {
+    /// Reads `path` (when given) and captures the process environment.
+    ///
+    /// # Errors
+    /// When the file cannot be read.
+    pub fn from_process(path: Option<&std::path::Path>) -> Result<Self, ConfigErrors> {
+        let file = match path {
+            Some(path) => match std::fs::read_to_string(path) {
+                Ok(text) => Some((path.to_path_buf(), text)),
+                Err(error) => {
+                    return Err(ConfigErrors(vec![Invalid::new(
+                        "--config",
+                        format!("cannot read {}: {error}", path.display()),
+                    )]));
+                }
+            },
+            None => None,
+        };
+        Ok(Self {
+            file,
+            env: std::env::vars().collect(),
+            flags: Vec::new(),
+        })
+    }
+
+    /// Adds a flag override (`key` is dotted, e.g. `ingest.otlp.grpc_listen`).
+    pub fn flag(mut self, key: &str, value: impl Into<Value>) -> Self {
+        self.flags.push((key.to_string(), value.into()));
+        self
+    }
+}
+
+/// Every configuration error found, reported together.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigErrors(pub Vec<Invalid>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, error) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "  - {error}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+/// Loads and validates the configuration.
+///
+/// # Errors
+/// Every syntax, unknown-key, type and constraint error, all at once.
+pub fn load(source: &Source) -> Result<Settings, ConfigErrors> {
+    let mut errors = Vec::new();
+    let mut tree = match &source.file {
+        Some((path, text)) => match serde_norway::from_str::<Value>(text) {
+            Ok(Value::Null) => Value::Object(Map::new()),
+            Ok(value @ Value::Object(_)) => value,
+            Ok(_) => {
+                errors.push(Invalid::new(
+                    path.display().to_string(),
+                    "must be a YAML mapping",
+                ));
+                Value::Object(Map::new())
+            }
+            Err(error) => {
+                errors.push(Invalid::new(path.display().to_string(), error.to_string()));
+                Value::Object(Map::new())
+            }
+        },
+        None => Value::Object(Map::new()),
+    };
+    for (name, value) in &source.env {
+        let Some(rest) = name.strip_prefix("EPICENTER_") else {
+            continue;
+        };
+        let path: Vec<String> = rest.split("__").map(str::to_ascii_lowercase).collect();
+        if !SECTIONS.contains(&path[0].as_str()) {
+            continue;
+        }
+        let parsed = serde_norway::from_str::<Value>(value).unwrap_or(Value::String(value.clone()));
+        set_path(&mut tree, &path, parsed, name, &mut errors);
+    }
+    for (key, value) in &source.flags {
+        let path: Vec<String> = key.split('.').map(str::to_string).collect();
+        set_path(&mut tree, &path, value.clone(), key, &mut errors);
+    }
+    let raw = deserialize_sections(tree, &mut errors);
+    let settings = validate(&raw, &mut errors);
+    match settings {
+        Some(settings) if errors.is_empty() => Ok(settings),
+        _ => Err(ConfigErrors(errors)),
+    }
+}
+
+fn set_path(
+    tree: &mut Value,
+    path: &[String],
+    value: Value,
+    origin: &str,
+    errors: &mut Vec<Invalid>,
+) {
+    let mut node = tree;
+    for (i, segment) in path.iter().enumerate() {
+        let Value::Object(map) = node else {
+            errors.push(Invalid::new(
+                origin,
+                "overrides a key that is not a mapping",
+            ));
+            return;
+        };
+        if i + 1 == path.len() {
+            map.insert(segment.clone(), value);
+            return;
+        }
+        node = map
+            .entry(segment.clone())
+            .or_insert_with(|| Value::Object(Map::new()));
+    }
+}
+
+/// Deserializes section by section so that one bad section does not hide
+/// the errors of the others.
+fn deserialize_sections(tree: Value, errors: &mut Vec<Invalid>) -> Config {
+    let mut config = Config::default();
+    let Value::Object(map) = tree else {
+        return config;
+    };
+    for (key, value) in map {
+        match key.as_str() {
+            "data_dir" => section(&key, value, errors, &mut config.data_dir),
+            "api" => section(&key, value, errors, &mut config.api),
+            "ingest" => section(&key, value, errors, &mut config.ingest),
+            "graph" => section(&key, value, errors, &mut config.graph),
+            "log" => section(&key, value, errors, &mut config.log),
+            other => errors.push(Invalid::new(
+                other,
+                format!("unknown key; expected one of {}", SECTIONS.join(", ")),
+            )),
+        }
+    }
+    config
+}
+
+fn section<T: DeserializeOwned>(key: &str, value: Value, errors: &mut Vec<Invalid>, slot: &mut T) {
+    match serde_json::from_value::<T>(value) {
+        Ok(parsed) => *slot = parsed,
+        Err(error) => errors.push(Invalid::new(key, error.to_string())),
+    }
+}
+
+fn validate(raw: &Config, errors: &mut Vec<Invalid>) -> Option<Settings> {
+    let api = collect(raw.api.validate(), errors);
+    if raw.ingest.queue_batches == 0 {
+        errors.push(Invalid::new("ingest.queue_batches", "must be at least 1"));
+    }
+    if raw.data_dir.as_os_str().is_empty() {
+        errors.push(Invalid::new("data_dir", "must not be empty"));
+    }
+    let log_json = match raw.log.format.as_str() {
+        "text" => false,
+        "json" => true,
+        other => {
+            errors.push(Invalid::new(
+                "log.format",
+                format!("`{other}` is not text or json"),
+            ));
+            false
+        }
+    };
+    let otlp = collect(raw.ingest.otlp.validate(), errors);
+    let kafka = collect(raw.ingest.kafka.validate(), errors);
+    let graph = collect(raw.graph.validate(), errors);
+    Some(Settings {
+        data_dir: raw.data_dir.clone(),
+        api: api?,
+        queue_batches: raw.ingest.queue_batches.max(1),
+        otlp: otlp?,
+        kafka: Some(kafka?).filter(ingest::kafka::Settings::enabled),
+        graph: graph?,
+        log_json,
+        log_level: raw.log.level.clone(),
+        raw: raw.clone(),
+    })
+}
+
+fn collect<T>(result: Result<T, Vec<Invalid>>, errors: &mut Vec<Invalid>) -> Option<T> {
+    match result {
+        Ok(value) => Some(value),
+        Err(mut found) => {
+            errors.append(&mut found);
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

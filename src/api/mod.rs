@@ -1,1 +1,95 @@
-//! (stage under construction)
+//! The HTTP API and `/metrics`, on one axum listener.
+//!
+//! Endpoints:
+//!
+//! | path | what |
+//! |---|---|
+//! | `GET /api/v1/graph` | nodes and edges as JSON; `?service=S&depth=N` for the neighbourhood of `S` (default depth 1, either direction); `?format=dot` for Graphviz |
+//! | `GET /api/v1/services` | every node with kind, versions, environments and in/out degree |
+//! | `GET /api/v1/services/{name}/dependencies` | what `name` calls; `?transitive=true` for everything reachable, with shortest path lengths and paths |
+//! | `GET /api/v1/services/{name}/dependents` | who calls `name`; `?transitive=true` for its blast radius |
+//! | `GET /healthz` | liveness: 200 while the process serves |
+//! | `GET /readyz` | readiness: 503 until every expected component is up, and during shutdown |
+//! | `GET /metrics` | self-metrics plus the Tempo-compatible service-graph series ([`exposition`]) |
+//!
+//! Errors are JSON `{"error": "..."}` ([`ApiError`]). Unknown services are 404.
+//!
+//! Reads only [`crate::store`]: the latest snapshot and the health flags.
+//! Never does: analysis, writes to stage state, reading the clock.
+
+pub mod config;
+pub mod error;
+pub mod exposition;
+
+mod dot;
+mod handlers;
+mod metrics;
+mod topology;
+mod views;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::get;
+use prometheus_client::registry::Registry;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::store::{Health, SnapshotStore};
+
+pub use config::{Config, GraphMetricsConfig, Settings};
+pub use error::ApiError;
+pub use exposition::Format;
+
+/// What the handlers read. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct ApiState {
+    /// The latest graph snapshot.
+    pub snapshots: SnapshotStore,
+    /// Liveness and readiness.
+    pub health: Health,
+    /// Self-metrics, fully registered before the server starts.
+    pub registry: Arc<Registry>,
+    /// How the service-graph series are rendered on `/metrics`.
+    pub graph_metrics: GraphMetricsConfig,
+}
+
+/// The graph as the API's JSON (`GET /api/v1/graph`), for `replay --graph`.
+pub fn graph_json(snapshot: &crate::model::GraphSnapshot) -> serde_json::Value {
+    serde_json::to_value(views::graph_view(snapshot, None)).unwrap_or(serde_json::Value::Null)
+}
+
+/// The API router (all endpoints above) over `state`.
+pub fn router(state: ApiState) -> Router {
+    Router::new()
+        .route("/api/v1/graph", get(handlers::graph))
+        .route("/api/v1/services", get(handlers::services))
+        .route(
+            "/api/v1/services/{name}/dependencies",
+            get(handlers::dependencies),
+        )
+        .route(
+            "/api/v1/services/{name}/dependents",
+            get(handlers::dependents),
+        )
+        .route("/healthz", get(handlers::healthz))
+        .route("/readyz", get(handlers::readyz))
+        .route("/metrics", get(metrics::metrics))
+        .fallback(handlers::not_found)
+        .with_state(state)
+}
+
+/// Serves [`router`] on `listener` until `shutdown` is cancelled, then lets
+/// in-flight requests finish.
+///
+/// # Errors
+/// An I/O error from accepting connections.
+pub async fn serve(
+    listener: TcpListener,
+    state: ApiState,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await
+}

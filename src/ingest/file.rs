@@ -202,7 +202,7 @@ impl SpanFile {
                         None => (chunk.len(), false),
                     };
                     self.reader.consume(used);
-                    len += used as u64;
+                    len += used as u64 - u64::from(end);
                     if end {
                         break;
                     }
@@ -262,6 +262,158 @@ impl Iterator for SpanFile {
         match self.format {
             FileFormat::JsonLines => self.next_line(),
             FileFormat::ProtoFramed => self.next_frame(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use flate2::Compression;
+    use flate2::write::GzEncoder;
+
+    use super::*;
+    use crate::ingest::decode::testutil::{
+        encode, request, resource_spans, service, span, to_json,
+    };
+
+    fn line(svc: &str, id: u8) -> String {
+        let req = request(vec![resource_spans(
+            service(svc),
+            vec![span(1, id, None, 2, "op")],
+        )]);
+        to_json(&req).to_string()
+    }
+
+    fn collect(file: SpanFile) -> Vec<Result<usize, (u64, String)>> {
+        file.map(|r| {
+            r.map(|d| d.batch.len())
+                .map_err(|e| (e.line, e.to_string()))
+        })
+        .collect()
+    }
+
+    fn gzip(bytes: &[u8]) -> Vec<u8> {
+        let mut enc = GzEncoder::new(Vec::new(), Compression::fast());
+        enc.write_all(bytes).unwrap();
+        enc.finish().unwrap()
+    }
+
+    #[test]
+    fn json_lines_skip_blanks_and_report_bad_lines_by_number() {
+        let text = format!(
+            "{}\n\n   \n{{not json\n{}\r\n{}",
+            line("a", 1),
+            line("b", 2),
+            line("c", 3)
+        );
+        let got =
+            collect(SpanFile::from_reader(io::Cursor::new(text), FileFormat::JsonLines).unwrap());
+        assert_eq!(got.len(), 4);
+        assert_eq!(got[0], Ok(1));
+        let (n, msg) = got[1].clone().unwrap_err();
+        assert_eq!(n, 4);
+        assert!(
+            msg.starts_with("line 4: invalid json at line 1 column 2"),
+            "{msg}"
+        );
+        assert_eq!(
+            got[2..],
+            [Ok(1), Ok(1)],
+            "reading goes on after a bad line; the last line needs no newline"
+        );
+    }
+
+    #[test]
+    fn gzip_by_extension_or_magic_including_concatenated_members() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut bytes = gzip(format!("{}\n", line("a", 1)).as_bytes());
+        bytes.extend(gzip(format!("{}\n", line("b", 2)).as_bytes()));
+        for name in ["spans.jsonl.gz", "spans.jsonl"] {
+            let path = dir.path().join(name);
+            std::fs::write(&path, &bytes).unwrap();
+            let file = SpanFile::open(&path).unwrap();
+            assert_eq!(collect(file), [Ok(1), Ok(1)], "{name}");
+        }
+        let mut file = SpanFile::open(&dir.path().join("spans.jsonl")).unwrap();
+        assert!(file.next().is_some());
+        assert_eq!(file.line(), 1);
+        assert!(file.bytes_read() > 0);
+    }
+
+    #[test]
+    fn length_prefixed_protobuf_frames() {
+        let mut bytes = Vec::new();
+        for (svc, id) in [("a", 1), ("b", 2)] {
+            let msg = encode(&request(vec![resource_spans(
+                service(svc),
+                vec![span(1, id, None, 2, "op")],
+            )]));
+            bytes.extend((msg.len() as u32).to_be_bytes());
+            bytes.extend(msg);
+        }
+        bytes.extend(3u32.to_be_bytes());
+        bytes.extend([0x0a, 0x05, 0x00]); // truncated inside the frame's message
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("spans.binpb.gz");
+        std::fs::write(&path, gzip(&bytes)).unwrap();
+        assert_eq!(FileFormat::from_path(&path), FileFormat::ProtoFramed);
+        let got = collect(SpanFile::open(&path).unwrap());
+        assert_eq!(got[..2], [Ok(1), Ok(1)]);
+        let (n, msg) = got[2].clone().unwrap_err();
+        assert_eq!(n, 3);
+        assert!(msg.contains("invalid protobuf"), "{msg}");
+        assert_eq!(got.len(), 3);
+
+        let mut short = 10u32.to_be_bytes().to_vec();
+        short.extend([1, 2]);
+        let got = collect(
+            SpanFile::from_reader(io::Cursor::new(short), FileFormat::ProtoFramed).unwrap(),
+        );
+        assert!(
+            matches!(&got[..], [Err((1, msg))] if msg.contains("read failed")),
+            "{got:?}"
+        );
+    }
+
+    #[test]
+    fn overlong_lines_and_frames_are_skipped_with_an_error() {
+        let text = format!("{}\n{}\n", "x".repeat(100), line("a", 1));
+        let file = SpanFile::from_reader(io::Cursor::new(text), FileFormat::JsonLines).unwrap();
+        let got = collect(file.with_max_record_bytes(50));
+        assert!(
+            matches!(&got[0], Err((1, msg)) if msg.contains("record of 100 bytes exceeds the limit of 50")),
+            "{got:?}"
+        );
+        assert!(
+            matches!(&got[1], Err((2, msg)) if msg.contains("exceeds the limit")),
+            "{got:?}"
+        );
+        assert_eq!(got.len(), 2);
+
+        let text = format!("{}\n{{}}\n", "x".repeat(100));
+        let file = SpanFile::from_reader(io::Cursor::new(text), FileFormat::JsonLines).unwrap();
+        assert_eq!(collect(file.with_max_record_bytes(50))[1..], [Ok(0)]);
+
+        let frame = u32::MAX.to_be_bytes().to_vec();
+        let got = collect(
+            SpanFile::from_reader(io::Cursor::new(frame), FileFormat::ProtoFramed).unwrap(),
+        );
+        assert_eq!(got.len(), 1, "an absurd frame length ends the file");
+    }
+
+    #[test]
+    fn formats_from_names() {
+        for (name, format) in [
+            ("a.jsonl", FileFormat::JsonLines),
+            ("a.json.gz", FileFormat::JsonLines),
+            ("a.pb", FileFormat::ProtoFramed),
+            ("a.binpb", FileFormat::ProtoFramed),
+            ("a.pb.gz", FileFormat::ProtoFramed),
+            ("noext", FileFormat::JsonLines),
+        ] {
+            assert_eq!(FileFormat::from_path(Path::new(name)), format, "{name}");
         }
     }
 }

@@ -1,11 +1,15 @@
 //! Ingest: bytes in, normalized [`crate::model::SpanBatch`]es out.
 //!
-//! Sources (OTLP gRPC/HTTP, Kafka, files) hand raw payloads to [`decode`],
-//! which parses OTLP protobuf or OTLP/JSON and normalizes semantic
-//! conventions into the compact span model in one pass; [`file`] reads
-//! replay files line by line.
+//! Sources hand raw payloads to [`decode`], which parses OTLP protobuf (with
+//! a slim schema of our own) or lenient OTLP/JSON and normalizes semantic
+//! conventions into the compact span model in one pass. [`otlp`] serves the
+//! OTLP/gRPC and OTLP/HTTP receivers, [`kafka`] consumes span topics (with a
+//! dead-letter topic for poison records), and [`file`] reads replay files.
+//! Every source hands batches to the graph stage over one bounded channel.
 //!
 //! Never does: pairing, aggregation or anything else of the graph stage.
 
 pub mod decode;
 pub mod file;
+pub mod kafka;
+pub mod otlp;

@@ -120,7 +120,10 @@ mod tests {
     fn hex_round_trips_in_either_case() {
         let id = TraceId::from_hex("5B8EFFF798038103D269B633813FC60C").unwrap();
         assert_eq!(id.to_hex(), "5b8efff798038103d269b633813fc60c");
-        assert_eq!(SpanId::from_hex("eee19b7ec3c1b174").unwrap().to_hex(), "eee19b7ec3c1b174");
+        assert_eq!(
+            SpanId::from_hex("eee19b7ec3c1b174").unwrap().to_hex(),
+            "eee19b7ec3c1b174"
+        );
     }
 
     #[test]

@@ -4,14 +4,18 @@
 //! Every stage speaks these types, so a change here is a change to the
 //! contract between stages (see `src/lib.rs` for the pipeline map).
 
+pub mod anomaly;
 pub mod ids;
+pub mod release;
 pub mod snapshot;
 pub mod span;
 pub mod time;
 pub mod validate;
 pub mod window;
 
+pub use anomaly::{Anomaly, Origin, Signal};
 pub use ids::{SpanId, TraceId};
+pub use release::{DeployEvent, DeployKind, ReleaseKey, ReleaseOrigin};
 pub use snapshot::{
     BucketCounts, EdgeSnapshot, GraphSnapshot, NodeKind, NodeSnapshot, PairingStats,
 };

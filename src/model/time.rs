@@ -77,7 +77,14 @@ fn civil_from_unix(secs: i64) -> (i64, u32, u32, u32, u32, u32) {
     let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
     let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
     let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d, (rem / 3600) as u32, ((rem % 3600) / 60) as u32, (rem % 60) as u32)
+    (
+        y,
+        m,
+        d,
+        (rem / 3600) as u32,
+        ((rem % 3600) / 60) as u32,
+        (rem % 60) as u32,
+    )
 }
 
 fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
@@ -141,7 +148,9 @@ fn parse_rfc3339(text: &str) -> Option<Timestamp> {
         + i64::from(s)
         - offset_secs;
     let secs = u64::try_from(secs).ok()?;
-    Some(Timestamp(secs.checked_mul(Timestamp::SECOND)?.checked_add(nanos)?))
+    Some(Timestamp(
+        secs.checked_mul(Timestamp::SECOND)?.checked_add(nanos)?,
+    ))
 }
 
 #[cfg(test)]

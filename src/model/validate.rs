@@ -1,6 +1,6 @@
 //! The one error shape every stage's configuration validation returns.
 //!
-//! Stages cannot depend on `crate::config` (see `src/lib.rs`), so the shared
+//! Stages cannot depend on the `config` module (see `src/lib.rs`), so the shared
 //! type lives here. `config::load` collects them from every stage and reports
 //! them all at once.
 
@@ -18,7 +18,10 @@ pub struct Invalid {
 impl Invalid {
     /// Builds an error for `key`.
     pub fn new(key: impl Into<String>, reason: impl Into<String>) -> Self {
-        Self { key: key.into(), reason: reason.into() }
+        Self {
+            key: key.into(),
+            reason: reason.into(),
+        }
     }
 }
 

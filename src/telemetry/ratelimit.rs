@@ -36,7 +36,11 @@ impl RateLimit {
             self.suppressed.fetch_add(1, Ordering::Relaxed);
             return None;
         }
-        if self.last.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_err() {
+        if self
+            .last
+            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_err()
+        {
             self.suppressed.fetch_add(1, Ordering::Relaxed);
             return None;
         }

@@ -1,7 +1,39 @@
-//! Integration tests: one binary, one module per area.
+//! Integration tests: one binary (`cargo test --test it <filter>`).
 
-/// Shared helpers: fixture locations and loading.
+// Test helpers outside `#[test]` functions unwrap too: a failed setup is a failed test.
+#![allow(clippy::unwrap_used)]
+
+/// Shared helpers: fixtures, in-process servers, an exposition parser.
 mod support;
 
-/// The service-graph peer suite (Tempo, Alloy, OTel, Jaeger cases).
+// The module dependency table of src/lib.rs, checked.
+mod architecture;
+
+// deploy/config/example.yaml parses, validates and shows the defaults.
+mod config_example;
+
+// The service-graph peer suite (Tempo, Alloy, OTel, Jaeger cases).
 mod peer_fixtures;
+
+// OTLP receivers over real sockets: gRPC and HTTP, protobuf/JSON/gzip, shutdown.
+mod otlp;
+
+/// Bad input to the receivers: each gets a clear answer and a counter.
+mod bad_input;
+
+/// The HTTP API over hand-built snapshots.
+mod api;
+
+/// `/metrics`: Tempo-compatible series in both exposition formats.
+mod api_metrics;
+
+/// A real OpenTelemetry SDK (Python) exporting over OTLP/HTTP and OTLP/gRPC.
+mod otel_sdk;
+
+// The simulator end to end: files, OTLP/HTTP, pacing, Kafka.
+mod sim;
+// The Kafka span consumer against a real broker (scripts/test.sh starts it).
+mod kafka_real;
+
+// The whole daemon: node limit, SIGTERM and restart, replay determinism.
+mod daemon;

@@ -15,6 +15,9 @@ mod outcome;
 mod proto;
 mod wire;
 
+#[cfg(test)]
+pub(crate) mod testutil;
+
 pub use outcome::{DecodeError, Decoded, RejectReason, Rejected};
 
 /// The encoding of a payload (per Kafka topic, or from an HTTP Content-Type).

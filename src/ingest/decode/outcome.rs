@@ -31,7 +31,8 @@ pub enum RejectReason {
     EndBeforeStart,
     /// The span's resource has no (or an empty) `service.name`.
     MissingServiceName,
-    /// A string we keep (span name, resource identity, peer attribute) is not UTF-8.
+    /// The span name, its `http.route` or method, or the resource's
+    /// `service.name` is not UTF-8 (other kept strings are repaired with U+FFFD).
     InvalidUtf8,
 }
 
@@ -69,7 +70,7 @@ impl RejectReason {
             Self::MissingTimestamp => "missing start or end time",
             Self::EndBeforeStart => "end time before start time",
             Self::MissingServiceName => "resource without service.name",
-            Self::InvalidUtf8 => "invalid utf-8 in a string field",
+            Self::InvalidUtf8 => "invalid utf-8 in the span name, route or service.name",
         }
     }
 

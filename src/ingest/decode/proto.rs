@@ -155,7 +155,8 @@ fn key_value(buf: &[u8], base: usize) -> Result<Option<(&[u8], AttrValue<'_>)>, 
             1 => key = Some(f.bytes()?.0),
             2 => {
                 let (v, at) = f.bytes()?;
-                value = any_value(v, at)?;
+                // A repeated message field merges into the previous one.
+                value = any_value(v, at, value)?;
             }
             _ => {}
         }
@@ -163,9 +164,15 @@ fn key_value(buf: &[u8], base: usize) -> Result<Option<(&[u8], AttrValue<'_>)>, 
     Ok(key.map(|k| (k, value)))
 }
 
-/// `AnyValue`: the last member of the oneof wins, as protobuf specifies.
-fn any_value(buf: &[u8], base: usize) -> Result<AttrValue<'_>, WireError> {
-    let mut value = AttrValue::Other;
+/// `AnyValue`, merged onto `value`: the last member of the oneof wins, and a
+/// repeated `array_value` merges, as protobuf specifies. Fields the slim
+/// schema does not declare (`kvlist_value`, `string_value_strindex`) are
+/// skipped like any unknown field.
+fn any_value<'a>(
+    buf: &'a [u8],
+    base: usize,
+    mut value: AttrValue<'a>,
+) -> Result<AttrValue<'a>, WireError> {
     let mut r = Reader::new(buf, base);
     while let Some(f) = r.next()? {
         value = match (f.number, f.value) {
@@ -173,9 +180,12 @@ fn any_value(buf: &[u8], base: usize) -> Result<AttrValue<'_>, WireError> {
             (2, Value::Varint(v)) => AttrValue::Bool(v != 0),
             (3, Value::Varint(v)) => AttrValue::Int(v as i64),
             (4, Value::Fixed64(v)) => AttrValue::Double(f64::from_bits(v)),
-            (5, Value::Len(a, at)) => AttrValue::Array(first_string(a, at)?),
-            (6 | 7, Value::Len(..)) | (8, Value::Varint(_)) => AttrValue::Other,
-            (1..=8, _) => return Err(f.wrong_type()),
+            (5, Value::Len(a, at)) => match value {
+                AttrValue::Array(Some(first)) => AttrValue::Array(Some(first)),
+                _ => AttrValue::Array(first_string(a, at)?),
+            },
+            (7, Value::Len(..)) => AttrValue::Other,
+            (1..=5 | 7, _) => return Err(f.wrong_type()),
             _ => continue,
         };
     }

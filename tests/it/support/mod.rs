@@ -1,3 +1,10 @@
-//! Helpers shared by integration tests.
+//! Helpers shared by the integration tests.
 
+#![allow(dead_code, unreachable_pub)] // each test module uses a different subset
+
+pub mod api;
+pub mod collector;
+pub mod exposition;
 pub(crate) mod fixtures;
+pub mod kafka;
+pub mod otlp;

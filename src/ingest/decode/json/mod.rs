@@ -10,6 +10,7 @@
 //! as their resource is known and buffered only when `resource` comes after
 //! `scopeSpans`. Never does: attribute semantics (that is `normalize`).
 
+mod attrs;
 mod values;
 
 use std::fmt;

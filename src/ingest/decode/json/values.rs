@@ -71,10 +71,10 @@ pub(super) fn parse_id(text: &[u8]) -> RawId {
         return RawId::default();
     }
     let mut out = [0u8; 16];
-    if matches!(text.len(), 16 | 32) {
-        if let Some(n) = hex(text, &mut out) {
-            return RawId::from_slice(&out[..n]);
-        }
+    if matches!(text.len(), 16 | 32)
+        && let Some(n) = hex(text, &mut out)
+    {
+        return RawId::from_slice(&out[..n]);
     }
     match base64(text, &mut out) {
         Some(n) => RawId::from_slice(&out[..n]),

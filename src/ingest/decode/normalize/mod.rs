@@ -169,15 +169,13 @@ impl Normalizer {
             .or(a.host_name);
         let info = ResourceInfo {
             service,
-            namespace: self.intern_opt(a.service_namespace)?,
-            version: self.intern_opt(version)?,
-            environment: self.intern_opt(environment)?,
-            instance: self.intern_opt(instance)?,
+            namespace: self.intern_lossy(a.service_namespace),
+            version: self.intern_lossy(version),
+            environment: self.intern_lossy(environment),
+            instance: self.intern_lossy(instance),
         };
-        ctx.db_system = boxed(a.db_system_name.or(a.db_system_legacy).as_ref())
-            .map_err(|_| RejectReason::InvalidUtf8)?;
-        ctx.messaging_system =
-            boxed(a.messaging_system.as_ref()).map_err(|_| RejectReason::InvalidUtf8)?;
+        ctx.db_system = boxed(a.db_system_name.or(a.db_system_legacy).as_ref());
+        ctx.messaging_system = boxed(a.messaging_system.as_ref());
         Ok(info)
     }
 
@@ -186,11 +184,9 @@ impl Normalizer {
         Ok(self.interner.intern(text))
     }
 
-    fn intern_opt(
-        &mut self,
-        text: Option<Text<'_>>,
-    ) -> Result<Option<std::sync::Arc<str>>, RejectReason> {
-        text.map(|t| self.intern_text(&t)).transpose()
+    /// Optional strings are kept even when not UTF-8, repaired with U+FFFD.
+    fn intern_lossy(&mut self, text: Option<Text<'_>>) -> Option<std::sync::Arc<str>> {
+        text.map(|t| self.interner.intern(&String::from_utf8_lossy(&t)))
     }
 
     /// Normalizes one span of `res`, keeping it or counting its rejection.
@@ -200,7 +196,7 @@ impl Normalizer {
                 let (reason, ordinal) = (*reason, res.ordinal);
                 let what = match reason {
                     RejectReason::MissingServiceName => "has no service.name",
-                    _ => "has a service identity attribute that is not utf-8",
+                    _ => "has a service.name that is not utf-8",
                 };
                 self.rejected.record(reason, 1, || {
                     format!("resource {ordinal} {what}; its spans are dropped")
@@ -258,33 +254,29 @@ impl Normalizer {
         let client_side = matches!(kind, SpanKind::Client | SpanKind::Producer);
         let uses_resource = client_side || kind == SpanKind::Consumer;
         let peer = PeerAttrs {
-            peer_service: text(a.peer_service.as_ref().or(a.peer_service_legacy.as_ref()))?,
-            db_system: match text(a.db_system_name.as_ref().or(a.db_system_legacy.as_ref()))? {
-                None if uses_resource => res.db_system.clone(),
-                found => found,
-            },
-            db_namespace: text(a.db_namespace.as_ref().or(a.db_name_legacy.as_ref()))?,
-            server_address: text(
+            peer_service: boxed(a.peer_service.as_ref().or(a.peer_service_legacy.as_ref())),
+            db_system: boxed(a.db_system_name.as_ref().or(a.db_system_legacy.as_ref()))
+                .or_else(|| res.db_system.clone().filter(|_| uses_resource)),
+            db_namespace: boxed(a.db_namespace.as_ref().or(a.db_name_legacy.as_ref())),
+            server_address: boxed(
                 a.server_address
                     .as_ref()
                     .or(a.net_peer_name.as_ref().filter(|_| client_side)),
-            )?,
+            ),
             server_port: port(a.server_port.or(a.net_peer_port)),
-            network_peer_address: text(
+            network_peer_address: boxed(
                 a.network_peer_address
                     .as_ref()
                     .or(a.net_sock_peer_addr.as_ref()),
-            )?,
+            ),
             network_peer_port: port(a.network_peer_port),
-            messaging_system: match text(a.messaging_system.as_ref())? {
-                None if uses_resource => res.messaging_system.clone(),
-                found => found,
-            },
-            messaging_destination: text(
+            messaging_system: boxed(a.messaging_system.as_ref())
+                .or_else(|| res.messaging_system.clone().filter(|_| uses_resource)),
+            messaging_destination: boxed(
                 a.messaging_destination
                     .as_ref()
                     .or(a.messaging_destination_legacy.as_ref()),
-            )?,
+            ),
         };
         let links = raw
             .links
@@ -348,14 +340,10 @@ fn utf8(field: &'static str) -> Reject {
     (RejectReason::InvalidUtf8, field)
 }
 
-fn text(value: Option<&Text<'_>>) -> Result<Option<Box<str>>, Reject> {
-    boxed(value).map_err(|()| utf8("peer attribute"))
-}
-
-fn boxed(value: Option<&Cow<'_, [u8]>>) -> Result<Option<Box<str>>, ()> {
-    value
-        .map(|v| std::str::from_utf8(v).map(Box::from).map_err(|_| ()))
-        .transpose()
+/// A kept attribute string; invalid UTF-8 is repaired with U+FFFD (only the
+/// span name, route, method and `service.name` must be valid).
+fn boxed(value: Option<&Cow<'_, [u8]>>) -> Option<Box<str>> {
+    value.map(|v| Box::from(&*String::from_utf8_lossy(v)))
 }
 
 fn port(value: Option<i64>) -> Option<u16> {

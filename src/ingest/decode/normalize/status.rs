@@ -136,8 +136,15 @@ mod tests {
     #[test]
     fn classification_table() {
         let int = AttrValue::Int;
+        type Case = (
+            &'static str,
+            SpanKind,
+            i32,
+            Vec<(&'static str, AttrValue<'static>)>,
+            bool,
+        );
         #[rustfmt::skip]
-        let cases: Vec<(&str, SpanKind, i32, Vec<(&'static str, AttrValue<'static>)>, bool)> = vec![
+        let cases: Vec<Case> = vec![
             ("status error wins", Server, 2, vec![], true),
             ("status ok overrides http 500", Server, 1, vec![("http.response.status_code", int(500))], false),
             ("unset, nothing", Server, 0, vec![], false),

@@ -1,0 +1,290 @@
+//! The command line: argument definitions and one function per subcommand.
+//! Each returns the process exit code (0 ok, 1 failure, 64 bad usage/config).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::config::{self, Settings, Source};
+
+/// Exit status for an invalid command line or configuration (sysexits `EX_USAGE`).
+pub const EX_USAGE: u8 = 64;
+
+/// Epicenter: what changed, and what did it break?
+#[derive(Debug, Parser)]
+#[command(name = "epicenter", version, about, long_about = None)]
+pub struct Cli {
+    /// The subcommand.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the daemon (embedded defaults: OTLP on localhost, no Kafka).
+    Run(RunArgs),
+    /// Run the pipeline over recorded span files, in event-time order.
+    Replay(ReplayArgs),
+    /// Start the daemon and a simulated fleet that sends it real OTLP; live view.
+    Demo(DemoArgs),
+    /// Send simulated traffic to an OTLP endpoint, Kafka, or a file.
+    Simulate(crate::sim::cli::SimulateArgs),
+    /// Print the live graph of a running daemon.
+    Graph(GraphArgs),
+    /// Validate a configuration file and print every error.
+    CheckConfig(ConfigArgs),
+}
+
+/// Options shared by every command that loads the configuration.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ConfigArgs {
+    /// YAML configuration file (see deploy/config/example.yaml).
+    #[arg(long, env = "EPICENTER_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Directory for durable state.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+}
+
+/// `epicenter run`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct RunArgs {
+    /// Configuration.
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// OTLP/gRPC listen address [default: 127.0.0.1:4317].
+    #[arg(long, value_name = "ADDR")]
+    pub otlp_grpc: Option<String>,
+    /// OTLP/HTTP listen address [default: 127.0.0.1:4318].
+    #[arg(long, value_name = "ADDR")]
+    pub otlp_http: Option<String>,
+    /// API, /metrics and health listen address [default: 127.0.0.1:9470].
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// Kafka bootstrap servers; enables the Kafka span consumer.
+    #[arg(long, value_name = "LIST")]
+    pub kafka_brokers: Option<String>,
+}
+
+/// `epicenter replay`.
+#[derive(Debug, Args, Clone)]
+pub struct ReplayArgs {
+    /// OTLP JSON-lines span files (one TracesData per line; `.gz` accepted).
+    #[arg(long, num_args = 1.., required = true, value_name = "FILE")]
+    pub spans: Vec<PathBuf>,
+    /// Deployment event files (JSON lines).
+    #[arg(long, num_args = 1.., value_name = "FILE")]
+    pub deployments: Vec<PathBuf>,
+    /// Where to write alerts, one JSON object per line (`-` for stdout).
+    #[arg(long, value_name = "OUT")]
+    pub alerts: PathBuf,
+    /// Where to write the final graph as JSON.
+    #[arg(long, value_name = "OUT")]
+    pub graph: Option<PathBuf>,
+    /// Configuration.
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}
+
+/// `epicenter demo`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct DemoArgs {
+    /// Daemon options.
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// Simulator seed.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Simulated front-door requests per second.
+    #[arg(long, default_value_t = 50.0)]
+    pub rate: f64,
+}
+
+/// Output format of `epicenter graph`.
+#[derive(Debug, Clone, Copy, ValueEnum, Default)]
+pub enum GraphFormat {
+    /// Aligned text table.
+    #[default]
+    Table,
+    /// The API's JSON.
+    Json,
+    /// Graphviz.
+    Dot,
+}
+
+/// `epicenter graph`.
+#[derive(Debug, Args, Clone)]
+pub struct GraphArgs {
+    /// Base URL of a running daemon.
+    #[arg(
+        long,
+        default_value = "http://127.0.0.1:9470",
+        env = "EPICENTER_SERVER"
+    )]
+    pub server: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = GraphFormat::Table)]
+    pub format: GraphFormat,
+    /// Only the neighbourhood of this service.
+    #[arg(long)]
+    pub service: Option<String>,
+    /// Neighbourhood depth (with --service).
+    #[arg(long)]
+    pub depth: Option<u32>,
+}
+
+/// Loads settings from the file, environment and these flags, or prints
+/// every error and returns the usage exit code.
+pub fn load_settings(config: &ConfigArgs, run: Option<&RunArgs>) -> Result<Settings, ExitCode> {
+    let mut source = match Source::from_process(config.config.as_deref()) {
+        Ok(source) => source,
+        Err(errors) => {
+            eprintln!("invalid configuration:\n{errors}");
+            return Err(ExitCode::from(EX_USAGE));
+        }
+    };
+    if let Some(dir) = &config.data_dir {
+        source = source.flag("data_dir", dir.display().to_string());
+    }
+    if let Some(run) = run {
+        if let Some(addr) = &run.otlp_grpc {
+            source = source.flag("ingest.otlp.grpc_listen", addr.as_str());
+        }
+        if let Some(addr) = &run.otlp_http {
+            source = source.flag("ingest.otlp.http_listen", addr.as_str());
+        }
+        if let Some(addr) = &run.listen {
+            source = source.flag("api.listen", addr.as_str());
+        }
+        if let Some(brokers) = &run.kafka_brokers {
+            source = source.flag("ingest.kafka.brokers", brokers.as_str());
+        }
+    }
+    config::load(&source).map_err(|errors| {
+        eprintln!("invalid configuration:\n{errors}");
+        ExitCode::from(EX_USAGE)
+    })
+}
+
+/// `epicenter check-config`.
+pub fn check_config(args: ConfigArgs) -> ExitCode {
+    match load_settings(&args, None) {
+        Ok(_) => {
+            eprintln!("configuration is valid");
+            ExitCode::SUCCESS
+        }
+        Err(code) => code,
+    }
+}
+
+/// `epicenter run`.
+pub async fn run(args: RunArgs) -> ExitCode {
+    let settings = match load_settings(&args.config, Some(&args)) {
+        Ok(settings) => settings,
+        Err(code) => return code,
+    };
+    init_logging(&settings);
+    let registry = crate::telemetry::new_registry();
+    match super::run(settings, registry, crate::shutdown::signal()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(error = format!("{error:#}"), "daemon stopped with an error");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `epicenter replay`.
+pub async fn replay(args: ReplayArgs) -> ExitCode {
+    let settings = match load_settings(&args.config, None) {
+        Ok(settings) => settings,
+        Err(code) => return code,
+    };
+    init_logging(&settings);
+    let options = super::replay::ReplayOptions::from(&args);
+    match tokio::task::spawn_blocking(move || super::replay::replay(&settings, &options)).await {
+        Ok(Ok(report)) => {
+            eprintln!("{report}");
+            ExitCode::SUCCESS
+        }
+        Ok(Err(error)) => {
+            eprintln!("replay failed: {error:#}");
+            ExitCode::FAILURE
+        }
+        Err(error) => {
+            eprintln!("replay failed: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `epicenter demo`.
+pub async fn demo(args: DemoArgs) -> ExitCode {
+    let settings = match load_settings(&args.run.config, Some(&args.run)) {
+        Ok(settings) => settings,
+        Err(code) => return code,
+    };
+    init_logging_quiet(&settings);
+    match super::demo::run(settings, args.seed, args.rate, crate::shutdown::signal()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("demo failed: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `epicenter simulate`.
+pub async fn simulate(args: crate::sim::cli::SimulateArgs) -> ExitCode {
+    crate::telemetry::init_tracing(crate::telemetry::LogFormat::Text, "info");
+    let options = match args.into_options(super::wall_clock_now()) {
+        Ok(options) => options,
+        Err(message) => {
+            eprintln!("simulate: {message}");
+            return ExitCode::from(EX_USAGE);
+        }
+    };
+    match crate::sim::send::run_simulate(options, crate::shutdown::signal()).await {
+        Ok(report) => {
+            eprintln!("{}", super::demo::describe(&report));
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("simulate failed: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `epicenter graph`.
+pub async fn graph(args: GraphArgs) -> ExitCode {
+    match super::graph_cmd::print(&args).await {
+        Ok(text) => {
+            use std::io::Write as _;
+            let mut out = std::io::stdout().lock();
+            let _ignored = out.write_all(text.as_bytes());
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("graph: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(settings: &Settings) {
+    let format = if settings.log_json {
+        crate::telemetry::LogFormat::Json
+    } else {
+        crate::telemetry::LogFormat::Text
+    };
+    crate::telemetry::init_tracing(format, &settings.log_level);
+}
+
+/// The demo owns the terminal: only warnings reach stderr.
+fn init_logging_quiet(settings: &Settings) {
+    let _ = settings;
+    crate::telemetry::init_tracing(crate::telemetry::LogFormat::Text, "warn");
+}

@@ -1,0 +1,306 @@
+//! Wiring only: builds every stage from validated [`Settings`], connects
+//! them with bounded channels, starts them, and stops them in order.
+//!
+//! Shutdown order (STYLE.md §8.6): the token stops the sources (OTLP
+//! receivers stop accepting, the Kafka consumer commits its stored offsets);
+//! when the last source drops its sender the graph stage drains its queue
+//! and returns; its state is then persisted to the data directory; the API
+//! stops last so health checks answer until the end. Everything runs under
+//! a grace timeout. A failing stage stops the whole daemon with an error.
+//!
+//! Never does: domain logic.
+
+pub mod cli;
+pub mod demo;
+pub mod graph_cmd;
+pub mod replay;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument as _;
+
+use crate::config::Settings;
+use crate::graph::{self, Graph, GraphState};
+use crate::ingest;
+use crate::model::SpanBatch;
+use crate::store::persist::StateStore;
+use crate::store::state::{Component, Health, SnapshotStore};
+
+/// Key of the graph's state blob in the state store.
+const GRAPH_STATE_KEY: &str = "graph";
+
+/// How long shutdown may take before the daemon gives up and exits non-zero.
+const GRACE: Duration = Duration::from_secs(30);
+
+/// A started daemon: its bound addresses and a handle to wait on.
+pub struct Running {
+    /// The API / metrics / health listener.
+    pub api_addr: SocketAddr,
+    /// The OTLP/gRPC listener, when enabled.
+    pub otlp_grpc_addr: Option<SocketAddr>,
+    /// The OTLP/HTTP listener, when enabled.
+    pub otlp_http_addr: Option<SocketAddr>,
+    /// The latest graph snapshot.
+    pub snapshots: SnapshotStore,
+    shutdown: CancellationToken,
+    done: JoinHandle<anyhow::Result<()>>,
+}
+
+impl Running {
+    /// Requests a graceful stop (same as SIGTERM).
+    pub fn stop(&self) {
+        self.shutdown.cancel();
+    }
+
+    /// Waits until the daemon has stopped.
+    ///
+    /// # Errors
+    /// When a stage failed or shutdown exceeded the grace period.
+    pub async fn wait(self) -> anyhow::Result<()> {
+        self.done.await.context("supervisor task panicked")?
+    }
+}
+
+/// Runs the daemon until `shutdown` is cancelled.
+///
+/// # Errors
+/// When a listener cannot be bound, the data directory cannot be opened,
+/// or a stage fails.
+pub async fn run(
+    settings: Settings,
+    registry: prometheus_client::registry::Registry,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    start(settings, registry, shutdown).await?.wait().await
+}
+
+/// Starts every stage and returns once all listeners are bound.
+///
+/// # Errors
+/// When a listener cannot be bound or the data directory cannot be opened.
+pub async fn start(
+    settings: Settings,
+    mut registry: prometheus_client::registry::Registry,
+    shutdown: CancellationToken,
+) -> anyhow::Result<Running> {
+    let store = StateStore::open(&settings.data_dir)
+        .with_context(|| format!("opening data directory {}", settings.data_dir.display()))?;
+    let graph = restore_graph(&store, &settings.graph);
+
+    let graph_metrics = graph::Metrics::register(registry.sub_registry_with_prefix("graph"));
+    let ingest_registry = registry.sub_registry_with_prefix("ingest");
+    let otlp_metrics = ingest::otlp::Metrics::register(ingest_registry);
+    let kafka_metrics = ingest::kafka::Metrics::register(ingest_registry);
+
+    let (span_tx, span_rx) = mpsc::channel::<SpanBatch>(settings.queue_batches);
+    let (window_tx, mut window_rx) = mpsc::channel(64);
+    let (snapshots, snapshot_tx) = SnapshotStore::new();
+    let health = Health::new();
+
+    let api_listener = TcpListener::bind(settings.api.listen)
+        .await
+        .with_context(|| format!("binding the API listener on {}", settings.api.listen))?;
+    let api_addr = api_listener.local_addr()?;
+
+    let sources = CancellationToken::new();
+    let (failed_tx, mut failed_rx) = mpsc::channel::<anyhow::Error>(4);
+    let mut ingest_tasks: Vec<JoinHandle<anyhow::Result<()>>> = Vec::new();
+    let (mut otlp_grpc_addr, mut otlp_http_addr) = (None, None);
+    if settings.otlp.enabled {
+        let grpc = TcpListener::bind(settings.otlp.grpc_listen)
+            .await
+            .with_context(|| format!("binding OTLP/gRPC on {}", settings.otlp.grpc_listen))?;
+        let http = TcpListener::bind(settings.otlp.http_listen)
+            .await
+            .with_context(|| format!("binding OTLP/HTTP on {}", settings.otlp.http_listen))?;
+        otlp_grpc_addr = Some(grpc.local_addr()?);
+        otlp_http_addr = Some(http.local_addr()?);
+        let sink = ingest::otlp::Sink::new(span_tx.clone(), &settings.otlp);
+        let (m, s, t) = (otlp_metrics.clone(), sink.clone(), sources.clone());
+        ingest_tasks.push(spawn_source(
+            "otlp_grpc",
+            async move { Ok(ingest::otlp::serve_grpc(grpc, s, m, t).await?) },
+            &failed_tx,
+        ));
+        let (m, t) = (otlp_metrics.clone(), sources.clone());
+        ingest_tasks.push(spawn_source(
+            "otlp_http",
+            async move { Ok(ingest::otlp::serve_http(http, sink, m, t).await?) },
+            &failed_tx,
+        ));
+    }
+    if let Some(kafka) = settings.kafka.clone() {
+        let (tx, t) = (span_tx.clone(), sources.clone());
+        ingest_tasks.push(spawn_source(
+            "kafka",
+            async move { Ok(ingest::kafka::run_consumer(kafka, tx, kafka_metrics, t).await?) },
+            &failed_tx,
+        ));
+    }
+    // The graph's input closes once every source has dropped its sender.
+    drop(span_tx);
+    drop(failed_tx);
+
+    let task_settings = settings.graph.task_settings();
+    let graph_task = tokio::spawn(
+        graph::task::run(
+            graph,
+            span_rx,
+            window_tx,
+            snapshot_tx,
+            graph_metrics,
+            task_settings,
+        )
+        .instrument(tracing::info_span!("graph")),
+    );
+    // Detection and attribution consume closed windows in the next stages;
+    // until then windows are drained here so the graph never blocks on them.
+    let windows_task = tokio::spawn(async move { while window_rx.recv().await.is_some() {} });
+
+    let registry = Arc::new(registry);
+    let api_state = crate::api::ApiState {
+        snapshots: snapshots.clone(),
+        health: health.clone(),
+        registry: Arc::clone(&registry),
+        graph_metrics: settings.api.graph_metrics.clone(),
+    };
+    let api_stop = CancellationToken::new();
+    let api_stopped = api_stop.clone();
+    let api_task = tokio::spawn(
+        async move {
+            axum::serve(api_listener, crate::api::router(api_state))
+                .with_graceful_shutdown(api_stopped.cancelled_owned())
+                .await
+        }
+        .instrument(tracing::info_span!("api")),
+    );
+    health.set_ready(Component::Graph, true);
+    if otlp_grpc_addr.is_some() {
+        health.set_ready(Component::OtlpGrpc, true);
+        health.set_ready(Component::OtlpHttp, true);
+    }
+    tracing::info!(
+        api = %api_addr,
+        otlp_grpc = ?otlp_grpc_addr,
+        otlp_http = ?otlp_http_addr,
+        kafka = settings.kafka.is_some(),
+        data_dir = %settings.data_dir.display(),
+        "epicenter started"
+    );
+
+    let stopping = shutdown.clone();
+    let done = tokio::spawn(async move {
+        let failure = tokio::select! {
+            _ = stopping.cancelled() => None,
+            Some(error) = failed_rx.recv() => Some(error),
+        };
+        health.set_shutting_down();
+        sources.cancel();
+        let drained = tokio::time::timeout(GRACE, async {
+            for task in ingest_tasks {
+                if let Ok(Err(error)) = task.await {
+                    tracing::error!(error = format!("{error:#}"), "source failed while stopping");
+                }
+            }
+            let graph = graph_task.await.context("graph stage panicked")?;
+            let _ignored = windows_task.await;
+            persist_graph(&store, &graph);
+            anyhow::Ok(())
+        })
+        .await;
+        api_stop.cancel();
+        let _ignored = api_task.await;
+        match (failure, drained) {
+            (Some(error), _) => Err(error),
+            (None, Ok(result)) => result,
+            (None, Err(_)) => anyhow::bail!("shutdown did not finish within {GRACE:?}"),
+        }
+    });
+    Ok(Running {
+        api_addr,
+        otlp_grpc_addr,
+        otlp_http_addr,
+        snapshots,
+        shutdown,
+        done,
+    })
+}
+
+/// The wall clock as event time: for live defaults such as the simulator's
+/// start. Analysis never calls this.
+pub fn wall_clock_now() -> crate::model::Timestamp {
+    // The one sanctioned wall-clock read outside tokio's timers.
+    #[allow(clippy::disallowed_methods)]
+    let now = std::time::SystemTime::now();
+    let nanos = now
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    crate::model::Timestamp(u64::try_from(nanos).unwrap_or(u64::MAX))
+}
+
+/// Spawns a source whose failure (an error, not a clean stop) is reported on
+/// `failed` so the supervisor can stop the daemon.
+fn spawn_source<F>(
+    name: &'static str,
+    source: F,
+    failed: &mpsc::Sender<anyhow::Error>,
+) -> JoinHandle<anyhow::Result<()>>
+where
+    F: std::future::Future<Output = anyhow::Result<()>> + Send + 'static,
+{
+    let failed = failed.clone();
+    tokio::spawn(
+        async move {
+            let result = source.await;
+            if let Err(error) = &result {
+                let _ignored = failed.try_send(anyhow::anyhow!("{name}: {error:#}"));
+            }
+            result
+        }
+        .instrument(tracing::info_span!("source", name)),
+    )
+}
+
+fn restore_graph(store: &StateStore, settings: &graph::Settings) -> Graph {
+    match store.get(GRAPH_STATE_KEY) {
+        Ok(Some(bytes)) => match serde_json::from_slice::<GraphState>(&bytes) {
+            Ok(state) => match Graph::restore(settings, state) {
+                Ok(graph) => {
+                    tracing::info!(bytes = bytes.len(), "graph state restored");
+                    graph
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "stored graph state does not fit; starting empty");
+                    Graph::new(settings)
+                }
+            },
+            Err(error) => {
+                tracing::warn!(%error, "stored graph state is unreadable; starting empty");
+                Graph::new(settings)
+            }
+        },
+        Ok(None) => Graph::new(settings),
+        Err(error) => {
+            tracing::warn!(%error, "cannot read stored graph state; starting empty");
+            Graph::new(settings)
+        }
+    }
+}
+
+fn persist_graph(store: &StateStore, graph: &Graph) {
+    match serde_json::to_vec(&graph.export_state()) {
+        Ok(bytes) => match store.put(GRAPH_STATE_KEY, &bytes) {
+            Ok(()) => tracing::info!(bytes = bytes.len(), "graph state saved"),
+            Err(error) => tracing::error!(%error, "graph state could not be saved"),
+        },
+        Err(error) => tracing::error!(%error, "graph state could not be encoded"),
+    }
+}

@@ -1,0 +1,458 @@
+//! The consumer loop: the only async part of the Kafka source.
+//!
+//! One task polls one `StreamConsumer`. Per record, in order: skip empty
+//! values, decode by the topic's encoding, hand the batch to the graph stage
+//! (or forward an undecodable record to the DLQ and wait for its delivery
+//! report), and only then store the offset for the background auto-commit.
+//! One record is in flight at a time, so offsets are stored in order per
+//! partition.
+//!
+//! Backpressure: when the graph stage's queue is full, every assigned
+//! partition is paused and the loop keeps polling (rebalances and liveness
+//! continue, `max.poll.interval.ms` is never exceeded) until the queue has
+//! room for the held batch; then consumption resumes where it stopped.
+//! Nothing is dropped.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use rdkafka::Message;
+use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::error::{KafkaError as RdKafkaError, RDKafkaErrorCode};
+use rdkafka::message::BorrowedMessage;
+use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+use tokio::sync::mpsc::{self, error::TrySendError};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, error, info, warn};
+
+use super::KafkaError;
+use super::config::Settings;
+use super::context::{Context, Shared, is_no_offset, offsets_list};
+use super::dlq::{DeadLetters, Failure, Forwarded};
+use super::metrics::{CommitTrigger, DlqReason, Metrics, RecordResult, TopicMetrics};
+use super::offsets::{Epoch, Store};
+use super::route::Route;
+use crate::ingest::decode::{self, Decoded, Encoding};
+use crate::model::SpanBatch;
+
+/// Records at least this large are decoded on the blocking pool, so a
+/// multi-megabyte batch does not stall the async worker it runs on.
+const BLOCKING_DECODE_BYTES: usize = 256 << 10;
+
+/// How long shutdown waits for the graph stage to take a held batch.
+const SHUTDOWN_SEND_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A decoded batch waiting for room in the graph stage's queue.
+struct Held {
+    topic: String,
+    partition: i32,
+    offset: i64,
+    epoch: Epoch,
+    batch: SpanBatch,
+    spans: u64,
+    metrics: TopicMetrics,
+}
+
+/// The running consumer.
+pub(crate) struct Worker {
+    consumer: Arc<StreamConsumer<Context>>,
+    shared: Arc<Shared>,
+    dead_letters: DeadLetters,
+    settings: Settings,
+    output: mpsc::Sender<SpanBatch>,
+    shutdown: CancellationToken,
+    topics: Vec<TopicMetrics>,
+}
+
+impl Worker {
+    /// Creates the clients and subscribes.
+    ///
+    /// # Errors
+    /// No brokers configured, a client could not be created, or the
+    /// subscription was refused.
+    pub(crate) fn start(
+        settings: Settings,
+        output: mpsc::Sender<SpanBatch>,
+        metrics: Metrics,
+        shutdown: CancellationToken,
+    ) -> Result<Self, KafkaError> {
+        if !settings.enabled() {
+            return Err(KafkaError::NoBrokers);
+        }
+        let shared = Shared::new(metrics);
+        let consumer: StreamConsumer<Context> = super::client::consumer(&settings)
+            .create_with_context(Context::new(shared.clone()))
+            .map_err(|source| KafkaError::Client {
+                role: "consumer",
+                source,
+            })?;
+        let dead_letters = DeadLetters::new(
+            &super::client::dead_letter_producer(&settings),
+            &settings.dlq_suffix,
+            &settings.group_id,
+        )
+        .map_err(|source| KafkaError::Client {
+            role: "dead-letter producer",
+            source,
+        })?;
+        let subscription = settings.subscription();
+        consumer
+            .subscribe(&subscription)
+            .map_err(|source| KafkaError::Subscribe {
+                topics: subscription.join(","),
+                source,
+            })?;
+        info!(brokers = %settings.brokers(), group = %settings.group_id, topics = %subscription.join(","), "kafka consumer started");
+        Ok(Self {
+            consumer: Arc::new(consumer),
+            shared,
+            dead_letters,
+            settings,
+            output,
+            shutdown,
+            topics: Vec::new(),
+        })
+    }
+
+    /// Consumes until `shutdown` is cancelled (or a fatal error), then
+    /// commits every stored offset synchronously and leaves the group.
+    pub(crate) async fn run(mut self) -> Result<(), KafkaError> {
+        let result = self.consume().await;
+        self.finish().await;
+        result
+    }
+
+    async fn consume(&mut self) -> Result<(), KafkaError> {
+        let consumer = self.consumer.clone();
+        loop {
+            let polled = tokio::select! {
+                biased;
+                () = self.shutdown.cancelled() => return Ok(()),
+                polled = consumer.recv() => polled,
+            };
+            let message = match polled {
+                Ok(message) => message,
+                Err(error) => {
+                    self.poll_error(error)?;
+                    continue;
+                }
+            };
+            if let Some(held) = self.process(&message).await? {
+                drop(message);
+                self.wait_for_room(held).await?;
+            }
+        }
+    }
+
+    /// Handles one record; returns the batch if the graph stage's queue is full.
+    async fn process(&mut self, message: &BorrowedMessage<'_>) -> Result<Option<Held>, KafkaError> {
+        let (topic, partition, offset) = (message.topic(), message.partition(), message.offset());
+        let Some(epoch) = self.shared.partitions().epoch(topic, partition) else {
+            // Fetched before a revoke that has happened since; not ours to store.
+            self.shared.metrics.record(topic, RecordResult::Revoked);
+            return Ok(None);
+        };
+        let metrics = self.topic_metrics(topic);
+        let payload = message.payload().unwrap_or_default();
+        if payload.is_empty() {
+            metrics.empty.inc();
+            self.store(topic, partition, offset, epoch);
+            return Ok(None);
+        }
+        let encoding = match self.settings.routes.route(topic) {
+            Route::Decode(encoding) => encoding,
+            Route::SkipDeadLetter => {
+                self.shared
+                    .metrics
+                    .record(topic, RecordResult::SkippedDeadLetterTopic);
+                self.store(topic, partition, offset, epoch);
+                return Ok(None);
+            }
+            Route::Unknown => {
+                let failure = failure(
+                    DlqReason::UnknownTopic,
+                    None,
+                    "no configured topic or pattern matches",
+                );
+                self.dead_letter(message, epoch, failure).await;
+                return Ok(None);
+            }
+        };
+        let limit = self.settings.max_record_bytes.get();
+        if payload.len() > limit {
+            let text = format!(
+                "value of {} bytes exceeds max_record_bytes {limit}",
+                payload.len()
+            );
+            self.dead_letter(message, epoch, failure(DlqReason::TooLarge, None, &text))
+                .await;
+            return Ok(None);
+        }
+        let decoded = match decode_payload(encoding, payload).await {
+            Ok(decoded) => decoded,
+            Err(error) => {
+                self.shared.metrics.decode_error(topic);
+                let failure = failure(
+                    DlqReason::DecodeError,
+                    Some(error.kind()),
+                    &error.to_string(),
+                );
+                self.dead_letter(message, epoch, failure).await;
+                return Ok(None);
+            }
+        };
+        if !decoded.rejected.is_empty() {
+            self.shared.metrics.spans_rejected(topic, &decoded.rejected);
+        }
+        if decoded.batch.is_empty() {
+            metrics.empty.inc();
+            self.store(topic, partition, offset, epoch);
+            return Ok(None);
+        }
+        let spans = decoded.batch.len() as u64;
+        match self.output.try_send(decoded.batch) {
+            Ok(()) => {
+                metrics.handed_off.inc();
+                metrics.spans_received.inc_by(spans);
+                self.store(topic, partition, offset, epoch);
+                Ok(None)
+            }
+            Err(TrySendError::Full(batch)) => {
+                let topic = topic.to_owned();
+                Ok(Some(Held {
+                    topic,
+                    partition,
+                    offset,
+                    epoch,
+                    batch,
+                    spans,
+                    metrics,
+                }))
+            }
+            Err(TrySendError::Closed(_)) => Err(KafkaError::OutputClosed),
+        }
+    }
+
+    /// Backpressure: pause, keep polling, hand `held` off when there is room.
+    async fn wait_for_room(&mut self, held: Held) -> Result<(), KafkaError> {
+        let since = Instant::now();
+        self.set_paused(true);
+        let consumer = self.consumer.clone();
+        let mut rewound = HashMap::new();
+        loop {
+            tokio::select! {
+                biased;
+                () = self.shutdown.cancelled() => {
+                    // Finish the in-flight hand-off: the graph stage keeps
+                    // draining during shutdown. Bounded, in case it does not.
+                    match tokio::time::timeout(SHUTDOWN_SEND_TIMEOUT, self.output.reserve()).await {
+                        Ok(Ok(permit)) => self.hand_off(permit, held),
+                        Ok(Err(_)) => return Err(KafkaError::OutputClosed),
+                        Err(_) => warn!(topic = %held.topic, partition = held.partition, offset = held.offset,
+                            "graph stage did not take the last batch before shutdown; it will be consumed again"),
+                    }
+                    self.shared.metrics.paused(false, since.elapsed().as_secs_f64());
+                    return Ok(());
+                }
+                permit = self.output.reserve() => {
+                    let permit = permit.map_err(|_| KafkaError::OutputClosed)?;
+                    self.hand_off(permit, held);
+                    self.set_paused(false);
+                    self.shared.metrics.paused(false, since.elapsed().as_secs_f64());
+                    return Ok(());
+                }
+                polled = consumer.recv() => match polled {
+                    Ok(message) => self.rewind(&message, &mut rewound),
+                    Err(error) => self.poll_error(error)?,
+                },
+            }
+        }
+    }
+
+    fn hand_off(&self, permit: mpsc::Permit<'_, SpanBatch>, held: Held) {
+        // Rebalances run only inside `recv`, so ownership cannot change
+        // between this check and the store below.
+        if self.shared.partitions().epoch(&held.topic, held.partition) != Some(held.epoch) {
+            self.shared
+                .metrics
+                .record(&held.topic, RecordResult::Revoked);
+            return;
+        }
+        permit.send(held.batch);
+        held.metrics.handed_off.inc();
+        held.metrics.spans_received.inc_by(held.spans);
+        self.store(&held.topic, held.partition, held.offset, held.epoch);
+    }
+
+    /// A record arrived while consumption is paused (a partition assigned in
+    /// the meantime, or fetched just before the pause): pause its partition
+    /// and seek back, so it is fetched again after the resume. `rewound`
+    /// holds the offset each partition was already sent back to during this
+    /// pause; a later record of the same partition is simply dropped, since
+    /// the fetch restarts before it anyway (seeking to it would skip the
+    /// earlier one).
+    fn rewind(&self, message: &BorrowedMessage<'_>, rewound: &mut HashMap<(String, i32), i64>) {
+        let (topic, partition, offset) = (message.topic(), message.partition(), message.offset());
+        let key = (topic.to_owned(), partition);
+        if rewound.get(&key).is_some_and(|earlier| *earlier <= offset) {
+            return;
+        }
+        rewound.insert(key, offset);
+        let mut tpl = TopicPartitionList::new();
+        tpl.add_partition(topic, partition);
+        let result = self.consumer.pause(&tpl).and_then(|()| {
+            // Timeout zero: librdkafka seeks asynchronously; records fetched
+            // before the seek are discarded by its version barrier.
+            self.consumer
+                .seek(topic, partition, Offset::Offset(offset), Duration::ZERO)
+        });
+        match result {
+            Ok(()) => debug!(
+                topic,
+                partition, offset, "rewound a record fetched while paused"
+            ),
+            Err(error) => {
+                warn!(topic, partition, offset, %error, "could not rewind a record fetched while paused");
+            }
+        }
+    }
+
+    fn set_paused(&self, paused: bool) {
+        self.shared.paused.store(paused, Ordering::Release);
+        let result = self.consumer.assignment().and_then(|assignment| {
+            if paused {
+                self.shared.metrics.paused(true, 0.0);
+                self.consumer.pause(&assignment)
+            } else {
+                self.consumer.resume(&assignment)
+            }
+        });
+        if let Err(error) = result {
+            warn!(paused, %error, "could not pause or resume kafka partitions");
+        }
+    }
+
+    /// Forwards an undecodable record to the DLQ, then stores its offset.
+    async fn dead_letter(&self, message: &BorrowedMessage<'_>, epoch: Epoch, failure: Failure) {
+        let (topic, partition, offset) = (message.topic(), message.partition(), message.offset());
+        match self
+            .dead_letters
+            .forward(message, &failure, &self.shutdown)
+            .await
+        {
+            Forwarded::Delivered => {
+                self.shared.metrics.dead_lettered(topic, failure.reason);
+                self.shared
+                    .metrics
+                    .record(topic, RecordResult::DeadLettered);
+                crate::rate_limited!(warn, topic, partition, offset, reason = failure.reason.as_str(),
+                    error = %failure.message, "undecodable record sent to the dead-letter topic");
+            }
+            Forwarded::Failed(error) => {
+                // The record is undecodable, so no span is lost by moving on;
+                // blocking the partition forever would lose every later one.
+                self.shared
+                    .metrics
+                    .record(topic, RecordResult::DeadLetterFailed);
+                error!(topic, partition, offset, %error, "undecodable record dropped: the dead-letter topic did not accept it");
+            }
+            Forwarded::Cancelled => return, // not stored: read again after restart
+        }
+        self.store(topic, partition, offset, epoch);
+    }
+
+    fn store(&self, topic: &str, partition: i32, offset: i64, epoch: Epoch) {
+        let decision = self
+            .shared
+            .partitions()
+            .handed_off(topic, partition, offset, epoch);
+        if decision == Store::Next(offset + 1) {
+            // `store_offset` takes the record's offset and stores offset + 1.
+            if let Err(error) = self.consumer.store_offset(topic, partition, offset) {
+                self.shared.metrics.commit_failed(CommitTrigger::Store);
+                crate::rate_limited!(warn, topic, partition, offset, %error, "kafka offset store failed");
+            }
+        }
+    }
+
+    fn poll_error(&self, error: RdKafkaError) -> Result<(), KafkaError> {
+        if error.rdkafka_error_code() == Some(RDKafkaErrorCode::Fatal) {
+            return Err(KafkaError::Fatal(error));
+        }
+        self.shared.metrics.consumer_error();
+        crate::rate_limited!(warn, %error, "kafka consumer error");
+        Ok(())
+    }
+
+    fn topic_metrics(&mut self, topic: &str) -> TopicMetrics {
+        if let Some(found) = self.topics.iter().find(|m| &*m.topic == topic) {
+            return found.clone();
+        }
+        let created = self.shared.metrics.topic(topic);
+        self.topics.push(created.clone());
+        created
+    }
+
+    /// Shutdown: commit what was handed off, synchronously, then close the
+    /// consumer (which leaves the group) off the async workers.
+    async fn finish(self) {
+        let to_commit = self.shared.partitions().uncommitted();
+        let consumer = self.consumer;
+        let shared = self.shared.clone();
+        let closed = tokio::task::spawn_blocking(move || {
+            if !to_commit.is_empty() {
+                let result = offsets_list(&to_commit).and_then(|tpl| consumer.commit(&tpl, CommitMode::Sync));
+                match result {
+                    Err(error) if !is_no_offset(&error) => {
+                        shared.metrics.commit_failed(CommitTrigger::Shutdown);
+                        error!(%error, "final kafka offset commit failed; the last records may be read again");
+                    }
+                    _ => {
+                        let mut partitions = shared.partitions();
+                        for (topic, partition, next) in &to_commit {
+                            partitions.committed(topic, *partition, *next);
+                        }
+                    }
+                }
+            }
+            drop(consumer);
+        })
+        .await;
+        if let Err(error) = closed {
+            error!(%error, "kafka consumer close panicked");
+        }
+        info!("kafka consumer stopped");
+    }
+}
+
+/// Decodes inline, or on the blocking pool when the record is large.
+async fn decode_payload(
+    encoding: Encoding,
+    payload: &[u8],
+) -> Result<Decoded, decode::DecodeError> {
+    if payload.len() < BLOCKING_DECODE_BYTES {
+        return decode::decode(encoding, payload);
+    }
+    let owned = payload.to_vec();
+    match tokio::task::spawn_blocking(move || decode::decode(encoding, &owned)).await {
+        Ok(result) => result,
+        // A panic in the decoder is a bug: propagate it, so the app's task
+        // supervision shuts the pipeline down (STYLE.md §8.6).
+        Err(join) => std::panic::resume_unwind(join.into_panic()),
+    }
+}
+
+fn failure(reason: DlqReason, kind: Option<&str>, message: &str) -> Failure {
+    let class = match kind {
+        Some(kind) => format!("{}.{kind}", reason.as_str()),
+        None => reason.as_str().to_owned(),
+    };
+    Failure {
+        reason,
+        class,
+        message: message.to_owned(),
+    }
+}

@@ -1,0 +1,103 @@
+//! Kafka span source: a consumer group reading OTLP batches the way the
+//! OpenTelemetry Collector's `kafkaexporter` writes them (CONVENTIONS.md §1).
+//!
+//! Input: records of the configured topics (default `otlp_spans`), each an
+//! arbitrary batch (many services, partial traces) in the topic's encoding
+//! (`otlp_proto` by default, or `otlp_json`). Output: one [`SpanBatch`] per
+//! record on the graph stage's bounded channel.
+//!
+//! Guarantees (CONVENTIONS.md §8):
+//! * at least once: a record's offset is stored only after its batch was
+//!   accepted by the graph stage's channel, or after its dead-letter copy
+//!   was acknowledged; librdkafka auto-commits stored offsets every
+//!   `auto_commit_interval_ms`, and revoked partitions and shutdown commit
+//!   synchronously. Duplicates are possible only after a crash or a lost
+//!   assignment, never after a clean stop or a rebalance.
+//! * poison records (undecodable, too large) go to `<topic><dlq_suffix>`
+//!   with their original key, value and headers plus `x-dlq-*` headers
+//!   ([`dlq`]); the consumer moves on.
+//! * backpressure pauses partitions instead of blocking the poll loop;
+//!   nothing is dropped.
+//! * cooperative-sticky rebalancing; `read_committed`.
+//!
+//! Never does: interpret record keys or headers (the key is only a
+//! partitioning hint), pair spans, or read the wall clock for analysis.
+
+mod client;
+pub mod config;
+mod consumer;
+mod context;
+pub mod dlq;
+mod metrics;
+mod offsets;
+mod route;
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+pub use config::{
+    Config, OffsetReset, SaslMechanism, Secret, SecurityConfig, SecurityProtocol, Settings,
+    TopicConfig,
+};
+pub use metrics::Metrics;
+
+use crate::model::SpanBatch;
+
+/// Why the Kafka consumer could not start or had to stop.
+#[derive(Debug, thiserror::Error)]
+pub enum KafkaError {
+    /// `ingest.kafka.brokers` is empty.
+    #[error("no kafka brokers configured")]
+    NoBrokers,
+    /// librdkafka refused to create a client.
+    #[error("failed to create the kafka {role}")]
+    Client {
+        /// `consumer` or `dead-letter producer`.
+        role: &'static str,
+        /// librdkafka's error.
+        #[source]
+        source: rdkafka::error::KafkaError,
+    },
+    /// The subscription was refused.
+    #[error("failed to subscribe to kafka topics {topics}")]
+    Subscribe {
+        /// The subscription, comma-separated.
+        topics: String,
+        /// librdkafka's error.
+        #[source]
+        source: rdkafka::error::KafkaError,
+    },
+    /// The graph stage dropped its receiver while the consumer was running.
+    #[error("the graph stage stopped accepting span batches")]
+    OutputClosed,
+    /// librdkafka reported a fatal error (e.g. a fenced static member).
+    #[error("fatal kafka consumer error")]
+    Fatal(#[source] rdkafka::error::KafkaError),
+}
+
+/// Runs the Kafka span consumer until `shutdown` is cancelled.
+///
+/// Joins the consumer group `settings.group_id()`, subscribes to the
+/// configured topics, and sends one [`SpanBatch`] per decoded record to
+/// `output`. On cancellation it stops fetching, finishes the hand-off in
+/// flight (waiting up to 10 s for room in `output`), commits every stored
+/// offset synchronously, leaves the group and returns `Ok(())`.
+/// Register `metrics` once with [`Metrics::register`].
+///
+/// # Errors
+/// * [`KafkaError::NoBrokers`], [`KafkaError::Client`],
+///   [`KafkaError::Subscribe`]: at startup, before any record is read.
+/// * [`KafkaError::OutputClosed`]: `output`'s receiver was dropped.
+/// * [`KafkaError::Fatal`]: librdkafka gave up on this member.
+///
+/// Offsets handed off before an error are still committed.
+pub async fn run_consumer(
+    settings: Settings,
+    output: mpsc::Sender<SpanBatch>,
+    metrics: Metrics,
+    shutdown: CancellationToken,
+) -> Result<(), KafkaError> {
+    consumer::Worker::start(settings, output, metrics, shutdown)?
+        .run()
+        .await
+}

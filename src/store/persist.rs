@@ -1,0 +1,119 @@
+//! Durable state blobs in the data directory, in one embedded redb file.
+//!
+//! Stages export their state as opaque bytes (the graph's pending halves,
+//! edges and open windows); this module only stores and returns them, in
+//! one ACID transaction per write, so a crash leaves either the old or the
+//! new state, never a mix. Never does: interpret what it stores.
+
+use std::path::{Path, PathBuf};
+
+use redb::{Database, ReadableDatabase, TableDefinition};
+
+/// Name of the database file inside the data directory.
+pub const FILE_NAME: &str = "epicenter.redb";
+
+const STATE: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("state");
+
+/// Why the store could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The data directory could not be created.
+    #[error("cannot create data directory {path}: {source}")]
+    CreateDir {
+        /// The directory.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The embedded database failed.
+    #[error("state store failed: {0}")]
+    Db(#[from] redb::Error),
+}
+
+/// Key/value store of state blobs.
+#[derive(Debug)]
+pub struct StateStore {
+    db: Database,
+    path: PathBuf,
+}
+
+impl StateStore {
+    /// Opens (or creates) `DIR/epicenter.redb`, creating `DIR` as needed.
+    ///
+    /// # Errors
+    /// When the directory cannot be created or the file is not a redb
+    /// database (or is locked by another process).
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let path = dir.join(FILE_NAME);
+        let db = Database::create(&path).map_err(redb::Error::from)?;
+        Ok(Self { db, path })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Replaces the blob under `key`, durably.
+    ///
+    /// # Errors
+    /// On any storage failure; the previous value is then kept.
+    pub fn put(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        let txn = self.db.begin_write().map_err(redb::Error::from)?;
+        {
+            let mut table = txn.open_table(STATE).map_err(redb::Error::from)?;
+            table.insert(key, value).map_err(redb::Error::from)?;
+        }
+        txn.commit().map_err(redb::Error::from)?;
+        Ok(())
+    }
+
+    /// Returns the blob under `key`, if any.
+    ///
+    /// # Errors
+    /// On any storage failure.
+    pub fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let txn = self.db.begin_read().map_err(redb::Error::from)?;
+        let table = match txn.open_table(STATE) {
+            Ok(table) => table,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+            Err(error) => return Err(redb::Error::from(error).into()),
+        };
+        let value = table.get(key).map_err(redb::Error::from)?;
+        Ok(value.map(|v| v.value().to_vec()))
+    }
+
+    /// Size of the database file in bytes (for self-metrics).
+    pub fn file_bytes(&self) -> u64 {
+        std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_survives_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = StateStore::open(dir.path()).unwrap();
+            assert_eq!(store.get("graph").unwrap(), None);
+            store.put("graph", b"v1").unwrap();
+            store.put("graph", b"v2").unwrap();
+        }
+        let store = StateStore::open(dir.path()).unwrap();
+        assert_eq!(store.get("graph").unwrap().as_deref(), Some(&b"v2"[..]));
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_database_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(FILE_NAME), b"not a database at all").unwrap();
+        assert!(StateStore::open(dir.path()).is_err());
+    }
+}

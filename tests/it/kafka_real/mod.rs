@@ -1,0 +1,10 @@
+//! The Kafka span consumer against a real broker (KRaft, started by
+//! `scripts/test.sh`): Collector-style records in, span batches out, poison
+//! records to the DLQ ([`delivery`]); offsets committed only after hand-off,
+//! exactly-once hand-off across a restart and a rebalance, and backpressure
+//! that pauses instead of dropping ([`offsets`]); and the whole daemon
+//! with Kafka as its source, stopped and restarted mid-stream ([`daemon`]).
+
+mod daemon;
+mod delivery;
+mod offsets;
