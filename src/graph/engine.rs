@@ -11,8 +11,8 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use crate::model::{
-    ConnectionType, GraphSnapshot, NodeKind, PairingStats, ResourceInfo, SeriesKey, Span,
-    SpanBatch, SpanKind, Timestamp, TraceId, WindowStats,
+    ConnectionType, GraphSnapshot, NodeKind, PairingStats, ResourceInfo, Span, SpanBatch, SpanKind,
+    Timestamp, TraceId, WindowStats,
 };
 
 use super::config::Settings;
@@ -21,7 +21,7 @@ use super::naming;
 use super::nodes::Nodes;
 use super::outcome::{AdvanceOutcome, EdgeDrops, Expiry, HalfKind, ObserveOutcome};
 use super::pairing::{Fallback, Half, Key, PairingStore, Targets, key_of, trace_of};
-use super::windows::{Sample, Windows};
+use super::windows::{EdgeSample, ServiceSample, Windows};
 
 /// The event-time service graph. See [`crate::graph`].
 #[derive(Debug)]
@@ -531,41 +531,18 @@ impl Graph {
             .and_then(|r| r.environment.clone())
             .unwrap_or_else(|| self.empty.clone());
         let client_version = version_of(request.client).unwrap_or_else(|| self.empty.clone());
-        let sample = Sample {
+        let sample = EdgeSample {
+            environment: &environment,
+            client: &request.key.client,
+            server: &request.key.server,
+            connection_type: request.key.connection_type,
+            client_version: &client_version,
+            server_version: &server_version,
             latency_ns: request.server_ns,
             error: request.failed,
-            instance: None,
         };
-        let EdgeKey {
-            client,
-            server,
-            connection_type,
-        } = request.key;
-        let at = request.at;
-        let keys = [
-            SeriesKey::EdgeByClientVersion {
-                environment: environment.clone(),
-                client: client.clone(),
-                client_version,
-                server: server.clone(),
-            },
-            SeriesKey::EdgeByServerVersion {
-                environment: environment.clone(),
-                client: client.clone(),
-                server: server.clone(),
-                server_version,
-            },
-            SeriesKey::Edge {
-                environment,
-                client,
-                server,
-                connection_type,
-            },
-        ];
-        for key in keys {
-            let recorded = self.windows.record(at, key, sample);
-            debug_assert!(recorded, "edge recorded into a closed window");
-        }
+        let recorded = self.windows.record_edge(request.at, sample);
+        debug_assert!(recorded, "edge recorded into a closed window");
         true
     }
 
@@ -575,58 +552,21 @@ impl Graph {
         resource: &Arc<ResourceInfo>,
         out: &mut ObserveOutcome,
     ) {
-        let environment = resource
-            .environment
-            .clone()
-            .unwrap_or_else(|| self.empty.clone());
         let (operation, overflowed) =
             self.nodes
                 .operation(&resource.service, &span.operation, span.end);
         out.operations_overflowed += u64::from(overflowed);
-        let instance = resource.instance.as_ref().unwrap_or(&self.empty);
-        let latency_ns = span.duration_nanos();
-        let with_instance = Sample {
-            latency_ns,
+        let sample = ServiceSample {
+            environment: resource.environment.as_ref().unwrap_or(&self.empty),
+            service: &resource.service,
+            version: resource.version.as_ref().unwrap_or(&self.empty),
+            operation: &operation,
+            instance: resource.instance.as_ref().unwrap_or(&self.empty),
+            latency_ns: span.duration_nanos(),
             error: span.error,
-            instance: Some(instance),
         };
-        let version = resource
-            .version
-            .clone()
-            .unwrap_or_else(|| self.empty.clone());
-        let service = resource.service.clone();
-        let rows = [
-            (
-                SeriesKey::Service {
-                    environment: environment.clone(),
-                    service: service.clone(),
-                },
-                with_instance,
-            ),
-            (
-                SeriesKey::Operation {
-                    environment: environment.clone(),
-                    service: service.clone(),
-                    operation,
-                },
-                Sample {
-                    instance: None,
-                    ..with_instance
-                },
-            ),
-            (
-                SeriesKey::ServiceVersion {
-                    environment,
-                    service,
-                    version,
-                },
-                with_instance,
-            ),
-        ];
-        for (key, sample) in rows {
-            let recorded = self.windows.record(span.end, key, sample);
-            debug_assert!(recorded, "span recorded into a closed window");
-        }
+        let recorded = self.windows.record_service(span.end, sample);
+        debug_assert!(recorded, "span recorded into a closed window");
     }
 
     fn advance_to(&mut self, to: Timestamp) -> AdvanceOutcome {

@@ -130,9 +130,11 @@ pub(crate) fn bucket_index(bounds_ns: &[u64], value_ns: u64) -> usize {
 }
 
 /// Values below this are their own bin.
-const EXACT: u64 = 64;
-/// log2(EXACT): sub-bins per power of two (≤ 1/64 ≈ 1.6 % relative error).
-const SUB_BITS: u32 = 6;
+const EXACT: u64 = 32;
+/// log2(EXACT): 32 sub-bins per power of two; a bin's midpoint is within
+/// 1/64 ≈ 1.6 % of any value in it. Finer bins cost insert time (the sparse
+/// vector grows) for precision detection does not need.
+const SUB_BITS: u32 = 5;
 
 /// A compact, sparse log-linear latency sketch for one series in one window.
 ///

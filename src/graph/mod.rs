@@ -53,6 +53,16 @@
 //! beyond); idle edges and nodes leave after `edge_idle_secs`. Every drop is
 //! counted in [`ObserveOutcome`]/[`AdvanceOutcome`].
 //!
+//! Memory (measured by the `*_memory_*` unit tests): an edge costs about
+//! 5.2 KB, dominated by its two one-significant-digit HDR quantile sketches
+//! (1.9 KB each); a held half costs 144 B. At the defaults (65 536 edges,
+//! 500 000 halves) the stage is bounded by about 410 MB plus hash-map slack;
+//! a 5 000-service fleet with ~10 edges per service needs about 260 MB for
+//! its edges.
+//!
+//! Hash maps use `foldhash` (seeded per map, much faster than SipHash on
+//! short keys); no iteration order ever reaches an output.
+//!
 //! Nothing here performs I/O or reads the clock except [`task`], which is the
 //! only async part and reads wall time only to advance an idle watermark.
 

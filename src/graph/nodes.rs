@@ -13,8 +13,10 @@
 //!
 //! Never does: look at spans; the engine tells it what was seen and when.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
+
+use foldhash::HashMap;
 
 use crate::model::{NodeKind, NodeSnapshot, ResourceInfo, Timestamp};
 
@@ -50,8 +52,8 @@ impl Node {
             kind,
             namespace: None,
             environments: BTreeSet::new(),
-            instances: HashMap::new(),
-            operations: HashMap::new(),
+            instances: HashMap::default(),
+            operations: HashMap::default(),
             first_seen: at,
             last_seen: at,
             edges: 0,
@@ -97,7 +99,7 @@ impl Nodes {
         idle_ns: u64,
     ) -> Self {
         Self {
-            map: HashMap::new(),
+            map: HashMap::default(),
             max,
             max_operations,
             max_instances,

@@ -20,8 +20,10 @@
 //! Never does: decide what an expired half becomes, count metrics, log.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::BinaryHeap;
 use std::sync::Arc;
+
+use foldhash::HashMap;
 
 use crate::model::{ResourceInfo, SpanId, SpanKind, Timestamp, TraceId};
 
@@ -141,8 +143,8 @@ impl PairingStore {
     /// An empty store.
     pub(crate) fn new(ttl_ns: u64, max: usize) -> Self {
         Self {
-            halves: HashMap::new(),
-            waiters: HashMap::new(),
+            halves: HashMap::default(),
+            waiters: HashMap::default(),
             expiry: BinaryHeap::new(),
             unpaired: 0,
             ttl_ns,
@@ -393,5 +395,19 @@ mod tests {
         let (_, expired) = store.pop_expired(None).unwrap();
         assert!(expired.paired);
         assert_eq!(store.unpaired(), 0);
+    }
+}
+
+#[cfg(test)]
+mod memory {
+    use super::*;
+
+    #[test]
+    fn a_held_half_costs_about_150_bytes() {
+        // Map entry (key + half) + expiry heap entry; the 500 000 default
+        // `max_pending_spans` therefore bounds the store to ~75 MB (plus hash-map slack).
+        let entry = size_of::<Key>() + size_of::<Half>() + size_of::<Reverse<(Timestamp, Key)>>();
+        eprintln!("held half: {entry} bytes");
+        assert!(entry <= 160, "{entry} bytes");
     }
 }

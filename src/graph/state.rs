@@ -8,9 +8,10 @@
 //!
 //! Never does: I/O. The caller (`store`) decides where the bytes go.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
+use foldhash::HashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::model::{
@@ -24,7 +25,7 @@ use super::latency::{Exemplar, SideLatency, Sketch, new_hdr};
 use super::nodes::{InstanceSeen, Node};
 use super::outcome::ObserveOutcome;
 use super::pairing::{Fallback, Half, Key, Targets, key_of, trace_of};
-use super::windows::SeriesAgg;
+use super::windows::{SeriesAgg, Windows};
 
 /// Bumped when the layout changes incompatibly.
 const FORMAT: u32 = 1;
@@ -152,7 +153,7 @@ impl Graph {
     /// The full state, for a restart. Deterministic: equal graphs give equal states.
     pub fn export_state(&self) -> GraphState {
         let mut resources = Vec::new();
-        let mut resource_index: HashMap<*const ResourceInfo, usize> = HashMap::new();
+        let mut resource_index: HashMap<*const ResourceInfo, usize> = HashMap::default();
         let halves = self
             .store
             .iter_in_expiry_order()
@@ -180,13 +181,12 @@ impl Graph {
             .windows
             .open
             .iter()
-            .map(|(index, series)| {
-                let mut rows: Vec<(&SeriesKey, &SeriesAgg)> = series.iter().collect();
-                rows.sort_by(|a, b| a.0.cmp(b.0));
+            .map(|(index, window)| {
+                let rows = Windows::rows(window);
                 (
                     *index,
                     rows.into_iter()
-                        .map(|(k, a)| (key_state(k), agg_state(a)))
+                        .map(|(k, a)| (key_state(&k), agg_state(a)))
                         .collect(),
                 )
             })
@@ -251,11 +251,11 @@ impl Graph {
         graph.windows.next = state.next_window;
         graph.windows.empties = state.empty_windows;
         for (index, rows) in state.windows {
-            let mut series = HashMap::with_capacity(rows.len());
             for (key, agg) in rows {
-                series.insert(restore_key(key)?, restore_agg(agg));
+                graph
+                    .windows
+                    .restore(index, restore_key(key)?, restore_agg(agg));
             }
-            graph.windows.open.insert(index, series);
         }
         Ok(graph)
     }
