@@ -158,8 +158,12 @@ fn observe_service(
     // event: exposure starts (later than that, it is an implicit release).
     let mut exposed_now = Vec::new();
     for (idx, r) in st.releases.iter_mut().enumerate() {
+        // A rollback known ahead of time (events applied before the windows,
+        // as in replay) does not stop exposure before it happened.
+        let rolled_back_by_now = r.rolled_back_at.is_some_and(|rb| window.start >= rb);
         if r.exposure_start.is_some()
-            || matches!(r.state, ReleaseState::RolledBack | ReleaseState::Removed)
+            || r.state == ReleaseState::Removed
+            || rolled_back_by_now
             || !shares.contains_key(&r.key.version)
             || r.started_at.nanos() > window.end.nanos().saturating_add(tol)
             || window.start.nanos() > r.started_at.nanos().saturating_add(tol)
@@ -263,10 +267,15 @@ fn track(
         return;
     };
     let r = &mut st.releases[idx];
-    if !matches!(
-        r.state,
-        ReleaseState::Rolling | ReleaseState::Canary | ReleaseState::Complete
-    ) {
+    // Rolled back by an event later than this window: still record its share.
+    let future_rollback =
+        r.state == ReleaseState::RolledBack && r.rolled_back_at.is_some_and(|rb| at < rb);
+    if !(future_rollback
+        || matches!(
+            r.state,
+            ReleaseState::Rolling | ReleaseState::Canary | ReleaseState::Complete
+        ))
+    {
         return;
     }
     let tr = &mut st.tracker;
@@ -287,8 +296,11 @@ fn track(
         (p.instance_share - point.instance_share).abs() > 0.005
             || (p.traffic_share - point.traffic_share).abs() > 0.005
     });
-    if r.state.in_progress() || moved {
+    if r.state.in_progress() || moved || future_rollback {
         push_point(&mut r.timeline, point, settings.timeline_max_points);
+    }
+    if future_rollback {
+        return;
     }
     let key = r.key.clone();
     let change = |kind| ReleaseChange {

@@ -322,3 +322,36 @@ fn empty_versions_are_ignored() {
     assert!(changes.is_empty());
     assert_eq!(ix.release_count(), 0);
 }
+
+#[test]
+fn replay_with_all_events_first_keeps_exposure_and_timeline() {
+    // Replay applies every deployment event before the first window.
+    let mut ix = index();
+    ix.apply_event(&deploy("e1", "svc", "prod", "v2", 120));
+    let rb = crate::model::DeployKind::RolledBack;
+    ix.apply_event(&event(rb, "e2", "svc", "prod", Some("v1"), 300));
+    let changes = run_split(
+        &mut ix,
+        0,
+        &[(4, 0), (4, 0), (2, 2), (0, 4), (0, 4), (4, 0), (4, 0)],
+    );
+    assert_eq!(
+        kinds(&changes),
+        kv(&[("v2", "exposure_started")]),
+        "no implicit duplicate"
+    );
+    let rs = ix.releases_of("svc", "prod");
+    assert_eq!(rs.len(), 1);
+    let r = &rs[0];
+    assert_eq!(r.exposure_start, Some(t(120)));
+    assert_eq!(
+        (r.state, r.rolled_back_at),
+        (ReleaseState::RolledBack, Some(t(300)))
+    );
+    let shares: Vec<f64> = r.timeline.iter().map(|p| p.instance_share).collect();
+    assert_eq!(
+        shares,
+        [0.5, 1.0, 1.0],
+        "shares recorded until the rollback"
+    );
+}
