@@ -59,17 +59,19 @@
 //! * A redeploy of the same version (config change) is merged into the
 //!   existing release, not a new one.
 //!
-//! Never does: I/O, clock reads, logging or metrics (the task does those),
-//! hash-map iteration in outputs.
+//! Never does: I/O, clock reads, logging (the task, still to be written,
+//! does those and records [`Metrics`]), hash-map iteration in outputs.
 
 pub mod config;
 mod dedup;
 mod index;
+pub mod metrics;
 mod queries;
 mod rollout;
 
 pub use config::{Config, Settings};
 pub use index::{EventOutcome, IgnoreReason, ReleaseIndex};
+pub use metrics::Metrics;
 
 #[cfg(test)]
 mod tests;
