@@ -11,6 +11,10 @@ use crate::model::{Invalid, Timestamp};
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
+    /// A service's first this many windows with traffic are its baseline:
+    /// versions seen then are not implicit releases (a low-traffic version
+    /// missing from the very first window is not a release).
+    pub baseline_windows: u32,
     /// An event and a version first seen in spans within this many seconds of
     /// each other are the same release.
     pub merge_tolerance_secs: u64,
@@ -43,6 +47,7 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Self {
+            baseline_windows: 2,
             merge_tolerance_secs: 600,
             canary_max_share: 0.5,
             canary_min_windows: 3,
@@ -62,6 +67,8 @@ impl Default for Config {
 /// Validated settings, in the units the core uses.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Settings {
+    /// See [`Config::baseline_windows`].
+    pub baseline_windows: u32,
     /// Merge tolerance in nanoseconds.
     pub merge_tolerance_nanos: u64,
     /// See [`Config::canary_max_share`].
@@ -97,6 +104,7 @@ impl Default for Settings {
 impl Settings {
     fn from_config(c: &Config) -> Self {
         Self {
+            baseline_windows: c.baseline_windows,
             merge_tolerance_nanos: c.merge_tolerance_secs.saturating_mul(Timestamp::SECOND),
             canary_max_share: c.canary_max_share,
             canary_min_windows: c.canary_min_windows,
@@ -143,6 +151,7 @@ impl Config {
         share("complete_share", self.complete_share, true, true);
         share("progress_step", self.progress_step, true, true);
         let positive = [
+            ("baseline_windows", self.baseline_windows as usize),
             ("canary_min_windows", self.canary_min_windows as usize),
             (
                 "rollback_confirm_windows",

@@ -46,6 +46,8 @@ pub(super) struct ServiceState {
     pub(super) versions: BTreeMap<Arc<str>, VersionSeen>,
     /// The version with the largest share in the last window.
     pub(super) dominant: Option<Arc<str>>,
+    /// Windows with traffic seen (saturating), for the baseline period.
+    pub(super) windows_seen: u32,
     /// Start of the last window that had traffic for this service.
     pub(super) last_window: Option<Timestamp>,
     /// Set by `service.removed`; cleared by later traffic or a deploy.

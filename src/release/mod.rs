@@ -25,7 +25,7 @@
 //!   - a version of an announced release showing up starts its exposure;
 //!   - a version never seen before, for a service that already had one, is an
 //!     implicit release at the window start (the versions of a service's first
-//!     window are its baseline, not releases);
+//!     `baseline_windows` windows are its baseline, not releases);
 //!   - the latest exposed release is tracked: its instance and traffic share
 //!     go into its timeline; it is a *canary* once its share stays below
 //!     `canary_max_share` (within `canary_hold_tolerance`) for

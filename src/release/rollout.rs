@@ -133,7 +133,8 @@ fn observe_service(
     {
         st.retired_at = None;
     }
-    let first_observation = st.versions.is_empty();
+    let in_baseline = st.windows_seen < settings.baseline_windows;
+    st.windows_seen = st.windows_seen.saturating_add(1);
     let prev_dominant = st.dominant.clone();
 
     let mut new_versions = Vec::new();
@@ -188,8 +189,9 @@ fn observe_service(
         supersede_before(st, last);
     }
 
-    // A version never seen before, with no event: an implicit release.
-    if !first_observation {
+    // A version never seen before (after the baseline windows), with no
+    // event: an implicit release.
+    if !in_baseline {
         for v in new_versions {
             if st
                 .releases

@@ -10,6 +10,7 @@ fn small() -> ReleaseIndex {
         max_services: 2,
         timeline_max_points: 8,
         dedup_capacity: 4,
+        baseline_windows: 1,
         ..Config::default()
     };
     ReleaseIndex::new(config.validate().unwrap())

@@ -7,7 +7,7 @@ mod windows;
 
 use std::sync::Arc;
 
-use super::{ReleaseIndex, Settings};
+use super::ReleaseIndex;
 use crate::model::{
     ChangeKind, DeployEvent, DeployKind, ReleaseChange, ReleaseKey, ReleaseOrigin, SeriesKey,
     SeriesStats, Timestamp, WindowStats,
@@ -22,8 +22,14 @@ fn t(secs: u64) -> Timestamp {
     Timestamp::from_secs(BASE_SECS + secs)
 }
 
+/// An index whose baseline is the first window only, so tests stay short
+/// (`baseline_windows` itself is tested in `windows.rs`).
 fn index() -> ReleaseIndex {
-    ReleaseIndex::new(Settings::default())
+    let config = crate::release::Config {
+        baseline_windows: 1,
+        ..crate::release::Config::default()
+    };
+    ReleaseIndex::new(config.validate().unwrap())
 }
 
 fn event(

@@ -355,3 +355,26 @@ fn replay_with_all_events_first_keeps_exposure_and_timeline() {
         "shares recorded until the rollback"
     );
 }
+
+#[test]
+fn versions_of_the_baseline_windows_are_not_releases() {
+    let config = crate::release::Config {
+        baseline_windows: 3,
+        ..crate::release::Config::default()
+    };
+    let mut ix = ReleaseIndex::new(config.validate().unwrap());
+    // A low-traffic version missing from the first window is still baseline.
+    let changes = run_split(&mut ix, 0, &[(4, 0), (4, 1), (4, 1)]);
+    assert!(changes.is_empty(), "{changes:?}");
+    assert_eq!(ix.release_count(), 0);
+    // After the baseline, a new version is a release.
+    let changes = ix.observe_window(&window(
+        180,
+        &[("prod", "svc", "v1", 100, 4), ("prod", "svc", "v3", 100, 1)],
+    ));
+    assert_eq!(
+        kinds(&changes),
+        kv(&[("v3", "detected"), ("v3", "progress")])
+    );
+    assert_eq!(crate::release::Settings::default().baseline_windows, 2);
+}
