@@ -23,6 +23,8 @@
 //! * [`ingest`]: decoders (OTLP protobuf with a slim schema, lenient OTLP/JSON),
 //!   normalization of semantic conventions, OTLP servers, Kafka consumer, files.
 //! * [`graph`]: event-time pairing of spans into edges, virtual nodes, windows.
+//! * [`release`]: the release index: deployment events and versions seen in
+//!   spans become releases with a rollout state and timeline.
 //! * [`store`]: latest snapshots for readers; durable state in the data directory.
 //! * [`api`]: the HTTP API and `/metrics`; reads only [`store`].
 //! * [`sim`]: a seeded, deterministic traffic simulator (demo, tests, benches).
@@ -35,6 +37,7 @@
 //! | `model`, `telemetry` | nothing |
 //! | `ingest` | `model`, `telemetry`, `proto` |
 //! | `graph` | `model`, `telemetry` |
+//! | `release` | `model`, `telemetry` |
 //! | `store` | `model`, `telemetry` |
 //! | `api` | `model`, `store`, `telemetry`, `proto` |
 //! | `sim` | `model`, `proto` |
@@ -49,6 +52,7 @@ pub mod graph;
 pub mod ingest;
 pub mod model;
 pub mod proto;
+pub mod release;
 pub mod shutdown;
 pub mod sim;
 pub mod store;

@@ -4,12 +4,14 @@
 //! a slim schema of our own) or lenient OTLP/JSON and normalizes semantic
 //! conventions into the compact span model in one pass. [`otlp`] serves the
 //! OTLP/gRPC and OTLP/HTTP receivers, [`kafka`] consumes span topics (with a
-//! dead-letter topic for poison records), and [`file`] reads replay files.
+//! dead-letter topic for poison records), and [`file`] reads replay files; [`deploy`] decodes
+//! deployment events (CDEvents, CloudEvents modes, the plain form).
 //! Every source hands batches to the graph stage over one bounded channel.
 //!
 //! Never does: pairing, aggregation or anything else of the graph stage.
 
 pub mod decode;
+pub mod deploy;
 pub mod file;
 pub mod kafka;
 pub mod otlp;

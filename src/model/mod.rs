@@ -7,6 +7,7 @@
 pub mod anomaly;
 pub mod ids;
 pub mod release;
+pub mod rollout;
 pub mod snapshot;
 pub mod span;
 pub mod time;
@@ -16,6 +17,7 @@ pub mod window;
 pub use anomaly::{Anomaly, Origin, Signal};
 pub use ids::{SpanId, TraceId};
 pub use release::{DeployEvent, DeployKind, ReleaseKey, ReleaseOrigin};
+pub use rollout::{ChangeKind, Release, ReleaseChange, ReleaseState, RollbackCause, TimelinePoint};
 pub use snapshot::{
     BucketCounts, EdgeSnapshot, GraphSnapshot, NodeKind, NodeSnapshot, PairingStats,
 };
