@@ -44,7 +44,9 @@
 
 pub mod api;
 pub mod app;
+pub mod baseline;
 pub mod config;
+pub mod detect;
 pub mod graph;
 pub mod ingest;
 pub mod model;
