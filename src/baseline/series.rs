@@ -99,6 +99,8 @@ pub struct ErrorBaseline {
     pub requests: u64,
     /// Errors behind `ratio`.
     pub errors: u64,
+    /// Windows behind `dispersion`.
+    pub points: usize,
 }
 
 /// Baseline request rate.
@@ -110,6 +112,8 @@ pub struct RateBaseline {
     pub sigma_per_sec: f64,
     /// Over-dispersion against a Poisson count at the median window length, ≥ 1.
     pub dispersion: f64,
+    /// Windows behind the estimates.
+    pub points: usize,
 }
 
 /// Baseline of one latency quantile, in log space.
@@ -119,6 +123,8 @@ pub struct LatencyBaseline {
     pub median_log: f64,
     /// Robust σ of `ln(seconds)` (scaled MAD).
     pub sigma_log: f64,
+    /// Windows behind the estimates.
+    pub points: usize,
 }
 
 /// Everything a detector may read about a series' past. Recomputed on fold.
@@ -256,7 +262,8 @@ impl Baseline {
         // Trim upper outliers (bursts that slipped in before detection was ready).
         let (e, n) = pooled(25.0, ratio, phi);
         let ratio = e as f64 / n.max(1) as f64;
-        Some(ErrorBaseline { ratio, dispersion: dispersion(ratio, r2), requests: n, errors: e })
+        let dispersion = dispersion(ratio, r2);
+        Some(ErrorBaseline { ratio, dispersion, requests: n, errors: e, points: r2.len() })
     }
 
     fn rate_baseline(&self, params: &BaselineParams, rates: &mut Vec<f64>) -> Option<RateBaseline> {
@@ -272,6 +279,7 @@ impl Baseline {
         let mut secs: Vec<f64> =
             self.kept(Signal::Throughput).filter(|p| p.secs > 0.0).map(|p| p.secs.into()).collect();
         let window_secs = median(&mut secs).unwrap_or(1.0);
+        let points = rates.len();
         let (per_sec, mad) = median_mad(rates)?;
         let sigma_per_sec = mad * MAD_TO_SIGMA;
         let poisson_var = per_sec / window_secs;
@@ -280,7 +288,7 @@ impl Baseline {
         } else {
             1.0
         };
-        Some(RateBaseline { per_sec, sigma_per_sec, dispersion })
+        Some(RateBaseline { per_sec, sigma_per_sec, dispersion, points })
     }
 
     fn latency_baseline(
@@ -301,8 +309,9 @@ impl Baseline {
         if logs.len() < params.min_points {
             return None;
         }
+        let points = logs.len();
         let (median_log, mad) = median_mad(logs)?;
-        Some(LatencyBaseline { median_log, sigma_log: mad * MAD_TO_SIGMA })
+        Some(LatencyBaseline { median_log, sigma_log: mad * MAD_TO_SIGMA, points })
     }
 }
 

@@ -60,10 +60,10 @@ struct Profile {
 }
 
 impl Profile {
-    fn sample(&self, rng: &mut Rng) -> SeriesStats {
+    fn sample(&self, rng: &mut Rng, window_secs: u64) -> SeriesStats {
         // Lognormal wobble of rate and error ratio: real series are over-dispersed.
         let wobble = (0.1 * rng.normal()).exp();
-        let requests = rng.poisson(self.rate * WINDOW_SECS as f64 * wobble);
+        let requests = rng.poisson(self.rate * window_secs as f64 * wobble);
         let ratio = (self.error_ratio * (0.3 * rng.normal()).exp()).min(1.0);
         let expected_errors = requests as f64 * ratio;
         let errors = rng.poisson(expected_errors).min(requests);
@@ -92,11 +92,11 @@ fn edge(client: &str, server: &str, connection_type: ConnectionType) -> SeriesKe
     }
 }
 
-fn window_at(i: u64, mut series: Vec<(SeriesKey, SeriesStats)>) -> WindowStats {
+fn window_at(i: u64, secs: u64, mut series: Vec<(SeriesKey, SeriesStats)>) -> WindowStats {
     series.sort_by(|a, b| a.0.cmp(&b.0));
     WindowStats {
-        start: Timestamp::from_secs(T0 + i * WINDOW_SECS),
-        end: Timestamp::from_secs(T0 + (i + 1) * WINDOW_SECS),
+        start: Timestamp::from_secs(T0 + i * secs),
+        end: Timestamp::from_secs(T0 + (i + 1) * secs),
         series,
     }
 }
@@ -105,10 +105,22 @@ fn start_of(i: u64) -> Timestamp {
     Timestamp::from_secs(T0 + i * WINDOW_SECS)
 }
 
-/// Runs `windows` windows; `profile(i, key_index)` gives each series' behaviour
-/// (None = absent). Returns every outcome.
+/// Runs `windows` windows of [`WINDOW_SECS`]; `profile(i, key_index)` gives
+/// each series' behaviour (None = absent). Returns every outcome.
 fn run(
     keys: &[SeriesKey],
+    windows: u64,
+    seed: u64,
+    graph: &GraphSnapshot,
+    detect: &mut Detect,
+    profile: impl Fn(u64, usize) -> Option<Profile>,
+) -> Vec<DetectOutcome> {
+    run_windows(keys, WINDOW_SECS, windows, seed, graph, detect, profile)
+}
+
+fn run_windows(
+    keys: &[SeriesKey],
+    window_secs: u64,
     windows: u64,
     seed: u64,
     graph: &GraphSnapshot,
@@ -121,9 +133,11 @@ fn run(
             let series = keys
                 .iter()
                 .enumerate()
-                .filter_map(|(k, key)| Some((key.clone(), profile(i, k)?.sample(&mut rng))))
+                .filter_map(|(k, key)| {
+                    Some((key.clone(), profile(i, k)?.sample(&mut rng, window_secs)))
+                })
                 .collect();
-            detect.observe(&window_at(i, series), graph)
+            detect.observe(&window_at(i, window_secs, series), graph)
         })
         .collect()
 }
@@ -143,10 +157,11 @@ fn no_alarm_on_2000_stationary_noisy_series_over_hours() {
         })
         .collect();
     let mut detect = Detect::new(Settings::default());
-    let windows = 2 * 3600 / WINDOW_SECS; // two hours
-    let outcomes = run(&keys, windows, 7, &GraphSnapshot::default(), &mut detect, |_, k| {
-        Some(profiles[k])
-    });
+    // Three hours of one-minute windows (long windows keep the debug-build test short).
+    let outcomes =
+        run_windows(&keys, 60, 180, 7, &GraphSnapshot::default(), &mut detect, |_, k| {
+            Some(profiles[k])
+        });
     let evaluations: u64 = outcomes.iter().map(|o| o.evaluations).sum();
     let hits: u64 = outcomes.iter().map(|o| o.hits).sum();
     let opened: Vec<&Anomaly> = outcomes.iter().flat_map(|o| &o.opened).collect();
@@ -308,3 +323,4 @@ fn series_cap_refuses_and_counts_and_idle_series_are_forgotten() {
     assert_eq!(outcomes[evicted_at + 1].series_added, 1);
     assert_eq!(detect.series_tracked(), 6);
 }
+

@@ -7,7 +7,11 @@
 //! is the baseline `E` errors in `N` requests shrunk towards ½ (Jeffreys), so
 //! a baseline that saw no error is not treated as "errors are impossible".
 //! Dividing both counts by `φ` widens the test exactly as much as the
-//! series' windows scattered around the pooled ratio in the past.
+//! series' windows scattered around the pooled ratio in the past. Because
+//! `φ` is itself estimated from few windows, the p-value is the larger of that
+//! tail and a Student-t tail of `z = (e − n·p̃) / √(n·p̃(1 − p̃)·φ)` with
+//! `0.37 × windows` degrees of freedom (the efficiency of a median-based
+//! scale): young or short baselines ask for more evidence.
 //!
 //! **Parameters.** `min_requests` (window volume, default 20), `min_errors`
 //! (default 5), `min_increase` (absolute, default +0.02), `min_factor`
@@ -23,7 +27,7 @@
 
 use super::super::{Detector, Finding, SeriesWindow};
 use crate::baseline::Baseline;
-use crate::baseline::stats::binomial_sf;
+use crate::baseline::stats::{binomial_sf, mad_degrees_of_freedom, student_t_sf};
 use crate::model::Signal;
 
 /// Floor for the baseline ratio used in the test.
@@ -77,7 +81,9 @@ impl Detector for ErrorRatioSpike {
         let shrunk = (base.errors as f64 + 0.5) / (base.requests as f64 + 1.0);
         let p_ref = shrunk.max(base.ratio).max(MIN_BASE_RATIO);
         let phi = base.dispersion.max(1.0);
-        let p_value = binomial_sf(e / phi, n / phi, p_ref);
+        let exact = binomial_sf(e / phi, n / phi, p_ref);
+        let z = (e - n * p_ref) / (n * p_ref * (1.0 - p_ref) * phi).sqrt();
+        let p_value = exact.max(student_t_sf(z, mad_degrees_of_freedom(base.points)));
         (p_value <= self.band_p).then_some(Finding {
             signal: Signal::ErrorRatio,
             observed: ratio,

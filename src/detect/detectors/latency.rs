@@ -3,8 +3,9 @@
 //! **Statistic.** A robust z-score in log space:
 //! `z = (ln q − median(ln q_past)) / max(1.4826 · MAD(ln q_past), 0.05)`, where
 //! `q` is the window's quantile and `q_past` the same quantile of the
-//! baseline windows that had enough samples. The p-value is the normal upper
-//! tail `P(Z ≥ z)`. Working in logs makes the test invariant to the unit and
+//! baseline windows that had enough samples. The p-value is the Student-t
+//! upper tail `P(T ≥ z)` with `0.37 × windows` degrees of freedom (the
+//! efficiency of the MAD), so a σ estimated from few windows asks for more. Working in logs makes the test invariant to the unit and
 //! scale of latency (a service at 2 ms and one at 2 s are judged alike), and
 //! the σ floor of 0.05 (≈ 5 %) keeps an unnaturally steady series from
 //! alarming on a jitter.
@@ -18,13 +19,13 @@
 //! window, so tail shifts of low-traffic series go unseen. A quantile
 //! estimated from few samples is noisier than the baseline's windows were, so
 //! sudden low-volume windows are judged with too small a σ (the relative and
-//! absolute minimums limit the damage). The normal tail under-states how
-//! often heavy-tailed quantiles jump; confirmation over several windows
-//! compensates. Bimodal latency (cache hit/miss) can shift a quantile by a
+//! absolute minimums limit the damage). Quantiles with heavier tails than
+//! the t distribution jump more often than the p-value says; confirmation
+//! over several windows compensates. Bimodal latency (cache hit/miss) can shift a quantile by a
 //! large factor with a small change in mix.
 
 use super::super::{Detector, Finding, SeriesWindow};
-use crate::baseline::stats::normal_sf;
+use crate::baseline::stats::{mad_degrees_of_freedom, student_t_sf};
 use crate::baseline::{Baseline, latency_index, min_latency_samples};
 use crate::model::Signal;
 
@@ -92,7 +93,7 @@ impl Detector for LatencyShift {
             return None;
         }
         let z = (observed.ln() - base.median_log) / base.sigma_log.max(MIN_SIGMA_LOG);
-        let p_value = normal_sf(z);
+        let p_value = student_t_sf(z, mad_degrees_of_freedom(base.points));
         (p_value <= self.band_p).then_some(Finding {
             signal: self.signal,
             observed,

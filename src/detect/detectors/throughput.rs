@@ -3,8 +3,10 @@
 //! **Statistic.** The lower tail of a quasi-Poisson count: with `x` requests
 //! in a window of `t` seconds, a baseline median rate `r` and the baseline's
 //! over-dispersion `φ ≥ 1` (variance of past per-window counts over their
-//! Poisson variance, from the scaled MAD), the p-value is `P(X ≤ x/φ)` for
-//! `X ~ Poisson(r·t/φ)`. Series that vanish from a window are judged as zero
+//! Poisson variance, from the scaled MAD), the p-value is the larger of
+//! `P(X ≤ x/φ)` for `X ~ Poisson(r·t/φ)` and the Student-t lower tail of
+//! `z = (r·t − x) / √(r·t·φ)` with `0.37 × windows` degrees of freedom (the
+//! scale is a MAD from few windows). Series that vanish from a window are judged as zero
 //! requests, so a full outage is seen.
 //!
 //! **Parameters.** `min_expected` (the window must be expected to carry at
@@ -19,7 +21,7 @@
 
 use super::super::{Detector, Finding, SeriesWindow};
 use crate::baseline::Baseline;
-use crate::baseline::stats::poisson_cdf;
+use crate::baseline::stats::{mad_degrees_of_freedom, poisson_cdf, student_t_sf};
 use crate::model::Signal;
 
 /// Detects a drop in request rate. See the module docs.
@@ -64,7 +66,10 @@ impl Detector for ThroughputDrop {
             return None;
         }
         let phi = rate.dispersion.max(1.0);
-        let p_value = poisson_cdf(x / phi, rate.per_sec * window.secs / phi);
+        let expected = rate.per_sec * window.secs;
+        let exact = poisson_cdf(x / phi, expected / phi);
+        let z = (expected - x) / (expected * phi).sqrt();
+        let p_value = exact.max(student_t_sf(z, mad_degrees_of_freedom(rate.points)));
         (p_value <= self.band_p).then_some(Finding {
             signal: Signal::Throughput,
             observed,
