@@ -23,6 +23,8 @@
 //! * [`ingest`]: decoders (OTLP protobuf with a slim schema, lenient OTLP/JSON),
 //!   normalization of semantic conventions, OTLP servers, Kafka consumer, files.
 //! * [`graph`]: event-time pairing of spans into edges, virtual nodes, windows.
+//! * [`baseline`]: robust per-series baselines over trailing windows (pure, no telemetry).
+//! * [`detect`]: anomaly detectors, false-alarm control, onset, recovery and origins.
 //! * [`store`]: latest snapshots for readers; durable state in the data directory.
 //! * [`api`]: the HTTP API and `/metrics`; reads only [`store`].
 //! * [`sim`]: a seeded, deterministic traffic simulator (demo, tests, benches).
@@ -35,6 +37,8 @@
 //! | `model`, `telemetry` | nothing |
 //! | `ingest` | `model`, `telemetry`, `proto` |
 //! | `graph` | `model`, `telemetry` |
+//! | `baseline` | `model` |
+//! | `detect` | `model`, `baseline`, `telemetry` |
 //! | `store` | `model`, `telemetry` |
 //! | `api` | `model`, `store`, `telemetry`, `proto` |
 //! | `sim` | `model`, `proto` |

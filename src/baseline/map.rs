@@ -28,11 +28,19 @@ pub enum Entry<'a, T> {
 impl<T> SeriesMap<T> {
     /// An empty map holding at most `capacity` series.
     pub fn new(capacity: usize) -> Self {
-        Self { entries: HashMap::new(), capacity, rejected: 0 }
+        Self {
+            entries: HashMap::new(),
+            capacity,
+            rejected: 0,
+        }
     }
 
     /// The state of `key`, creating it with `make` when there is room.
-    pub fn get_or_insert_with(&mut self, key: &SeriesKey, make: impl FnOnce() -> T) -> Entry<'_, T> {
+    pub fn get_or_insert_with(
+        &mut self,
+        key: &SeriesKey,
+        make: impl FnOnce() -> T,
+    ) -> Entry<'_, T> {
         if self.entries.contains_key(key) {
             return match self.entries.get_mut(key) {
                 Some(value) => Entry::Existing(value),
@@ -101,18 +109,33 @@ mod tests {
     use super::*;
 
     fn key(name: &str) -> SeriesKey {
-        SeriesKey::Service { environment: Arc::from("prod"), service: Arc::from(name) }
+        SeriesKey::Service {
+            environment: Arc::from("prod"),
+            service: Arc::from(name),
+        }
     }
 
     #[test]
     fn refuses_new_series_when_full_and_counts_them() {
         let mut map = SeriesMap::new(2);
-        assert!(matches!(map.get_or_insert_with(&key("a"), || 1), Entry::Added(_)));
-        assert!(matches!(map.get_or_insert_with(&key("b"), || 2), Entry::Added(_)));
-        assert!(matches!(map.get_or_insert_with(&key("c"), || 3), Entry::Full));
+        assert!(matches!(
+            map.get_or_insert_with(&key("a"), || 1),
+            Entry::Added(_)
+        ));
+        assert!(matches!(
+            map.get_or_insert_with(&key("b"), || 2),
+            Entry::Added(_)
+        ));
+        assert!(matches!(
+            map.get_or_insert_with(&key("c"), || 3),
+            Entry::Full
+        ));
         assert!(matches!(map.get_or_insert_with(&key("a"), || 9), Entry::Existing(v) if *v == 1));
         assert_eq!((map.len(), map.rejected()), (2, 1));
         assert_eq!(map.retain(|k, _| k != &key("a")), 1);
-        assert!(matches!(map.get_or_insert_with(&key("c"), || 3), Entry::Added(_)));
+        assert!(matches!(
+            map.get_or_insert_with(&key("c"), || 3),
+            Entry::Added(_)
+        ));
     }
 }

@@ -187,11 +187,21 @@ impl Baseline {
         mask: u8,
         params: &BaselineParams,
     ) {
-        let secs = if window_secs.is_finite() && window_secs > 0.0 { window_secs } else { 0.0 };
+        let secs = if window_secs.is_finite() && window_secs > 0.0 {
+            window_secs
+        } else {
+            0.0
+        };
         let requests = u32::try_from(stats.requests).unwrap_or(u32::MAX);
         let errors = u32::try_from(stats.errors.min(stats.requests)).unwrap_or(u32::MAX);
         let latency_count = u32::try_from(stats.latency.count).unwrap_or(u32::MAX);
-        let log = |v: f64| if v.is_finite() && v > 0.0 { v.ln() as f32 } else { f32::NAN };
+        let log = |v: f64| {
+            if v.is_finite() && v > 0.0 {
+                v.ln() as f32
+            } else {
+                f32::NAN
+            }
+        };
         let l = &stats.latency;
         self.points.push_back(Point {
             requests,
@@ -263,7 +273,13 @@ impl Baseline {
         let (e, n) = pooled(25.0, ratio, phi);
         let ratio = e as f64 / n.max(1) as f64;
         let dispersion = dispersion(ratio, r2);
-        Some(ErrorBaseline { ratio, dispersion, requests: n, errors: e, points: r2.len() })
+        Some(ErrorBaseline {
+            ratio,
+            dispersion,
+            requests: n,
+            errors: e,
+            points: r2.len(),
+        })
     }
 
     fn rate_baseline(&self, params: &BaselineParams, rates: &mut Vec<f64>) -> Option<RateBaseline> {
@@ -276,8 +292,11 @@ impl Baseline {
         if rates.len() < params.min_points {
             return None;
         }
-        let mut secs: Vec<f64> =
-            self.kept(Signal::Throughput).filter(|p| p.secs > 0.0).map(|p| p.secs.into()).collect();
+        let mut secs: Vec<f64> = self
+            .kept(Signal::Throughput)
+            .filter(|p| p.secs > 0.0)
+            .map(|p| p.secs.into())
+            .collect();
         let window_secs = median(&mut secs).unwrap_or(1.0);
         let points = rates.len();
         let (per_sec, mad) = median_mad(rates)?;
@@ -288,7 +307,12 @@ impl Baseline {
         } else {
             1.0
         };
-        Some(RateBaseline { per_sec, sigma_per_sec, dispersion, points })
+        Some(RateBaseline {
+            per_sec,
+            sigma_per_sec,
+            dispersion,
+            points,
+        })
     }
 
     fn latency_baseline(
@@ -311,7 +335,11 @@ impl Baseline {
         }
         let points = logs.len();
         let (median_log, mad) = median_mad(logs)?;
-        Some(LatencyBaseline { median_log, sigma_log: mad * MAD_TO_SIGMA, points })
+        Some(LatencyBaseline {
+            median_log,
+            sigma_log: mad * MAD_TO_SIGMA,
+            points,
+        })
     }
 }
 
@@ -376,7 +404,12 @@ mod tests {
         let params = BaselineParams::default();
         let mut b = Baseline::new();
         for i in 0..40u64 {
-            b.fold(&stats(1000, 4 + i % 3, 0.1 + (i % 5) as f64 * 0.001), 30.0, 0, &params);
+            b.fold(
+                &stats(1000, 4 + i % 3, 0.1 + (i % 5) as f64 * 0.001),
+                30.0,
+                0,
+                &params,
+            );
         }
         let before = *b.summary();
         // Masked incident windows teach nothing.

@@ -163,24 +163,42 @@ impl Config {
         };
         let rate = self.false_alarm_rate_override.unwrap_or(rate);
         let error_inc = self.error_ratio_min_increase_override.unwrap_or(error_inc);
-        let latency_inc = self.latency_min_increase_ratio_override.unwrap_or(latency_inc);
+        let latency_inc = self
+            .latency_min_increase_ratio_override
+            .unwrap_or(latency_inc);
         let drop = self.throughput_min_drop_ratio_override.unwrap_or(drop);
         let open = |v: f64| v > 0.0 && v < 1.0;
-        check(open(rate), "false_alarm_rate_override", "must be between 0 and 1, exclusive");
-        check(open(error_inc), "error_ratio_min_increase_override", "must be between 0 and 1");
+        check(
+            open(rate),
+            "false_alarm_rate_override",
+            "must be between 0 and 1, exclusive",
+        );
+        check(
+            open(error_inc),
+            "error_ratio_min_increase_override",
+            "must be between 0 and 1",
+        );
         check(
             latency_inc.is_finite() && latency_inc > 0.0,
             "latency_min_increase_ratio_override",
             "must be positive",
         );
-        check(open(drop), "throughput_min_drop_ratio_override", "must be between 0 and 1");
+        check(
+            open(drop),
+            "throughput_min_drop_ratio_override",
+            "must be between 0 and 1",
+        );
         check(self.history_secs > 0, "history_secs", "must be positive");
         check(
             self.min_history_secs <= self.history_secs,
             "min_history_secs",
             "must not exceed detect.history_secs",
         );
-        check(self.max_windows_per_series >= 10, "max_windows_per_series", "must be at least 10");
+        check(
+            self.max_windows_per_series >= 10,
+            "max_windows_per_series",
+            "must be at least 10",
+        );
         check(self.min_requests > 0, "min_requests", "must be positive");
         check(self.min_errors > 0, "min_errors", "must be positive");
         check(
@@ -193,9 +211,17 @@ impl Config {
             "confirm_windows",
             "must be between 1 and detect.confirm_of_windows",
         );
-        check(self.recovery_windows >= 1, "recovery_windows", "must be positive");
+        check(
+            self.recovery_windows >= 1,
+            "recovery_windows",
+            "must be positive",
+        );
         check(self.max_series > 0, "max_series", "must be positive");
-        check(self.series_idle_secs > 0, "series_idle_secs", "must be positive");
+        check(
+            self.series_idle_secs > 0,
+            "series_idle_secs",
+            "must be positive",
+        );
         check(
             self.latency_min_increase_ms.is_finite() && self.latency_min_increase_ms >= 0.0,
             "latency_min_increase_ms",
@@ -241,8 +267,18 @@ mod tests {
     fn defaults_are_valid_and_sensitivity_orders_thresholds() {
         let medium = Config::default().validate().unwrap();
         assert_eq!(medium, Settings::default());
-        let low = Config { sensitivity: Sensitivity::Low, ..Config::default() }.validate().unwrap();
-        let high = Config { sensitivity: Sensitivity::High, ..Config::default() }.validate().unwrap();
+        let low = Config {
+            sensitivity: Sensitivity::Low,
+            ..Config::default()
+        }
+        .validate()
+        .unwrap();
+        let high = Config {
+            sensitivity: Sensitivity::High,
+            ..Config::default()
+        }
+        .validate()
+        .unwrap();
         assert!(low.false_alarm_rate < medium.false_alarm_rate);
         assert!(medium.false_alarm_rate < high.false_alarm_rate);
         assert!(low.latency_min_increase_ratio > high.latency_min_increase_ratio);

@@ -5,7 +5,9 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use super::state::{SignalState, Verdict, anomaly_id};
 use super::{Detector, SeriesWindow, Settings, detectors, origins};
 use crate::baseline::{Baseline, Entry, SIGNALS, SeriesMap, signal_bit};
-use crate::model::{Anomaly, GraphSnapshot, SeriesKey, SeriesStats, Signal, Timestamp, WindowStats};
+use crate::model::{
+    Anomaly, GraphSnapshot, SeriesKey, SeriesStats, Signal, Timestamp, WindowStats,
+};
 
 /// What one [`Detect::observe`] call did. The task turns it into alerts and metrics.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -80,7 +82,10 @@ impl Detect {
     /// must judge a distinct signal; later duplicates are ignored.
     pub fn with_detectors(settings: Settings, detectors: Vec<Box<dyn Detector>>) -> Self {
         let mut seen = BTreeSet::new();
-        let detectors = detectors.into_iter().filter(|d| seen.insert(d.signal())).collect();
+        let detectors = detectors
+            .into_iter()
+            .filter(|d| seen.insert(d.signal()))
+            .collect();
         Self {
             series: SeriesMap::new(settings.max_series),
             settings,
@@ -140,18 +145,36 @@ impl Detect {
             if stats.requests > 0 {
                 tracked.last_seen = window.end;
             }
-            outcome.evaluations +=
-                judge(&self.detectors, &self.settings, key, tracked, stats, secs, &mut candidates);
+            outcome.evaluations += judge(
+                &self.detectors,
+                &self.settings,
+                key,
+                tracked,
+                stats,
+                secs,
+                &mut candidates,
+            );
         }
         for (key, tracked) in self.series.iter_mut() {
             if tracked.seen_window != index {
-                outcome.evaluations +=
-                    judge(&self.detectors, &self.settings, key, tracked, &zero, secs, &mut candidates);
+                outcome.evaluations += judge(
+                    &self.detectors,
+                    &self.settings,
+                    key,
+                    tracked,
+                    &zero,
+                    secs,
+                    &mut candidates,
+                );
             }
         }
 
         // Multiplicity: Benjamini–Hochberg over everything judged in this window.
-        for (q, key, slot) in benjamini_hochberg(candidates, outcome.evaluations, self.settings.false_alarm_rate) {
+        for (q, key, slot) in benjamini_hochberg(
+            candidates,
+            outcome.evaluations,
+            self.settings.false_alarm_rate,
+        ) {
             if let Some(Verdict::Outside { q: hit, .. }) =
                 self.series.get_mut(&key).map(|t| &mut t.verdicts[slot])
             {
@@ -164,13 +187,28 @@ impl Detect {
         let mut opened = Vec::new();
         let mut updated = Vec::new();
         let mut recovered = Vec::new();
-        let ctx = Pass2 { settings: &self.settings, starts: &self.starts, window, secs };
+        let ctx = Pass2 {
+            settings: &self.settings,
+            starts: &self.starts,
+            window,
+            secs,
+        };
         for (key, tracked) in self.series.iter_mut() {
-            ctx.advance(key, tracked, &mut self.open, &mut opened, &mut updated, &mut recovered);
+            ctx.advance(
+                key,
+                tracked,
+                &mut self.open,
+                &mut opened,
+                &mut updated,
+                &mut recovered,
+            );
         }
 
         // Forget idle series (their open anomalies expire).
-        let idle_nanos = self.settings.series_idle_secs.saturating_mul(Timestamp::SECOND);
+        let idle_nanos = self
+            .settings
+            .series_idle_secs
+            .saturating_mul(Timestamp::SECOND);
         let open = &mut self.open;
         let mut expired = Vec::new();
         outcome.series_evicted = self.series.retain(|key, tracked| {
@@ -213,10 +251,10 @@ impl Detect {
         for (key, _) in self.open.keys() {
             let (environment, node) = origins::subject(key);
             let cache_key = (environment.to_owned(), node.to_owned());
-            if !ranked.contains_key(&cache_key) {
+            ranked.entry(cache_key).or_insert_with(|| {
                 let set = anomalous.get(environment).cloned().unwrap_or_default();
-                ranked.insert(cache_key, origins::rank(node, &set, graph));
-            }
+                origins::rank(node, &set, graph)
+            });
         }
         for ((key, _), anomaly) in self.open.iter_mut() {
             let (environment, node) = origins::subject(key);
@@ -249,10 +287,13 @@ fn judge(
     let mut judged = 0;
     for detector in detectors {
         let signal = detector.signal();
-        if signal == Signal::Throughput && version_series && !settings.throughput_on_version_series {
+        if signal == Signal::Throughput && version_series && !settings.throughput_on_version_series
+        {
             continue;
         }
-        let Some(slot) = SIGNALS.iter().position(|s| *s == signal) else { continue };
+        let Some(slot) = SIGNALS.iter().position(|s| *s == signal) else {
+            continue;
+        };
         if !detector.can_judge(&window, &tracked.baseline) {
             continue;
         }
@@ -277,7 +318,10 @@ fn benjamini_hochberg(
     m: u64,
     alpha: f64,
 ) -> Vec<(f64, SeriesKey, usize)> {
-    candidates.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| (&a.1, a.2).cmp(&(&b.1, b.2))));
+    candidates.sort_by(|a, b| {
+        a.0.total_cmp(&b.0)
+            .then_with(|| (&a.1, a.2).cmp(&(&b.1, b.2)))
+    });
     let m = m.max(candidates.len() as u64) as f64;
     let mut last = 0;
     for (i, (p, _, _)) in candidates.iter().enumerate() {
@@ -325,7 +369,9 @@ impl Pass2<'_> {
             };
             match state.open_since {
                 None => {
-                    let Some((finding, Some(q))) = outside else { continue };
+                    let Some((finding, Some(q))) = outside else {
+                        continue;
+                    };
                     mask |= signal_bit(signal);
                     if !state.confirmed(s.confirm_windows, s.confirm_of_windows) {
                         continue;
@@ -379,7 +425,10 @@ impl Pass2<'_> {
                             a.recovered_at = Some(state.calm_since);
                             recovered.push(a);
                         }
-                        *state = SignalState { outside: state.outside, ..SignalState::default() };
+                        *state = SignalState {
+                            outside: state.outside,
+                            ..SignalState::default()
+                        };
                     } else {
                         updated.push(map_key);
                     }
@@ -392,8 +441,16 @@ impl Pass2<'_> {
 
     /// Start of the window where the excursion ending now began.
     fn onset(&self, state: &SignalState) -> Timestamp {
-        let window_nanos = self.window.end.nanos().saturating_sub(self.window.start.nanos()).max(1);
-        let max_back = (self.settings.onset_lookback_secs.saturating_mul(Timestamp::SECOND)
+        let window_nanos = self
+            .window
+            .end
+            .nanos()
+            .saturating_sub(self.window.start.nanos())
+            .max(1);
+        let max_back = (self
+            .settings
+            .onset_lookback_secs
+            .saturating_mul(Timestamp::SECOND)
             / window_nanos) as usize;
         let back = state.onset_back(max_back.min(self.starts.len().saturating_sub(1)));
         self.starts.get(back).copied().unwrap_or(self.window.start)

@@ -53,7 +53,11 @@ impl Metrics {
     /// Registers every metric in `registry` (already prefixed for the module).
     pub fn register(registry: &mut Registry) -> Self {
         let m = Self::default();
-        registry.register("series_tracked", "Series with a baseline", m.series_tracked.clone());
+        registry.register(
+            "series_tracked",
+            "Series with a baseline",
+            m.series_tracked.clone(),
+        );
         registry.register(
             "series_rejected",
             "New series refused because detect.max_series was reached",
@@ -79,14 +83,23 @@ impl Metrics {
 
     /// Records one window's outcome.
     pub fn observed(&self, outcome: &DetectOutcome) {
-        self.series_tracked.set(i64::try_from(outcome.series_tracked).unwrap_or(i64::MAX));
+        self.series_tracked
+            .set(i64::try_from(outcome.series_tracked).unwrap_or(i64::MAX));
         self.series_rejected.inc_by(outcome.series_rejected);
         self.evaluations.inc_by(outcome.evaluations);
         for a in &outcome.opened {
-            self.anomalies_opened.get_or_create(&SignalLabels { signal: a.signal.into() }).inc();
+            self.anomalies_opened
+                .get_or_create(&SignalLabels {
+                    signal: a.signal.into(),
+                })
+                .inc();
         }
         for a in &outcome.recovered {
-            self.anomalies_recovered.get_or_create(&SignalLabels { signal: a.signal.into() }).inc();
+            self.anomalies_recovered
+                .get_or_create(&SignalLabels {
+                    signal: a.signal.into(),
+                })
+                .inc();
         }
     }
 }
@@ -104,7 +117,10 @@ mod tests {
         let metrics = Metrics::register(&mut registry);
         let anomaly = Anomaly {
             id: "x".into(),
-            series: SeriesKey::Service { environment: "".into(), service: "a".into() },
+            series: SeriesKey::Service {
+                environment: "".into(),
+                service: "a".into(),
+            },
             signal: Signal::LatencyP95,
             onset: Timestamp(0),
             detected_at: Timestamp(0),
@@ -124,7 +140,10 @@ mod tests {
         });
         let mut text = String::new();
         encode(&mut text, &registry).unwrap();
-        assert!(text.contains("epicenter_detect_anomalies_opened_total{signal=\"latency_p95\"} 1"), "{text}");
+        assert!(
+            text.contains("epicenter_detect_anomalies_opened_total{signal=\"latency_p95\"} 1"),
+            "{text}"
+        );
         assert!(text.contains("epicenter_detect_evaluations_total 7"));
         assert!(text.contains("epicenter_detect_series_rejected_total 2"));
         assert!(text.contains("epicenter_detect_series_tracked 3"));

@@ -26,12 +26,35 @@ use crate::model::{GraphSnapshot, Origin, SeriesKey};
 /// The environment and node an anomaly on `key` is about.
 pub fn subject(key: &SeriesKey) -> (&str, &str) {
     match key {
-        SeriesKey::Service { environment, service }
-        | SeriesKey::Operation { environment, service, .. }
-        | SeriesKey::ServiceVersion { environment, service, .. } => (environment, service),
-        SeriesKey::Edge { environment, server, .. }
-        | SeriesKey::EdgeByClientVersion { environment, server, .. }
-        | SeriesKey::EdgeByServerVersion { environment, server, .. } => (environment, server),
+        SeriesKey::Service {
+            environment,
+            service,
+        }
+        | SeriesKey::Operation {
+            environment,
+            service,
+            ..
+        }
+        | SeriesKey::ServiceVersion {
+            environment,
+            service,
+            ..
+        } => (environment, service),
+        SeriesKey::Edge {
+            environment,
+            server,
+            ..
+        }
+        | SeriesKey::EdgeByClientVersion {
+            environment,
+            server,
+            ..
+        }
+        | SeriesKey::EdgeByServerVersion {
+            environment,
+            server,
+            ..
+        } => (environment, server),
     }
 }
 
@@ -69,9 +92,16 @@ pub fn rank(start: &str, anomalous: &BTreeSet<&str>, graph: &GraphSnapshot) -> V
     let total: f64 = weights.iter().map(|(_, w)| w).sum();
     let mut origins: Vec<Origin> = weights
         .into_iter()
-        .map(|(node, w)| Origin { node: node.to_owned(), score: w / total })
+        .map(|(node, w)| Origin {
+            node: node.to_owned(),
+            score: w / total,
+        })
         .collect();
-    origins.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.node.cmp(&b.node)));
+    origins.sort_by(|a, b| {
+        b.score
+            .total_cmp(&a.score)
+            .then_with(|| a.node.cmp(&b.node))
+    });
     origins
 }
 
@@ -82,7 +112,11 @@ pub(crate) mod tests {
     use super::*;
     use crate::model::{ConnectionType, EdgeSnapshot, Timestamp};
 
-    pub(crate) fn edge(client: &str, server: &str, connection_type: ConnectionType) -> EdgeSnapshot {
+    pub(crate) fn edge(
+        client: &str,
+        server: &str,
+        connection_type: ConnectionType,
+    ) -> EdgeSnapshot {
         EdgeSnapshot {
             client: Arc::from(client),
             server: Arc::from(server),
@@ -126,7 +160,11 @@ pub(crate) mod tests {
             let sum: f64 = origins.iter().map(|o| o.score).sum();
             assert!((sum - 1.0).abs() < 1e-9);
             assert!(origins.windows(2).all(|w| w[0].score >= w[1].score));
-            assert!(origins.iter().all(|o| o.node != "cart" && o.node != "postgres"));
+            assert!(
+                origins
+                    .iter()
+                    .all(|o| o.node != "cart" && o.node != "postgres")
+            );
         }
         assert!(rank("frontend", &anomalous, &chain())[0].score > 0.8);
     }
@@ -141,10 +179,22 @@ pub(crate) mod tests {
     #[test]
     fn an_isolated_anomaly_is_its_own_origin_and_cycles_terminate() {
         let origins = rank("cart", &BTreeSet::from(["cart"]), &chain());
-        assert_eq!(origins, vec![Origin { node: "cart".into(), score: 1.0 }]);
+        assert_eq!(
+            origins,
+            vec![Origin {
+                node: "cart".into(),
+                score: 1.0
+            }]
+        );
         let mut cyclic = chain();
-        cyclic.edges.push(edge("payment", "checkout", ConnectionType::Direct));
-        let origins = rank("frontend", &BTreeSet::from(["frontend", "checkout", "payment"]), &cyclic);
+        cyclic
+            .edges
+            .push(edge("payment", "checkout", ConnectionType::Direct));
+        let origins = rank(
+            "frontend",
+            &BTreeSet::from(["frontend", "checkout", "payment"]),
+            &cyclic,
+        );
         assert_eq!(origins.len(), 3);
         assert!(origins.iter().all(|o| o.score > 0.0 && o.score <= 1.0));
     }

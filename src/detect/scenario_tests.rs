@@ -4,7 +4,9 @@ use std::sync::Arc;
 
 use super::origins::tests::chain;
 use super::*;
-use crate::model::{ConnectionType, GraphSnapshot, LatencySummary, SeriesKey, Timestamp, WindowStats};
+use crate::model::{
+    ConnectionType, GraphSnapshot, LatencySummary, SeriesKey, Timestamp, WindowStats,
+};
 
 const WINDOW_SECS: u64 = 30;
 const T0: u64 = 1_700_000_000;
@@ -73,14 +75,24 @@ impl Profile {
         SeriesStats {
             requests,
             errors,
-            latency: LatencySummary { count: requests, sum: p50 * requests as f64, p50, p95, p99, max: p99 },
+            latency: LatencySummary {
+                count: requests,
+                sum: p50 * requests as f64,
+                p50,
+                p95,
+                p99,
+                max: p99,
+            },
             instances: 1,
         }
     }
 }
 
 fn service(name: &str) -> SeriesKey {
-    SeriesKey::Service { environment: Arc::from("prod"), service: Arc::from(name) }
+    SeriesKey::Service {
+        environment: Arc::from("prod"),
+        service: Arc::from(name),
+    }
 }
 
 fn edge(client: &str, server: &str, connection_type: ConnectionType) -> SeriesKey {
@@ -142,7 +154,11 @@ fn run_windows(
         .collect()
 }
 
-const NORMAL: Profile = Profile { rate: 30.0, error_ratio: 0.004, p50: 0.08 };
+const NORMAL: Profile = Profile {
+    rate: 30.0,
+    error_ratio: 0.004,
+    p50: 0.08,
+};
 
 #[test]
 fn no_alarm_on_2000_stationary_noisy_series_over_hours() {
@@ -158,36 +174,76 @@ fn no_alarm_on_2000_stationary_noisy_series_over_hours() {
         .collect();
     let mut detect = Detect::new(Settings::default());
     // Three hours of one-minute windows (long windows keep the debug-build test short).
-    let outcomes =
-        run_windows(&keys, 60, 180, 7, &GraphSnapshot::default(), &mut detect, |_, k| {
-            Some(profiles[k])
-        });
+    let outcomes = run_windows(
+        &keys,
+        60,
+        180,
+        7,
+        &GraphSnapshot::default(),
+        &mut detect,
+        |_, k| Some(profiles[k]),
+    );
     let evaluations: u64 = outcomes.iter().map(|o| o.evaluations).sum();
     let hits: u64 = outcomes.iter().map(|o| o.hits).sum();
     let opened: Vec<&Anomaly> = outcomes.iter().flat_map(|o| &o.opened).collect();
-    eprintln!("evaluations {evaluations}, single-window hits {hits}, opened {}", opened.len());
-    assert!(evaluations > 1_000_000, "the test must actually judge windows: {evaluations}");
-    assert!(opened.is_empty(), "false alarms: {:?}", &opened[..opened.len().min(5)]);
+    eprintln!(
+        "evaluations {evaluations}, single-window hits {hits}, opened {}",
+        opened.len()
+    );
+    assert!(
+        evaluations > 1_000_000,
+        "the test must actually judge windows: {evaluations}"
+    );
+    assert!(
+        opened.is_empty(),
+        "false alarms: {:?}",
+        &opened[..opened.len().min(5)]
+    );
 }
 
 #[test]
 fn error_step_opens_with_onset_within_one_window_then_recovers() {
     let keys: Vec<SeriesKey> = (0..50).map(|i| service(&format!("svc-{i}"))).collect();
     let (step, back) = (40, 70);
-    let bad = Profile { error_ratio: 0.27, ..NORMAL };
+    let bad = Profile {
+        error_ratio: 0.27,
+        ..NORMAL
+    };
     let mut detect = Detect::new(Settings::default());
-    let outcomes = run(&keys, 100, 11, &GraphSnapshot::default(), &mut detect, |i, k| {
-        Some(if k == 3 && (step..back).contains(&i) { bad } else { NORMAL })
-    });
-    let opened: Vec<(u64, &Anomaly)> =
-        (0..).zip(&outcomes).flat_map(|(i, o)| o.opened.iter().map(move |a| (i, a))).collect();
+    let outcomes = run(
+        &keys,
+        100,
+        11,
+        &GraphSnapshot::default(),
+        &mut detect,
+        |i, k| {
+            Some(if k == 3 && (step..back).contains(&i) {
+                bad
+            } else {
+                NORMAL
+            })
+        },
+    );
+    let opened: Vec<(u64, &Anomaly)> = (0..)
+        .zip(&outcomes)
+        .flat_map(|(i, o)| o.opened.iter().map(move |a| (i, a)))
+        .collect();
     assert_eq!(opened.len(), 1, "{opened:?}");
     let (at, anomaly) = opened[0];
     assert_eq!(anomaly.series, keys[3]);
     assert_eq!(anomaly.signal, Signal::ErrorRatio);
-    assert!(at <= step + 2, "confirmed {} windows after the step", at - step);
-    assert!(anomaly.onset.nanos().abs_diff(start_of(step).nanos()) <= WINDOW_SECS * Timestamp::SECOND);
-    assert!((anomaly.baseline - 0.004).abs() < 0.002 && anomaly.observed > 0.2, "{anomaly:?}");
+    assert!(
+        at <= step + 2,
+        "confirmed {} windows after the step",
+        at - step
+    );
+    assert!(
+        anomaly.onset.nanos().abs_diff(start_of(step).nanos()) <= WINDOW_SECS * Timestamp::SECOND
+    );
+    assert!(
+        (anomaly.baseline - 0.004).abs() < 0.002 && anomaly.observed > 0.2,
+        "{anomaly:?}"
+    );
     assert!(anomaly.significance > 0.99);
     assert_eq!(anomaly.origins[0].node, "svc-3");
     // Same id while open.
@@ -195,12 +251,17 @@ fn error_step_opens_with_onset_within_one_window_then_recovers() {
         assert_eq!(o.updated.len(), 1);
         assert_eq!(o.updated[0].id, anomaly.id);
     }
-    let recovered: Vec<(u64, &Anomaly)> =
-        (0..).zip(&outcomes).flat_map(|(i, o)| o.recovered.iter().map(move |a| (i, a))).collect();
+    let recovered: Vec<(u64, &Anomaly)> = (0..)
+        .zip(&outcomes)
+        .flat_map(|(i, o)| o.recovered.iter().map(move |a| (i, a)))
+        .collect();
     assert_eq!(recovered.len(), 1, "{recovered:?}");
     let (when, r) = recovered[0];
     assert_eq!(r.id, anomaly.id);
-    assert_eq!(when, back + u64::from(Settings::default().recovery_windows) - 1);
+    assert_eq!(
+        when,
+        back + u64::from(Settings::default().recovery_windows) - 1
+    );
     assert_eq!(r.recovered_at, Some(start_of(back)));
     assert!(detect.open_anomalies().next().is_none());
 }
@@ -210,19 +271,38 @@ fn latency_step_mid_window_has_onset_within_one_window() {
     let keys: Vec<SeriesKey> = (0..20).map(|i| service(&format!("svc-{i}"))).collect();
     let step = 45;
     let mut detect = Detect::new(Settings::default());
-    let outcomes = run(&keys, 60, 5, &GraphSnapshot::default(), &mut detect, |i, k| {
-        Some(match (k, i) {
-            // The step lands half-way through window `step`: half the effect there.
-            (0, i) if i == step => Profile { p50: NORMAL.p50 * 1.5, ..NORMAL },
-            (0, i) if i > step => Profile { p50: NORMAL.p50 * 2.0, ..NORMAL },
-            _ => NORMAL,
-        })
-    });
+    let outcomes = run(
+        &keys,
+        60,
+        5,
+        &GraphSnapshot::default(),
+        &mut detect,
+        |i, k| {
+            Some(match (k, i) {
+                // The step lands half-way through window `step`: half the effect there.
+                (0, i) if i == step => Profile {
+                    p50: NORMAL.p50 * 1.5,
+                    ..NORMAL
+                },
+                (0, i) if i > step => Profile {
+                    p50: NORMAL.p50 * 2.0,
+                    ..NORMAL
+                },
+                _ => NORMAL,
+            })
+        },
+    );
     let opened: Vec<&Anomaly> = outcomes.iter().flat_map(|o| &o.opened).collect();
-    let p50 = opened.iter().find(|a| a.signal == Signal::LatencyP50).expect("p50 anomaly");
+    let p50 = opened
+        .iter()
+        .find(|a| a.signal == Signal::LatencyP50)
+        .expect("p50 anomaly");
     assert_eq!(p50.series, keys[0]);
     let true_onset = start_of(step).nanos() + WINDOW_SECS * Timestamp::SECOND / 2;
-    assert!(p50.onset.nanos().abs_diff(true_onset) <= WINDOW_SECS * Timestamp::SECOND, "{p50:?}");
+    assert!(
+        p50.onset.nanos().abs_diff(true_onset) <= WINDOW_SECS * Timestamp::SECOND,
+        "{p50:?}"
+    );
     assert!(opened.iter().all(|a| a.series == keys[0]), "{opened:?}");
 }
 
@@ -230,12 +310,20 @@ fn latency_step_mid_window_has_onset_within_one_window() {
 fn a_vanished_series_is_a_throughput_drop() {
     let keys: Vec<SeriesKey> = (0..10).map(|i| service(&format!("svc-{i}"))).collect();
     let mut detect = Detect::new(Settings::default());
-    let outcomes = run(&keys, 50, 3, &GraphSnapshot::default(), &mut detect, |i, k| {
-        (k != 2 || i < 40).then_some(NORMAL)
-    });
+    let outcomes = run(
+        &keys,
+        50,
+        3,
+        &GraphSnapshot::default(),
+        &mut detect,
+        |i, k| (k != 2 || i < 40).then_some(NORMAL),
+    );
     let opened: Vec<&Anomaly> = outcomes.iter().flat_map(|o| &o.opened).collect();
     assert_eq!(opened.len(), 1, "{opened:?}");
-    assert_eq!((opened[0].signal, opened[0].observed), (Signal::Throughput, 0.0));
+    assert_eq!(
+        (opened[0].signal, opened[0].observed),
+        (Signal::Throughput, 0.0)
+    );
     assert_eq!(opened[0].onset, start_of(40));
 }
 
@@ -244,9 +332,20 @@ fn tiny_series_never_alarm_even_when_mostly_failing() {
     let keys = vec![service("tiny")];
     let mut detect = Detect::new(Settings::default());
     // 9 requests a window (0.3 rps), then 3 errors in 9 requests for 20 minutes.
-    let outcomes = run(&keys, 80, 9, &GraphSnapshot::default(), &mut detect, |i, _| {
-        Some(Profile { rate: 0.3, error_ratio: if i < 40 { 0.004 } else { 0.33 }, p50: 0.05 })
-    });
+    let outcomes = run(
+        &keys,
+        80,
+        9,
+        &GraphSnapshot::default(),
+        &mut detect,
+        |i, _| {
+            Some(Profile {
+                rate: 0.3,
+                error_ratio: if i < 40 { 0.004 } else { 0.33 },
+                p50: 0.05,
+            })
+        },
+    );
     assert!(outcomes.iter().all(|o| o.opened.is_empty()));
 }
 
@@ -267,10 +366,17 @@ fn chain_keys() -> Vec<SeriesKey> {
 fn chain_run(failing: &[usize]) -> Vec<DetectOutcome> {
     let keys = chain_keys();
     let mut detect = Detect::new(Settings::default());
-    let bad = Profile { error_ratio: 0.2, ..NORMAL };
+    let bad = Profile {
+        error_ratio: 0.2,
+        ..NORMAL
+    };
     let failing = failing.to_vec();
     run(&keys, 60, 21, &chain(), &mut detect, move |i, k| {
-        Some(if i >= 40 && failing.contains(&k) { bad } else { NORMAL })
+        Some(if i >= 40 && failing.contains(&k) {
+            bad
+        } else {
+            NORMAL
+        })
     })
 }
 
@@ -280,9 +386,18 @@ fn origin_is_payment_when_payment_and_its_callers_fail() {
     let outcomes = chain_run(&[0, 1, 2, 4, 5]);
     let open: Vec<&Anomaly> = outcomes.iter().flat_map(|o| &o.opened).collect();
     assert!(open.len() >= 5, "{open:?}");
-    let frontend = outcomes.last().unwrap().updated.iter().find(|a| a.series == service("frontend"));
+    let frontend = outcomes
+        .last()
+        .unwrap()
+        .updated
+        .iter()
+        .find(|a| a.series == service("frontend"));
     let frontend = frontend.expect("frontend anomaly still open");
-    assert_eq!(frontend.origins[0].node, "payment", "{:?}", frontend.origins);
+    assert_eq!(
+        frontend.origins[0].node, "payment",
+        "{:?}",
+        frontend.origins
+    );
     assert!(frontend.origins[0].score > 0.5);
     for a in &outcomes.last().unwrap().updated {
         assert_eq!(a.origins[0].node, "payment", "{a:?}");
@@ -293,9 +408,21 @@ fn origin_is_payment_when_payment_and_its_callers_fail() {
 fn origin_is_postgres_when_its_edge_fails() {
     let outcomes = chain_run(&[0, 1, 2, 4, 5, 7]);
     let last = outcomes.last().unwrap();
-    let frontend = last.updated.iter().find(|a| a.series == service("frontend")).unwrap();
-    assert_eq!(frontend.origins[0].node, "postgres", "{:?}", frontend.origins);
-    let payment = last.updated.iter().find(|a| a.series == service("payment")).unwrap();
+    let frontend = last
+        .updated
+        .iter()
+        .find(|a| a.series == service("frontend"))
+        .unwrap();
+    assert_eq!(
+        frontend.origins[0].node, "postgres",
+        "{:?}",
+        frontend.origins
+    );
+    let payment = last
+        .updated
+        .iter()
+        .find(|a| a.series == service("payment"))
+        .unwrap();
     assert_eq!(payment.origins[0].node, "postgres");
 }
 
@@ -309,11 +436,24 @@ fn deterministic_ids_and_outcomes_across_runs() {
 #[test]
 fn series_cap_refuses_and_counts_and_idle_series_are_forgotten() {
     let keys: Vec<SeriesKey> = (0..10).map(|i| service(&format!("svc-{i}"))).collect();
-    let settings = Settings { max_series: 6, series_idle_secs: 300, ..Settings::default() };
+    let settings = Settings {
+        max_series: 6,
+        series_idle_secs: 300,
+        ..Settings::default()
+    };
     let mut detect = Detect::new(settings);
-    let outcomes = run(&keys, 30, 1, &GraphSnapshot::default(), &mut detect, |i, k| {
-        (k < 8 || i < 1).then_some(NORMAL).filter(|_| i < 5 || k != 0)
-    });
+    let outcomes = run(
+        &keys,
+        30,
+        1,
+        &GraphSnapshot::default(),
+        &mut detect,
+        |i, k| {
+            (k < 8 || i < 1)
+                .then_some(NORMAL)
+                .filter(|_| i < 5 || k != 0)
+        },
+    );
     assert_eq!(outcomes[0].series_added, 6);
     assert_eq!(outcomes[0].series_rejected, 4);
     assert_eq!(outcomes[1].series_rejected, 2);
@@ -323,4 +463,3 @@ fn series_cap_refuses_and_counts_and_idle_series_are_forgotten() {
     assert_eq!(outcomes[evicted_at + 1].series_added, 1);
     assert_eq!(detect.series_tracked(), 6);
 }
-

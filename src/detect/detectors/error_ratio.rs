@@ -119,17 +119,33 @@ mod tests {
             (9, 3, false, "3 errors in 9 requests is not an incident"),
             (1000, 270, true, "27 % vs 0.4 % on 1,000 requests is"),
             (1000, 4, false, "the baseline itself"),
-            (1000, 12, false, "3x but below the absolute minimum increase"),
+            (
+                1000,
+                12,
+                false,
+                "3x but below the absolute minimum increase",
+            ),
             (1000, 30, true, "+2.6 points on 1,000 requests"),
             (40, 4, false, "too few errors"),
             (40, 8, true, "20 % on 40 requests"),
             (1000, 1000, true, "total failure"),
             (0, 0, false, "no traffic"),
-            (5, 50, false, "nonsense: more errors than requests, low volume"),
+            (
+                5,
+                50,
+                false,
+                "nonsense: more errors than requests, low volume",
+            ),
         ];
         for &(requests, errors, fires, why) in cases {
             let stats = window(requests, errors, 0.1);
-            let found = d.evaluate(&SeriesWindow { stats: &stats, secs: 30.0 }, &base);
+            let found = d.evaluate(
+                &SeriesWindow {
+                    stats: &stats,
+                    secs: 30.0,
+                },
+                &base,
+            );
             assert_eq!(found.is_some(), fires, "{why}: {found:?}");
             if let Some(f) = found {
                 assert!(f.p_value < 1e-3 && f.observed > f.baseline, "{why}: {f:?}");
@@ -144,18 +160,49 @@ mod tests {
         let steady = baseline_with(40, |_| window(1000, 20, 0.1));
         let d = detector();
         let stats = window(1000, 60, 0.1);
-        let w = SeriesWindow { stats: &stats, secs: 30.0 };
+        let w = SeriesWindow {
+            stats: &stats,
+            secs: 30.0,
+        };
         let p_bursty = d.evaluate(&w, &bursty).map_or(1.0, |f| f.p_value);
         let p_steady = d.evaluate(&w, &steady).map_or(1.0, |f| f.p_value);
         assert!(p_steady < 1e-6, "{p_steady}");
         assert!(p_bursty > 100.0 * p_steady, "{p_bursty} vs {p_steady}");
     }
 
+    proptest::proptest! {
+        /// The verdict ignores the window length (a ratio has no time unit),
+        /// more errors never look less anomalous, and the same ratio on more
+        /// requests never weakens the evidence.
+        #[test]
+        fn invariant_to_window_length_and_monotone_in_evidence(
+            requests in 20u64..5000,
+            ratio in 0.0f64..1.0,
+            extra in 0u64..100,
+            k in 2u64..10,
+            secs in 1.0f64..600.0,
+        ) {
+            let base = baseline_with(40, |_| window(1000, 4, 0.1));
+            let d = detector();
+            let p = |n: u64, e: u64, secs: f64| {
+                let stats = window(n, e, 0.1);
+                d.evaluate(&SeriesWindow { stats: &stats, secs }, &base).map_or(1.0, |f| f.p_value)
+            };
+            let errors = (requests as f64 * ratio) as u64;
+            proptest::prop_assert_eq!(p(requests, errors, 30.0), p(requests, errors, secs));
+            proptest::prop_assert!(p(requests, (errors + extra).min(requests), 30.0) <= p(requests, errors, 30.0));
+            proptest::prop_assert!(p(requests * k, errors * k, 30.0) <= p(requests, errors, 30.0) + 1e-12);
+        }
+    }
+
     #[test]
     fn not_ready_baselines_judge_nothing() {
         let young = baseline_with(5, |_| window(1000, 4, 0.1));
         let stats = window(1000, 900, 0.1);
-        let w = SeriesWindow { stats: &stats, secs: 30.0 };
+        let w = SeriesWindow {
+            stats: &stats,
+            secs: 30.0,
+        };
         assert!(!detector().can_judge(&w, &young));
         assert_eq!(detector().evaluate(&w, &young), None);
     }

@@ -73,7 +73,9 @@ impl Detector for LatencyShift {
     }
 
     fn can_judge(&self, window: &SeriesWindow<'_>, baseline: &Baseline) -> bool {
-        let Some(index) = latency_index(self.signal) else { return false };
+        let Some(index) = latency_index(self.signal) else {
+            return false;
+        };
         baseline.ready()
             && baseline.summary().latency[index].is_some()
             && window.stats.latency.count >= min_latency_samples(self.signal, self.min_requests)
@@ -124,7 +126,13 @@ mod tests {
 
     /// p50 around 100 ms with ±5 % wobble; p95 = 3×, p99 = 6× (see `window`).
     fn base(scale: f64) -> Baseline {
-        baseline_with(40, |i| window(1000, 2, scale * 0.1 * (1.0 + 0.05 * ((i % 5) as f64 - 2.0) / 2.0)))
+        baseline_with(40, |i| {
+            window(
+                1000,
+                2,
+                scale * 0.1 * (1.0 + 0.05 * ((i % 5) as f64 - 2.0) / 2.0),
+            )
+        })
     }
 
     #[test]
@@ -132,19 +140,46 @@ mod tests {
         let b = base(1.0);
         let cases: &[(Signal, u64, f64, bool, &str)] = &[
             (Signal::LatencyP50, 1000, 0.1, false, "baseline"),
-            (Signal::LatencyP50, 1000, 0.115, false, "+15 % is below the minimum increase"),
+            (
+                Signal::LatencyP50,
+                1000,
+                0.115,
+                false,
+                "+15 % is below the minimum increase",
+            ),
             (Signal::LatencyP50, 1000, 0.15, true, "+50 %"),
             (Signal::LatencyP50, 10, 0.5, false, "too few samples"),
-            (Signal::LatencyP95, 1000, 0.6, true, "p95 doubled (p50 = 0.2, p95 = 3x)"),
+            (
+                Signal::LatencyP95,
+                1000,
+                0.6,
+                true,
+                "p95 doubled (p50 = 0.2, p95 = 3x)",
+            ),
             (Signal::LatencyP99, 100, 5.0, false, "p99 needs 200 samples"),
-            (Signal::LatencyP99, 1000, 0.2, true, "p99 from 0.6 s to 1.2 s"),
-            (Signal::LatencyP50, 1000, 0.05, false, "faster is not an anomaly"),
+            (
+                Signal::LatencyP99,
+                1000,
+                0.2,
+                true,
+                "p99 from 0.6 s to 1.2 s",
+            ),
+            (
+                Signal::LatencyP50,
+                1000,
+                0.05,
+                false,
+                "faster is not an anomaly",
+            ),
             (Signal::LatencyP50, 1000, f64::NAN, false, "garbage latency"),
             (Signal::LatencyP50, 1000, 0.0, false, "zero latency"),
         ];
         for &(signal, count, p50, fires, why) in cases {
             let stats = window(count, 0, p50);
-            let w = SeriesWindow { stats: &stats, secs: 30.0 };
+            let w = SeriesWindow {
+                stats: &stats,
+                secs: 30.0,
+            };
             let found = detector(signal, 0.005).evaluate(&w, &b);
             assert_eq!(found.is_some(), fires, "{why}: {found:?}");
         }
@@ -154,8 +189,15 @@ mod tests {
     fn absolute_minimum_applies_to_fast_services() {
         let b = base(0.01); // p50 = 1 ms
         let stats = window(1000, 0, 0.002); // doubled, but only +1 ms
-        let w = SeriesWindow { stats: &stats, secs: 30.0 };
-        assert!(detector(Signal::LatencyP50, 0.005).evaluate(&w, &b).is_none());
+        let w = SeriesWindow {
+            stats: &stats,
+            secs: 30.0,
+        };
+        assert!(
+            detector(Signal::LatencyP50, 0.005)
+                .evaluate(&w, &b)
+                .is_none()
+        );
         assert!(detector(Signal::LatencyP50, 0.0).evaluate(&w, &b).is_some());
     }
 

@@ -100,14 +100,27 @@ pub(crate) mod tests {
     }
 
     fn any_stats() -> impl Strategy<Value = SeriesStats> {
-        (any::<u64>(), any::<u64>(), any::<u64>(), any_f64(), any_f64(), any_f64()).prop_map(
-            |(requests, errors, count, p50, p95, p99)| SeriesStats {
+        (
+            any::<u64>(),
+            any::<u64>(),
+            any::<u64>(),
+            any_f64(),
+            any_f64(),
+            any_f64(),
+        )
+            .prop_map(|(requests, errors, count, p50, p95, p99)| SeriesStats {
                 requests,
                 errors,
-                latency: LatencySummary { count, sum: p50, p50, p95, p99, max: p99 },
+                latency: LatencySummary {
+                    count,
+                    sum: p50,
+                    p50,
+                    p95,
+                    p99,
+                    max: p99,
+                },
                 instances: 0,
-            },
-        )
+            })
     }
 
     proptest! {

@@ -105,13 +105,24 @@ mod tests {
             (400, 30.0, false, "a third less: below the minimum drop"),
             (250, 30.0, true, "less than half"),
             (0, 30.0, true, "outage"),
-            (5, 0.25, false, "short window: expected volume too small to judge"),
+            (
+                5,
+                0.25,
+                false,
+                "short window: expected volume too small to judge",
+            ),
             (0, 0.0, false, "zero-length window"),
             (0, f64::NAN, false, "nonsense length"),
         ];
         for &(requests, secs, fires, why) in cases {
             let stats = window(requests, 0, 0.1);
-            let found = detector().evaluate(&SeriesWindow { stats: &stats, secs }, &b);
+            let found = detector().evaluate(
+                &SeriesWindow {
+                    stats: &stats,
+                    secs,
+                },
+                &b,
+            );
             assert_eq!(found.is_some(), fires, "{why}: {found:?}");
         }
     }
@@ -120,7 +131,10 @@ mod tests {
     fn low_traffic_series_cannot_alarm() {
         let b = baseline_with(40, |i| window(i % 2, 0, 0.1)); // ~0.5 requests a window
         let stats = window(0, 0, 0.1);
-        let w = SeriesWindow { stats: &stats, secs: 30.0 };
+        let w = SeriesWindow {
+            stats: &stats,
+            secs: 30.0,
+        };
         assert!(!detector().can_judge(&w, &b));
     }
 
