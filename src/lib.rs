@@ -25,6 +25,8 @@
 //! * [`graph`]: event-time pairing of spans into edges, virtual nodes, windows.
 //! * [`release`]: the release index: deployment events and versions seen in
 //!   spans become releases with a rollout state and timeline.
+//! * [`baseline`]: robust per-series baselines over trailing windows (pure, no telemetry).
+//! * [`detect`]: anomaly detectors, false-alarm control, onset, recovery and origins.
 //! * [`store`]: latest snapshots for readers; durable state in the data directory.
 //! * [`api`]: the HTTP API and `/metrics`; reads only [`store`].
 //! * [`sim`]: a seeded, deterministic traffic simulator (demo, tests, benches).
@@ -38,6 +40,8 @@
 //! | `ingest` | `model`, `telemetry`, `proto` |
 //! | `graph` | `model`, `telemetry` |
 //! | `release` | `model`, `telemetry` |
+//! | `baseline` | `model` |
+//! | `detect` | `model`, `baseline`, `telemetry` |
 //! | `store` | `model`, `telemetry` |
 //! | `api` | `model`, `store`, `telemetry`, `proto` |
 //! | `sim` | `model`, `proto` |
@@ -47,7 +51,9 @@
 
 pub mod api;
 pub mod app;
+pub mod baseline;
 pub mod config;
+pub mod detect;
 pub mod graph;
 pub mod ingest;
 pub mod model;
