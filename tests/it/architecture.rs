@@ -13,6 +13,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("store", &["model", "telemetry"]),
     ("api", &["model", "store", "telemetry", "proto"]),
     ("sim", &["model", "proto"]),
+    ("attribute", &["model", "telemetry"]),
+    ("emit", &["model", "telemetry", "proto"]),
 ];
 
 fn src() -> PathBuf {
