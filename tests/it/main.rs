@@ -34,3 +34,6 @@ mod otel_sdk;
 mod sim;
 // The Kafka span consumer against a real broker (scripts/test.sh starts it).
 mod kafka_real;
+
+// Alert delivery: fake Alertmanager, file sink, and Kafka when a broker is configured.
+mod emit;
