@@ -332,8 +332,11 @@ pub(crate) fn temporal(
     let shares = points.iter().map(|p| p.0);
     let spread =
         shares.clone().fold(f64::NEG_INFINITY, f64::max) - shares.fold(f64::INFINITY, f64::min);
-    if points.len() >= 4 && spread >= 0.2 {
-        if let Some(r) = stats::pearson(&points) {
+    if points.len() >= 4
+        && spread >= 0.2
+        && let Some(r) = stats::pearson(&points)
+    {
+        {
             let llr = if r >= 0.7 {
                 LLR_DOSE
             } else if r <= 0.0 {

@@ -54,10 +54,10 @@ pub(crate) async fn run(settings: FileSettings, mut rx: QueueRx, metrics: Metric
                 crate::rate_limited!(error, path = %settings.path.display(), %error, "alert not written");
             }
         }
-        if rx.is_idle() {
-            if let Err(error) = file.flush().await {
-                crate::rate_limited!(error, %error, "alerts file flush failed");
-            }
+        if rx.is_idle()
+            && let Err(error) = file.flush().await
+        {
+            crate::rate_limited!(error, %error, "alerts file flush failed");
         }
     }
     if let Err(error) = file.flush().await {

@@ -125,10 +125,10 @@ impl Alert {
         if let Some(verdict) = &self.verdict {
             return &verdict.release.service;
         }
-        if let Some(topology) = &self.topology {
-            if let Some(edge) = topology.added.first().or(topology.removed.first()) {
-                return &edge.client;
-            }
+        if let Some(topology) = &self.topology
+            && let Some(edge) = topology.added.first().or(topology.removed.first())
+        {
+            return &edge.client;
         }
         ""
     }
@@ -535,11 +535,10 @@ pub fn alert_id(
     onset: Timestamp,
     onset_window_ns: u64,
 ) -> String {
-    let window = if onset_window_ns == 0 {
-        onset.nanos()
-    } else {
-        onset.nanos() / onset_window_ns
-    };
+    let window = onset
+        .nanos()
+        .checked_div(onset_window_ns)
+        .unwrap_or(onset.nanos());
     let mut hash = Fnv64::new();
     for part in [kind.as_str(), environment, series, signal] {
         hash.write(part.as_bytes());

@@ -45,7 +45,7 @@ fn external_outage_right_after_an_innocent_release_blames_nobody() {
     let mut payment = candidate("payment", "1.5.0", "prod", 30);
     payment.version_split = windows(30, 9, stats(300, 0, 0.1), stats(300, 0, 0.1));
     for c in [full, canary, payment] {
-        let out = run(&a, &world(), &[c.clone()]);
+        let out = run(&a, &world(), std::slice::from_ref(&c));
         assert!(
             out.suspects.is_empty(),
             "{} blamed: {out:?}",

@@ -90,10 +90,10 @@ impl Lifecycle {
             AlertType::Anomaly | AlertType::Attribution => {
                 self.upsert(alert, &alert.id, State::Firing { event_until: None });
                 touched.push(alert.id.clone());
-                if let (AlertType::Attribution, Some(old)) = (alert.kind, &alert.resolves) {
-                    if self.resolve(old, alert.detected_at, now) {
-                        touched.push(old.clone());
-                    }
+                if let (AlertType::Attribution, Some(old)) = (alert.kind, &alert.resolves)
+                    && self.resolve(old, alert.detected_at, now)
+                {
+                    touched.push(old.clone());
                 }
             }
             AlertType::Resolved => {
@@ -170,13 +170,12 @@ impl Lifecycle {
             if let State::Firing {
                 event_until: Some(until),
             } = e.state
+                && until <= now
             {
-                if until <= now {
-                    e.state = State::Resolved {
-                        ends_at: until,
-                        forget_at: now.plus_nanos(resolved_ns),
-                    };
-                }
+                e.state = State::Resolved {
+                    ends_at: until,
+                    forget_at: now.plus_nanos(resolved_ns),
+                };
             }
         }
         self.entries

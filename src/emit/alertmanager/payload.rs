@@ -138,16 +138,15 @@ impl Mapping {
                 &format!("{}@{}", r.service, r.version),
             );
         }
-        if let Some(a) = &alert.anomaly {
-            if let Some((client, server)) = a
+        if let Some(a) = &alert.anomaly
+            && let Some((client, server)) = a
                 .series
                 .strip_prefix("edge:")
                 .and_then(|rest| rest.split_once('/'))
                 .and_then(|(_, edge)| edge.split_once("->"))
-            {
-                put(&mut labels, "client", client);
-                put(&mut labels, "server", server);
-            }
+        {
+            put(&mut labels, "client", client);
+            put(&mut labels, "server", server);
         }
 
         let mut annotations = BTreeMap::new();
