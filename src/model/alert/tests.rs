@@ -3,6 +3,7 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use super::*;
+use crate::model::SeriesKey;
 
 fn t(text: &str) -> Timestamp {
     Timestamp::parse_rfc3339(text).unwrap()
