@@ -27,6 +27,10 @@
 //!   spans become releases with a rollout state and timeline.
 //! * [`baseline`]: robust per-series baselines over trailing windows (pure, no telemetry).
 //! * [`detect`]: anomaly detectors, false-alarm control, onset, recovery and origins.
+//! * [`attribute`]: release attribution (ranked suspects with evidence and a
+//!   calibrated confidence), release verdicts, and building alerts.
+//! * [`emit`]: alert delivery to Kafka, Alertmanager and a JSON-lines file,
+//!   each behind a bounded queue that drops the newest when full.
 //! * [`store`]: latest snapshots for readers; durable state in the data directory.
 //! * [`api`]: the HTTP API and `/metrics`; reads only [`store`].
 //! * [`sim`]: a seeded, deterministic traffic simulator (demo, tests, benches).
@@ -45,15 +49,19 @@
 //! | `store` | `model`, `telemetry` |
 //! | `api` | `model`, `store`, `telemetry`, `proto` |
 //! | `sim` | `model`, `proto` |
+//! | `attribute` | `model`, `telemetry` |
+//! | `emit` | `model`, `telemetry`, `proto` |
 //!
 //! `app`, `config`, `shutdown` and `main` are the wiring layer. The table is
 //! enforced by `tests/it/architecture.rs`.
 
 pub mod api;
 pub mod app;
+pub mod attribute;
 pub mod baseline;
 pub mod config;
 pub mod detect;
+pub mod emit;
 pub mod graph;
 pub mod ingest;
 pub mod model;

@@ -4,6 +4,7 @@
 //! Every stage speaks these types, so a change here is a change to the
 //! contract between stages (see `src/lib.rs` for the pipeline map).
 
+pub mod alert;
 pub mod anomaly;
 pub mod ids;
 pub mod release;
@@ -14,6 +15,11 @@ pub mod time;
 pub mod validate;
 pub mod window;
 
+pub use alert::{
+    ALERT_SCHEMA, Alert, AlertAnomaly, AlertOrigin, AlertType, CounterReason, EdgeRef, Evidence,
+    EvidenceDetail, ReleaseRef, Severity, Suspect, TopologyInfo, Verdict, VerdictInfo, alert_id,
+    series_label, series_scope,
+};
 pub use anomaly::{Anomaly, Origin, Signal};
 pub use ids::{SpanId, TraceId};
 pub use release::{DeployEvent, DeployKind, ReleaseKey, ReleaseOrigin};

@@ -13,6 +13,11 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("store", &["model", "telemetry"]),
     ("api", &["model", "store", "telemetry", "proto"]),
     ("sim", &["model", "proto"]),
+    ("attribute", &["model", "telemetry"]),
+    ("release", &["model", "telemetry"]),
+    ("baseline", &["model"]),
+    ("detect", &["model", "baseline", "telemetry"]),
+    ("emit", &["model", "telemetry", "proto"]),
 ];
 
 fn src() -> PathBuf {

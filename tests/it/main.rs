@@ -37,3 +37,5 @@ mod kafka_real;
 
 // The whole daemon: node limit, SIGTERM and restart, replay determinism.
 mod daemon;
+// Alert delivery: fake Alertmanager, file sink, and Kafka when a broker is configured.
+mod emit;

@@ -2,6 +2,7 @@
 
 #![allow(dead_code, unreachable_pub)] // each test module uses a different subset
 
+pub mod alertmanager;
 pub mod api;
 pub mod collector;
 pub mod exposition;

@@ -1,0 +1,119 @@
+//! Alert delivery: the Kafka topic `epicenter.alerts`, Alertmanager API v2
+//! (every configured replica) and a JSON-lines file.
+//!
+//! Input: [`Alert`]s through [`Emitter::emit`], which never waits: each
+//! sink has its own bounded queue, and when it is full the newest alert is
+//! dropped and counted (`epicenter_emit_alerts_dropped_total{reason="queue_full"}`).
+//! Each sink retries with exponential backoff on its own task, so a slow or
+//! absent destination never stalls detection or the other sinks.
+//!
+//! Shutdown: drop every [`Emitter`] clone; each sink drains its queue (the
+//! Alertmanager sink sends once more) and its task ends.
+//!
+//! Never does: decide what to alert on, or read the wall clock itself (the
+//! caller injects a [`WallClock`]; only Alertmanager's `endsAt` needs it).
+
+mod alertmanager;
+mod config;
+mod file;
+mod kafka;
+mod metrics;
+mod queue;
+mod retry;
+
+use std::sync::Arc;
+
+use tokio::task::JoinHandle;
+
+use crate::model::{Alert, Timestamp};
+
+pub use alertmanager::{ALERTNAMES, PostableAlert, alertname};
+pub use config::{
+    AlertmanagerConfig, AlertmanagerSettings, Config, FileConfig, FileSettings, KafkaConfig,
+    KafkaSettings, Settings,
+};
+pub use file::write_alert_line;
+pub use metrics::{Metrics, Reason, Sink};
+
+use queue::QueueTx;
+
+/// The wall clock, as event-time-shaped nanoseconds since the epoch.
+pub type WallClock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
+
+/// Why the emit stage could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum EmitError {
+    /// librdkafka rejected the producer configuration.
+    #[error("failed to create the kafka alert producer")]
+    Kafka(#[from] rdkafka::error::KafkaError),
+    /// The HTTP client could not be built.
+    #[error("failed to build the alertmanager http client")]
+    Http(#[from] reqwest::Error),
+}
+
+/// The handle detection and attribution hand alerts to. Cheap to clone.
+#[derive(Clone, Debug, Default)]
+pub struct Emitter {
+    queues: Vec<QueueTx>,
+}
+
+impl Emitter {
+    /// Offers `alert` to every sink without waiting; returns how many sinks
+    /// accepted it (the rest were full and counted the drop).
+    pub fn emit(&self, alert: Alert) -> usize {
+        let alert = Arc::new(alert);
+        self.queues
+            .iter()
+            .filter(|q| q.offer(alert.clone()))
+            .count()
+    }
+
+    /// Number of sinks configured.
+    pub fn sinks(&self) -> usize {
+        self.queues.len()
+    }
+}
+
+/// Starts one task per configured sink. Must run inside a tokio runtime.
+///
+/// # Errors
+/// When the Kafka producer or the HTTP client cannot be created.
+pub fn start(
+    settings: &Settings,
+    clock: WallClock,
+    metrics: Metrics,
+) -> Result<(Emitter, Vec<JoinHandle<()>>), EmitError> {
+    let mut queues = Vec::new();
+    let mut tasks = Vec::new();
+    if let Some(k) = &settings.kafka {
+        let producer = kafka::producer(k)?;
+        let (tx, rx) = queue::queue(Sink::Kafka, k.queue_capacity, metrics.clone());
+        queues.push(tx);
+        tasks.push(tokio::spawn(kafka::run(
+            k.clone(),
+            producer,
+            rx,
+            metrics.clone(),
+        )));
+    }
+    if let Some(a) = &settings.alertmanager {
+        let client = reqwest::Client::builder()
+            .connect_timeout(a.request_timeout)
+            .build()?;
+        let (tx, rx) = queue::queue(Sink::Alertmanager, a.queue_capacity, metrics.clone());
+        queues.push(tx);
+        tasks.push(tokio::spawn(alertmanager::run(
+            a.clone(),
+            rx,
+            clock,
+            metrics.clone(),
+            client,
+        )));
+    }
+    if let Some(f) = &settings.file {
+        let (tx, rx) = queue::queue(Sink::File, f.queue_capacity, metrics.clone());
+        queues.push(tx);
+        tasks.push(tokio::spawn(file::run(f.clone(), rx, metrics)));
+    }
+    Ok((Emitter { queues }, tasks))
+}
