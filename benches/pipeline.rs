@@ -6,7 +6,7 @@
 
 use std::hint::black_box;
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{Criterion, Throughput, criterion_main};
 use epicenter::graph::{Config, Graph};
 use epicenter::ingest::decode::decode_otlp_proto;
 use epicenter::model::Timestamp;
@@ -53,5 +53,11 @@ fn pipeline(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, pipeline);
+/// Runs the pipeline benchmark (written out instead of `criterion_group!`,
+/// which generates an undocumented function).
+fn benches() {
+    let mut criterion = Criterion::default().configure_from_args();
+    pipeline(&mut criterion);
+}
+
 criterion_main!(benches);

@@ -63,17 +63,6 @@ async fn post(url: &str, request: &ExportTraceServiceRequest) -> u16 {
         .as_u16()
 }
 
-async fn get_json(url: &str) -> Value {
-    http_client()
-        .get(url)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
 async fn metrics_text(api: &str) -> String {
     http_client()
         .get(format!("{api}/metrics"))
@@ -108,12 +97,11 @@ fn total_requests(graph: &Value) -> u64 {
 async fn until(url: &str, mut done: impl FnMut(&Value) -> bool) -> Value {
     let deadline = tokio::time::Instant::now() + PATIENCE;
     loop {
-        if let Ok(response) = http_client().get(url).send().await {
-            if let Ok(json) = response.json::<Value>().await {
-                if done(&json) {
-                    return json;
-                }
-            }
+        if let Ok(response) = http_client().get(url).send().await
+            && let Ok(json) = response.json::<Value>().await
+            && done(&json)
+        {
+            return json;
         }
         assert!(
             tokio::time::Instant::now() < deadline,
