@@ -1,5 +1,5 @@
 //! Releases as the release index tracks them: state, rollout timeline and the
-//! changes it reports. Produced by `crate::release`, read by attribution, the
+//! changes it reports. Produced by the `release` stage, read by attribution, the
 //! store and the API.
 
 use std::sync::Arc;
@@ -87,7 +87,7 @@ pub struct Release {
     pub previous_version: Option<Arc<str>>,
     /// Current state.
     pub state: ReleaseState,
-    /// Share over time (bounded; older points are thinned, see `crate::release`).
+    /// Share over time (bounded; older points are thinned, see the `release` stage).
     pub timeline: Vec<TimelinePoint>,
 }
 
