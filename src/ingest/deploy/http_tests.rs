@@ -110,7 +110,15 @@ async fn every_accepted_form_is_queued_with_202() {
     let mut s = serve(16).await;
     let v05 = cdevent_v05("dev.cdevents.service.deployed.0.3.0");
     let bare = serde_json::to_vec(&v05).unwrap();
-    let cases: [(&str, Vec<u8>, Vec<(&str, &str)>, &str, Option<&str>); 4] = [
+    /// (name, body, headers, expected service, expected version)
+    type Case<'a> = (
+        &'a str,
+        Vec<u8>,
+        Vec<(&'a str, &'a str)>,
+        &'a str,
+        Option<&'a str>,
+    );
+    let cases: [Case<'_>; 4] = [
         (
             "structured v0.5",
             structured(&v05),

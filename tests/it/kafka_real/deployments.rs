@@ -2,7 +2,9 @@
 //! v0.5 structured, `ce_*` binary mode, the plain form) reach the release
 //! stage's queue in order, an unsupported type is skipped, a poison record
 //! goes to `<topic>.dlq` with its headers while the next good one still
-//! arrives, and a full queue pauses consumption instead of dropping.
+//! arrives, and a full queue pauses consumption instead of dropping; a
+//! missing deployments topic (it is in the default subscription) does not
+//! stop span consumption.
 
 use std::path::Path;
 
@@ -226,4 +228,45 @@ async fn deployment_events_in_every_form_arrive_and_poison_goes_to_the_dlq() {
     assert_eq!(records("dead_lettered"), 1.0);
     assert!(sample(&registry, "epicenter_ingest_kafka_pauses_total") >= 1.0);
     assert_eq!(committed(&broker, &group, &topic, 1).await, [6]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_deployments_topic_does_not_stop_span_consumption() {
+    let Some(broker) = k::broker("missing_deployments_topic") else {
+        return;
+    };
+    // The default subscription names `deployments`; a cluster without it
+    // must still deliver spans.
+    let spans_topic = k::unique("spans");
+    let missing = k::unique("deployments-missing");
+    k::create_topics(&broker, &[&spans_topic], 1).await;
+    let producer = k::producer(&broker);
+    let trace = crate::support::collector::trace(7, 0);
+    k::produce(
+        &producer,
+        &spans_topic,
+        None,
+        &prost::Message::encode_to_vec(&crate::support::collector::request(&trace)),
+        &[],
+    )
+    .await;
+
+    let (span_tx, mut span_rx) = mpsc::channel(4);
+    let (tx, _rx) = mpsc::channel(4);
+    let (registry, metrics) = registry_and_metrics();
+    let consumer = Running::spawn_with_deployments(
+        k::settings(
+            &broker,
+            &k::unique("g"),
+            &[(&spans_topic, "otlp_proto"), (&missing, "cdevents")],
+        ),
+        span_tx,
+        tx,
+        metrics,
+    );
+    let batches = k::receive_spans(&mut span_rx, trace.len(), PATIENCE).await;
+    consumer.stop().await;
+    assert_eq!(batches.iter().map(|b| b.len()).sum::<usize>(), trace.len());
+    // librdkafka reports the unknown topic as a (non-fatal) consumer error.
+    assert!(sample(&registry, "epicenter_ingest_kafka_consumer_errors_total") >= 1.0);
 }
