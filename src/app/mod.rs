@@ -97,7 +97,11 @@ pub async fn start(
     let graph_metrics = graph::Metrics::register(registry.sub_registry_with_prefix("graph"));
     let ingest_registry = registry.sub_registry_with_prefix("ingest");
     let otlp_metrics = ingest::otlp::Metrics::register(ingest_registry);
-    let kafka_metrics = ingest::kafka::Metrics::register(ingest_registry);
+    // Deployment events: Kafka `cdevents` topics and POST /api/v1/deployments.
+    let deploy_metrics = ingest::deploy::Metrics::register(ingest_registry);
+    let kafka_metrics =
+        ingest::kafka::Metrics::register(ingest_registry).with_deploy(deploy_metrics.clone());
+    let (deploy_tx, mut deploy_rx) = mpsc::channel::<crate::model::DeployEvent>(1024);
 
     let (span_tx, span_rx) = mpsc::channel::<SpanBatch>(settings.queue_batches);
     let (window_tx, mut window_rx) = mpsc::channel(64);
@@ -137,16 +141,21 @@ pub async fn start(
         ));
     }
     if let Some(kafka) = settings.kafka.clone() {
-        let (tx, t) = (span_tx.clone(), sources.clone());
+        let (tx, dtx, t) = (span_tx.clone(), deploy_tx.clone(), sources.clone());
         ingest_tasks.push(spawn_source(
             "kafka",
-            async move { Ok(ingest::kafka::run_consumer(kafka, tx, kafka_metrics, t).await?) },
+            async move { Ok(ingest::kafka::run_consumer(kafka, tx, dtx, kafka_metrics, t).await?) },
             &failed_tx,
         ));
     }
     // The graph's input closes once every source has dropped its sender.
     drop(span_tx);
     drop(failed_tx);
+    // The route lets go of `deploy_tx` when `sources` is cancelled, so
+    // `deploy_rx` closes once Kafka has stopped too.
+    let deploy_router = ingest::deploy::router(deploy_tx, deploy_metrics, sources.clone());
+    // TODO(lead): release stage consumes deploy_rx
+    let deploy_task = tokio::spawn(async move { while deploy_rx.recv().await.is_some() {} });
 
     let task_settings = settings.graph.task_settings();
     let graph_task = tokio::spawn(
@@ -175,9 +184,12 @@ pub async fn start(
     let api_stopped = api_stop.clone();
     let api_task = tokio::spawn(
         async move {
-            axum::serve(api_listener, crate::api::router(api_state))
-                .with_graceful_shutdown(api_stopped.cancelled_owned())
-                .await
+            axum::serve(
+                api_listener,
+                crate::api::router(api_state).merge(deploy_router),
+            )
+            .with_graceful_shutdown(api_stopped.cancelled_owned())
+            .await
         }
         .instrument(tracing::info_span!("api")),
     );
@@ -209,6 +221,7 @@ pub async fn start(
                     tracing::error!(error = format!("{error:#}"), "source failed while stopping");
                 }
             }
+            let _ignored = deploy_task.await; // TODO(lead): release stage
             let graph = graph_task.await.context("graph stage panicked")?;
             let _ignored = windows_task.await;
             persist_graph(&store, &graph);

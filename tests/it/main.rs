@@ -37,5 +37,7 @@ mod kafka_real;
 
 // The whole daemon: node limit, SIGTERM and restart, replay determinism.
 mod daemon;
+// POST /api/v1/deployments on the whole daemon, with our and the shared fixtures.
+mod deploy_http;
 // Alert delivery: fake Alertmanager, file sink, and Kafka when a broker is configured.
 mod emit;
