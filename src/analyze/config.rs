@@ -92,7 +92,7 @@ impl Settings {
         let window_secs = window_ns / Timestamp::SECOND;
         if config.detect_window_secs == 0
             || window_secs == 0
-            || config.detect_window_secs % window_secs != 0
+            || !config.detect_window_secs.is_multiple_of(window_secs)
         {
             errors.push(Invalid::new(
                 "analysis.detect_window_secs",

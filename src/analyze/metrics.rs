@@ -50,9 +50,9 @@ impl Metrics {
         let m = Self {
             alerts: Family::default(),
             windows: Counter::default(),
-            attribution_seconds: Histogram::new(
-                [15.0, 30.0, 60.0, 90.0, 120.0, 180.0, 300.0, 600.0, 1200.0].into_iter(),
-            ),
+            attribution_seconds: Histogram::new([
+                15.0, 30.0, 60.0, 90.0, 120.0, 180.0, 300.0, 600.0, 1200.0,
+            ]),
             verdicts: Family::default(),
             latest: Arc::default(),
         };

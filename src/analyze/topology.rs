@@ -20,6 +20,11 @@ use crate::model::{
     PairingStats, SeriesKey, Timestamp, WindowStats,
 };
 
+/// (client, server).
+pub(crate) type EdgePair = (Arc<str>, Arc<str>);
+/// (environment, client, server).
+type EdgeId = (Arc<str>, Arc<str>, Arc<str>);
+
 #[derive(Clone, Debug)]
 struct Seen {
     connection_type: ConnectionType,
@@ -33,14 +38,13 @@ struct Seen {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub(crate) struct Changes {
     /// environment → (added, removed) as (client, server).
-    pub(crate) by_environment:
-        BTreeMap<Arc<str>, (Vec<(Arc<str>, Arc<str>)>, Vec<(Arc<str>, Arc<str>)>)>,
+    pub(crate) by_environment: BTreeMap<Arc<str>, (Vec<EdgePair>, Vec<EdgePair>)>,
 }
 
 /// Tracks edges and nodes over windows.
 #[derive(Debug)]
 pub(crate) struct Topology {
-    edges: BTreeMap<(Arc<str>, Arc<str>, Arc<str>), Seen>,
+    edges: BTreeMap<EdgeId, Seen>,
     services: BTreeMap<Arc<str>, Timestamp>,
     first_window: Option<Timestamp>,
     settle_ns: u64,
