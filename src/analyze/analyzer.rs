@@ -172,6 +172,14 @@ impl Analyzer {
                 .push(self.topology_alert(&environment, &added, &removed, now));
         }
         let graph = self.topology.snapshot();
+        if let Ok(f) = std::env::var("DBG_SER") {
+            for (k, v) in &window.series {
+                let t = format!("{k:?}");
+                if t.contains(&f) && (t.starts_with("Service ") || t.starts_with("ServiceVersion")) {
+                    eprintln!("SER {} {t} req={} err={} p50={:.4} p99={:.4} inst={}", window.start, v.requests, v.errors, v.latency.p50, v.latency.p99, v.instances);
+                }
+            }
+        }
         let detected = self.detect.observe(window, &graph);
         if std::env::var_os("DBG_AN").is_some() {
             eprintln!(
