@@ -24,6 +24,7 @@
 
 mod attrs;
 mod batch;
+mod cdevents;
 pub mod cli;
 mod compile;
 mod engine;
@@ -33,6 +34,7 @@ mod json;
 pub mod presets;
 pub mod rng;
 mod scenario;
+pub mod score;
 pub mod send;
 mod simulator;
 mod state;
@@ -45,6 +47,7 @@ pub mod view;
 mod tests;
 
 pub use batch::{span_count, split_by_trace, split_to_fit};
+pub use cdevents::DeployFormat;
 pub use json::{request_to_otlp_json, to_otlp_json_line};
 pub use presets::{PRESET_NAMES, Preset, preset};
 pub use scenario::{
@@ -60,8 +63,8 @@ pub use truth::{Count, EdgeTruth, ExpectedEdge, GroundTruth, ServerKind, Version
 
 use crate::model::Timestamp;
 
-/// A deployment as a CD system would announce it (CDEvents emission comes
-/// later; the replay tests of release scenarios read these).
+/// A deployment as a CD system would announce it; [`DeployRecord::encode`]
+/// writes it as a CDEvent (v0.4 or v0.5) or in the plain form.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DeployRecord {
     /// Stable id (`sim-0003-payment-1.5.0`).
