@@ -6,14 +6,17 @@
 //!   [`Topology::default_fleet`] (a 14-service shop) and
 //!   [`Topology::generated`] (50 to 5,000 services for benchmarks).
 //! * [`Scenario`]: rollouts, canaries, rollbacks, faults, traffic ramps,
-//!   version-scoped new calls and deployment records, in event time.
+//!   version-scoped new calls and deployment records, in event time;
+//!   [`DeployFormat`]: records as CDEvents v0.4, v0.5 or the plain form.
+//! * [`score`]: judges a replay's alerts against a preset's answer key.
 //! * [`Simulator`]: turns both into Collector-like OTLP batches
 //!   ([`Simulator::next_batch`]) that mix services and split traces across
 //!   batches, plus the deployment records ([`DeployRecord`]) and the ground
 //!   truth ([`GroundTruth`], [`Topology::expected_edges`]).
 //! * [`to_otlp_json_line`]: the OTLP/JSON encoding for files.
 //! * [`send`]: the only part that does I/O (OTLP/HTTP, Kafka, files) and
-//!   paces event time against wall time; [`cli`] holds `epicenter simulate`'s
+//!   paces event time against wall time ([`write_scenario`] uses it to write
+//!   a release scenario's files for `epicenter replay`); [`cli`] holds `epicenter simulate`'s
 //!   arguments; [`view`] renders the demo's terminal view of a graph snapshot.
 //!
 //! Everything except `send` is pure: no I/O, no clock, and all randomness
@@ -34,6 +37,7 @@ mod json;
 pub mod presets;
 pub mod rng;
 mod scenario;
+mod scenario_files;
 pub mod score;
 pub mod send;
 mod simulator;
@@ -54,6 +58,7 @@ pub use scenario::{
     CallChange, DeployKind, DeployNotice, Fault, FaultTarget, Rollout, RolloutStep, Scenario,
     ScenarioEvent, TimedEvent,
 };
+pub use scenario_files::{ScenarioFiles, ScenarioSpec, write_scenario};
 pub use simulator::{BatchOptions, SimStats, Simulator};
 pub use topology::{
     Call, CallTarget, Consumer, Database, Diurnal, ExternalPeer, Instance, Latency, LinkMode,

@@ -37,5 +37,7 @@ mod kafka_real;
 
 // The whole daemon: node limit, SIGTERM and restart, replay determinism.
 mod daemon;
+// Release scenarios simulated, replayed by the binary and scored (issue 3).
+mod scenarios;
 // Alert delivery: fake Alertmanager, file sink, and Kafka when a broker is configured.
 mod emit;
