@@ -53,7 +53,7 @@ mod tests;
 pub use batch::{span_count, split_by_trace, split_to_fit};
 pub use cdevents::DeployFormat;
 pub use json::{request_to_otlp_json, to_otlp_json_line};
-pub use presets::{PRESET_NAMES, Preset, preset};
+pub use presets::{GENERATED_PRESET_NAMES, PRESET_NAMES, Preset, generated_preset, preset};
 pub use scenario::{
     CallChange, DeployKind, DeployNotice, Fault, FaultTarget, Rollout, RolloutStep, Scenario,
     ScenarioEvent, TimedEvent,

@@ -154,3 +154,18 @@ fn alert_lines_parse_and_bad_lines_are_located() {
     assert_eq!(ok, vec![a]);
     assert!(parse_alerts("").unwrap().is_empty());
 }
+
+#[test]
+fn generated_presets_release_a_busy_api_service_after_an_innocent_one() {
+    for name in crate::sim::GENERATED_PRESET_NAMES {
+        let p = crate::sim::generated_preset(name, 60, 3, 900.0).unwrap();
+        let key = AnswerKey::from_preset(&p, START);
+        let bad = key.bad[0].exposure.unwrap().nanos() - START.nanos();
+        let innocent = key.innocent[0].exposure.unwrap().nanos() - START.nanos();
+        assert_eq!((innocent, bad), (900 * Timestamp::SECOND, 990 * Timestamp::SECOND));
+        assert_ne!(key.bad[0].release.service, key.innocent[0].release.service);
+        assert!(p.topology.service(&key.bad[0].release.service).is_some());
+        crate::sim::Simulator::new(p.topology, p.scenario, 1, START, 1.0).unwrap();
+    }
+    assert!(crate::sim::generated_preset("nope", 60, 3, 900.0).is_none());
+}
