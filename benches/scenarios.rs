@@ -13,12 +13,12 @@
 //! `EPICENTER_SCENARIO_THREADS` (parallel scenarios, default 1 so replay
 //! times are not inflated by each other).
 
-#![allow(clippy::unwrap_used, unreachable_pub, dead_code)]
+// Printing the table is this bench's output.
+#![allow(clippy::print_stdout, clippy::unwrap_used, unreachable_pub, dead_code)]
 
 #[path = "../tests/it/support/scenario_run.rs"]
 mod scenario_run;
 
-use std::io::Write as _;
 use std::path::Path;
 
 use epicenter::sim::score::{Criteria, check, render_table};
@@ -58,9 +58,7 @@ fn main() {
     }
     specs.retain(|s| only.is_empty() || only.iter().any(|o| o == s.preset.name));
     let exe = Path::new(env!("CARGO_BIN_EXE_epicenter"));
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(
-        out,
+    println!(
         "{} scenarios: warmup {warmup} s, {rate} root requests/s, seeds 1..={seeds}, {threads} at a time",
         specs.len()
     );
@@ -70,24 +68,24 @@ fn main() {
         match result {
             Ok(s) => scores.push(s),
             Err(e) => {
-                let _ = writeln!(out, "{} (seed {}): {e:#}", spec.preset.name, spec.seed);
+                println!("{} (seed {}): {e:#}", spec.preset.name, spec.seed);
             }
         }
     }
-    let _ = write!(out, "{}", render_table(&scores));
+    print!("{}", render_table(&scores));
     let slowest = scores
         .iter()
         .filter_map(|s| s.run.as_ref())
         .map(|r| r.replay_secs)
         .fold(0.0, f64::max);
-    let _ = writeln!(out, "slowest replay: {slowest:.1} s (target < 30 s)");
+    println!("slowest replay: {slowest:.1} s (target < 30 s)");
     let failures = check(&scores, &Criteria::default());
     if failures.is_empty() {
-        let _ = writeln!(out, "PASS: every criterion of issue 3 met");
+        println!("PASS: every criterion of issue 3 met");
     } else {
-        let _ = writeln!(out, "FAIL ({} problems):", failures.len());
+        println!("FAIL ({} problems):", failures.len());
         for f in failures {
-            let _ = writeln!(out, "  {f}");
+            println!("  {f}");
         }
     }
 }

@@ -60,7 +60,7 @@ impl DeployRecord {
 
     /// The purl naming the artifact this record deploys (see the module doc).
     pub fn artifact_purl(&self) -> String {
-        if hash_str(&self.service) % 2 == 0 {
+        if hash_str(&self.service).is_multiple_of(2) {
             let h = hash_str(&self.version);
             let digest: String = (0..4u64)
                 .map(|k| format!("{:016x}", mix(&[hash_str(&self.service), h, k])))
@@ -147,7 +147,10 @@ mod tests {
         let line = record("cart", DeployKind::RolledBack).encode(DeployFormat::CdEventsV04);
         let v: Value = serde_json::from_str(&line).unwrap();
         assert_eq!(v["context"]["version"], "0.4.1");
-        assert_eq!(v["context"]["type"], "dev.cdevents.service.rolledback.0.2.0");
+        assert_eq!(
+            v["context"]["type"],
+            "dev.cdevents.service.rolledback.0.2.0"
+        );
         assert_eq!(v["subject"]["type"], "service");
         assert_eq!(v["context"]["timestamp"], "2027-01-15T08:02:00Z");
     }
@@ -159,7 +162,10 @@ mod tests {
             .map(|s| record(s, DeployKind::Upgraded).artifact_purl())
             .collect();
         assert!(kinds.iter().any(|p| p.starts_with("pkg:oci/")), "{kinds:?}");
-        assert!(kinds.iter().any(|p| p.starts_with("pkg:generic/")), "{kinds:?}");
+        assert!(
+            kinds.iter().any(|p| p.starts_with("pkg:generic/")),
+            "{kinds:?}"
+        );
         for p in &kinds {
             if p.starts_with("pkg:oci/") {
                 assert!(p.contains("@sha256%3A") && p.ends_with("&tag=1.5.0"), "{p}");

@@ -7,10 +7,10 @@ use std::path::PathBuf;
 
 use crate::model::Timestamp;
 
-use super::{DeployFormat, Topology};
 use super::presets::{PRESET_NAMES, preset};
 use super::send::{Pacing, SimTarget, SimulateOptions};
 use super::simulator::BatchOptions;
+use super::{DeployFormat, Topology};
 
 /// Send simulated traffic of a realistic fleet to an OTLP receiver, Kafka or a file.
 #[derive(Clone, Debug, clap::Args)]

@@ -276,7 +276,10 @@ pub fn generated_preset(
     warmup_secs: f64,
 ) -> Option<Preset> {
     let w = warmup_secs.max(0.0);
-    let name = GENERATED_PRESET_NAMES.iter().copied().find(|n| *n == name)?;
+    let name = GENERATED_PRESET_NAMES
+        .iter()
+        .copied()
+        .find(|n| *n == name)?;
     let topology = Topology::generated(n_services, topology_seed);
     let mut api: Vec<(usize, &str)> = topology
         .services

@@ -23,8 +23,8 @@ use tokio_util::sync::CancellationToken;
 use crate::model::Timestamp;
 
 use super::{
-    BatchOptions, DeployFormat, Scenario, Simulator, Topology, request_to_otlp_json, span_count, split_by_trace,
-    split_to_fit,
+    BatchOptions, DeployFormat, Scenario, Simulator, Topology, request_to_otlp_json, span_count,
+    split_by_trace, split_to_fit,
 };
 
 /// Where the traffic goes.
@@ -431,7 +431,8 @@ pub async fn run_simulate(
                 .get(next_record)
                 .filter(|r| r.started_at.nanos() < horizon)
             {
-                writeln!(out, "{}", r.encode(opts.deployments_format)).context("writing deployment records")?;
+                writeln!(out, "{}", r.encode(opts.deployments_format))
+                    .context("writing deployment records")?;
                 next_record += 1;
                 report.deploy_events += 1;
             }
@@ -449,7 +450,8 @@ pub async fn run_simulate(
     if let Some(mut out) = deploys {
         if !report.cancelled {
             for r in &records[next_record..] {
-                writeln!(out, "{}", r.encode(opts.deployments_format)).context("writing deployment records")?;
+                writeln!(out, "{}", r.encode(opts.deployments_format))
+                    .context("writing deployment records")?;
                 report.deploy_events += 1;
             }
         }

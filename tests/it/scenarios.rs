@@ -40,7 +40,11 @@ fn release_scenarios_blame_bad_releases_fast_and_never_an_innocent_one() {
             Err(e) => errors.push(format!("{}: {e:#}", spec.preset.name)),
         }
     }
-    assert!(errors.is_empty(), "scenarios could not run:\n{}", errors.join("\n"));
+    assert!(
+        errors.is_empty(),
+        "scenarios could not run:\n{}",
+        errors.join("\n")
+    );
     let table = render_table(&scores);
     println!("{table}");
     let failures = check(&scores, &Criteria::default());

@@ -56,7 +56,11 @@ impl ReleaseId {
 
 impl fmt::Display for ReleaseId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {} ({})", self.service, self.version, self.environment)
+        write!(
+            f,
+            "{} {} ({})",
+            self.service, self.version, self.environment
+        )
     }
 }
 

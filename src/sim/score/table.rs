@@ -3,8 +3,6 @@
 //!
 //! Never does: I/O.
 
-use std::fmt::Write as _;
-
 use super::{ScenarioScore, median_delay_secs};
 
 const HEADER: [&str; 11] = [
@@ -95,35 +93,34 @@ pub fn render_table(scores: &[ScenarioScore]) -> String {
     }
     let mut out = String::new();
     for (n, r) in rows.iter().enumerate() {
-        let line: Vec<String> = r
+        let cells: Vec<String> = r
             .iter()
             .zip(&widths)
             .map(|(c, w)| format!("{c:<w$}"))
             .collect();
-        let _ = writeln!(out, "{}", line.join("  ").trim_end());
+        line(&mut out, cells.join("  ").trim_end());
         if n == 0 {
-            let _ = writeln!(
-                out,
-                "{}",
-                "-".repeat(widths.iter().sum::<usize>() + 2 * (widths.len() - 1))
-            );
+            let rule = widths.iter().sum::<usize>() + 2 * (widths.len() - 1);
+            line(&mut out, &"-".repeat(rule));
         }
     }
     for s in scores {
         for f in &s.false_blames {
-            let _ = writeln!(
-                out,
-                "false blame in {}: {} ({}) first suspect for {} at {} [{}]",
-                s.scenario,
-                f.release,
-                if f.listed_innocent {
-                    "innocent"
-                } else {
-                    "not in the key"
-                },
-                f.anomaly_service,
-                f.detected_at,
-                f.alert_id
+            line(
+                &mut out,
+                &format!(
+                    "false blame in {}: {} ({}) first suspect for {} at {} [{}]",
+                    s.scenario,
+                    f.release,
+                    if f.listed_innocent {
+                        "innocent"
+                    } else {
+                        "not in the key"
+                    },
+                    f.anomaly_service,
+                    f.detected_at,
+                    f.alert_id
+                ),
             );
         }
     }
@@ -139,9 +136,16 @@ pub fn render_table(scores: &[ScenarioScore]) -> String {
         Some(_) => "inf (more than half missed)".to_owned(),
         None => "-".to_owned(),
     };
-    let _ = writeln!(
-        out,
-        "bad releases found first: {found}/{bad}; median delay {median}; false blames {blames}"
+    line(
+        &mut out,
+        &format!(
+            "bad releases found first: {found}/{bad}; median delay {median}; false blames {blames}"
+        ),
     );
     out
+}
+
+fn line(out: &mut String, text: &str) {
+    out.push_str(text);
+    out.push('\n');
 }

@@ -99,11 +99,19 @@ fn misses_late_finds_and_slow_medians_are_reported() {
     let missed = score(&key, &[alert(AlertType::Anomaly, 1000, &[])]);
     let late = score(
         &key,
-        &[alert(AlertType::Attribution, 900 + 301, &[("payment", "1.5.0")])],
+        &[alert(
+            AlertType::Attribution,
+            900 + 301,
+            &[("payment", "1.5.0")],
+        )],
     );
     let slow = score(
         &key,
-        &[alert(AlertType::Attribution, 900 + 150, &[("payment", "1.5.0")])],
+        &[alert(
+            AlertType::Attribution,
+            900 + 150,
+            &[("payment", "1.5.0")],
+        )],
     );
     let f = check(std::slice::from_ref(&missed), &Criteria::default());
     assert!(f[0].contains("never the first suspect"), "{f:?}");
@@ -111,8 +119,14 @@ fn misses_late_finds_and_slow_medians_are_reported() {
     let f = check(std::slice::from_ref(&late), &Criteria::default());
     assert!(f[0].contains("after 301 s"), "{f:?}");
     let f = check(&[slow.clone(), slow.clone(), late], &Criteria::default());
-    assert!(f.iter().any(|m| m.starts_with("median delay 150 s")), "{f:?}");
-    assert_eq!(median_delay_secs(&[slow.clone(), missed]), Some(f64::INFINITY));
+    assert!(
+        f.iter().any(|m| m.starts_with("median delay 150 s")),
+        "{f:?}"
+    );
+    assert_eq!(
+        median_delay_secs(&[slow.clone(), missed]),
+        Some(f64::INFINITY)
+    );
     let table = render_table(&[slow]);
     assert!(table.contains("payment 1.5.0 (production)") && table.contains("150s"));
 }
@@ -138,7 +152,10 @@ fn verdicts_and_listed_innocents_are_recorded() {
     );
     assert_eq!(
         s.verdicts,
-        vec![(ReleaseId::from_tuple(&p.innocent_releases[0]), Verdict::Healthy)]
+        vec![(
+            ReleaseId::from_tuple(&p.innocent_releases[0]),
+            Verdict::Healthy
+        )]
     );
     assert!(s.false_blames[0].listed_innocent);
     assert!(render_table(&[s]).contains("innocent"));
@@ -162,7 +179,10 @@ fn generated_presets_release_a_busy_api_service_after_an_innocent_one() {
         let key = AnswerKey::from_preset(&p, START);
         let bad = key.bad[0].exposure.unwrap().nanos() - START.nanos();
         let innocent = key.innocent[0].exposure.unwrap().nanos() - START.nanos();
-        assert_eq!((innocent, bad), (900 * Timestamp::SECOND, 990 * Timestamp::SECOND));
+        assert_eq!(
+            (innocent, bad),
+            (900 * Timestamp::SECOND, 990 * Timestamp::SECOND)
+        );
         assert_ne!(key.bad[0].release.service, key.innocent[0].release.service);
         assert!(p.topology.service(&key.bad[0].release.service).is_some());
         crate::sim::Simulator::new(p.topology, p.scenario, 1, START, 1.0).unwrap();
