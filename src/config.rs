@@ -19,11 +19,22 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::model::Invalid;
-use crate::{api, graph, ingest};
+use crate::{analyze, api, attribute, detect, emit, graph, ingest, release};
 
 /// Top-level sections; an environment variable whose first segment is not
 /// one of these is ignored (so `EPICENTER_TEST_KAFKA` is not a config key).
-const SECTIONS: &[&str] = &["data_dir", "api", "ingest", "graph", "log"];
+const SECTIONS: &[&str] = &[
+    "data_dir",
+    "api",
+    "ingest",
+    "graph",
+    "release",
+    "detect",
+    "attribute",
+    "analysis",
+    "emit",
+    "log",
+];
 
 /// The whole configuration file, as written.
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -37,6 +48,16 @@ pub struct Config {
     pub ingest: IngestConfig,
     /// The service graph and its windows.
     pub graph: graph::Config,
+    /// The release index: implicit releases, rollouts, canaries, rollbacks.
+    pub release: release::Config,
+    /// Baselines and anomaly detection.
+    pub detect: detect::Config,
+    /// Release attribution and verdicts.
+    pub attribute: attribute::Config,
+    /// Incident grouping and topology changes.
+    pub analysis: analyze::Config,
+    /// Alert delivery: Kafka, Alertmanager, file.
+    pub emit: emit::Config,
     /// Logging.
     pub log: LogConfig,
 }
@@ -91,6 +112,11 @@ impl Default for Config {
             api: api::Config::default(),
             ingest: IngestConfig::default(),
             graph: graph::Config::default(),
+            release: release::Config::default(),
+            detect: detect::Config::default(),
+            attribute: attribute::Config::default(),
+            analysis: analyze::Config::default(),
+            emit: emit::Config::default(),
             log: LogConfig::default(),
         }
     }
@@ -111,6 +137,11 @@ pub struct Settings {
     pub kafka: Option<ingest::kafka::Settings>,
     /// Graph stage.
     pub graph: graph::Settings,
+    /// Release index, detection, attribution and incident grouping.
+    pub analysis: analyze::Settings,
+    /// Alert sinks. The Kafka sink defaults to the ingest brokers when Kafka
+    /// ingest is enabled and `emit.kafka.brokers` is empty.
+    pub emit: emit::Settings,
     /// Log format.
     pub log_json: bool,
     /// Default log filter.
@@ -266,6 +297,11 @@ fn deserialize_sections(tree: Value, errors: &mut Vec<Invalid>) -> Config {
             "api" => section(&key, value, errors, &mut config.api),
             "ingest" => section(&key, value, errors, &mut config.ingest),
             "graph" => section(&key, value, errors, &mut config.graph),
+            "release" => section(&key, value, errors, &mut config.release),
+            "detect" => section(&key, value, errors, &mut config.detect),
+            "attribute" => section(&key, value, errors, &mut config.attribute),
+            "analysis" => section(&key, value, errors, &mut config.analysis),
+            "emit" => section(&key, value, errors, &mut config.emit),
             "log" => section(&key, value, errors, &mut config.log),
             other => errors.push(Invalid::new(
                 other,
@@ -305,6 +341,29 @@ fn validate(raw: &Config, errors: &mut Vec<Invalid>) -> Option<Settings> {
     let otlp = collect(raw.ingest.otlp.validate(), errors);
     let kafka = collect(raw.ingest.kafka.validate(), errors);
     let graph = collect(raw.graph.validate(), errors);
+    let release = collect(raw.release.validate(), errors);
+    let detect = collect(raw.detect.validate(), errors);
+    let attribute = collect(raw.attribute.validate(), errors);
+    let analysis = match (release, detect, attribute) {
+        (Some(r), Some(d), Some(a)) => collect(
+            analyze::Settings::new(
+                &raw.analysis,
+                r,
+                d,
+                a,
+                raw.graph
+                    .window_secs
+                    .saturating_mul(crate::model::Timestamp::SECOND),
+            ),
+            errors,
+        ),
+        _ => None,
+    };
+    let mut emit_config = raw.emit.clone();
+    if emit_config.kafka.brokers.is_empty() && !raw.ingest.kafka.brokers.is_empty() {
+        emit_config.kafka.brokers = raw.ingest.kafka.brokers.join(",");
+    }
+    let emit = collect(emit_config.validate(), errors);
     Some(Settings {
         data_dir: raw.data_dir.clone(),
         api: api?,
@@ -312,6 +371,8 @@ fn validate(raw: &Config, errors: &mut Vec<Invalid>) -> Option<Settings> {
         otlp: otlp?,
         kafka: Some(kafka?).filter(ingest::kafka::Settings::enabled),
         graph: graph?,
+        analysis: analysis?,
+        emit: emit?,
         log_json,
         log_level: raw.log.level.clone(),
         raw: raw.clone(),

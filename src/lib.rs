@@ -29,6 +29,8 @@
 //! * [`detect`]: anomaly detectors, false-alarm control, onset, recovery and origins.
 //! * [`attribute`]: release attribution (ranked suspects with evidence and a
 //!   calibrated confidence), release verdicts, and building alerts.
+//! * [`analyze`]: drives the release index, detection and attribution over
+//!   closed windows and deployment events; the same core in the daemon and replay.
 //! * [`emit`]: alert delivery to Kafka, Alertmanager and a JSON-lines file,
 //!   each behind a bounded queue that drops the newest when full.
 //! * [`store`]: latest snapshots for readers; durable state in the data directory.
@@ -51,10 +53,12 @@
 //! | `sim` | `model`, `proto` |
 //! | `attribute` | `model`, `telemetry` |
 //! | `emit` | `model`, `telemetry`, `proto` |
+//! | `analyze` | `model`, `telemetry`, `release`, `detect`, `attribute`, `emit`, `store` |
 //!
 //! `app`, `config`, `shutdown` and `main` are the wiring layer. The table is
 //! enforced by `tests/it/architecture.rs`.
 
+pub mod analyze;
 pub mod api;
 pub mod app;
 pub mod attribute;

@@ -17,6 +17,7 @@
 //! Reads only [`crate::store`]: the latest snapshot and the health flags.
 //! Never does: analysis, writes to stage state, reading the clock.
 
+mod analysis;
 pub mod config;
 pub mod error;
 pub mod exposition;
@@ -52,6 +53,8 @@ pub struct ApiState {
     pub registry: Arc<Registry>,
     /// How the service-graph series are rendered on `/metrics`.
     pub graph_metrics: GraphMetricsConfig,
+    /// Recent alerts and releases from the analysis stage.
+    pub analysis: crate::store::analysis::Published,
 }
 
 /// The graph as the API's JSON (`GET /api/v1/graph`), for `replay --graph`.
@@ -72,6 +75,8 @@ pub fn router(state: ApiState) -> Router {
             "/api/v1/services/{name}/dependents",
             get(handlers::dependents),
         )
+        .route("/api/v1/alerts", get(analysis::alerts))
+        .route("/api/v1/releases", get(analysis::releases))
         .route("/healthz", get(handlers::healthz))
         .route("/readyz", get(handlers::readyz))
         .route("/metrics", get(metrics::metrics))

@@ -97,10 +97,14 @@ pub async fn start(
     let graph_metrics = graph::Metrics::register(registry.sub_registry_with_prefix("graph"));
     let ingest_registry = registry.sub_registry_with_prefix("ingest");
     let otlp_metrics = ingest::otlp::Metrics::register(ingest_registry);
-    let kafka_metrics = ingest::kafka::Metrics::register(ingest_registry);
+    // Deployment events: Kafka `cdevents` topics and POST /api/v1/deployments.
+    let deploy_metrics = ingest::deploy::Metrics::register(ingest_registry);
+    let kafka_metrics =
+        ingest::kafka::Metrics::register(ingest_registry).with_deploy(deploy_metrics.clone());
+    let (deploy_tx, deploy_rx) = mpsc::channel::<crate::model::DeployEvent>(1024);
 
     let (span_tx, span_rx) = mpsc::channel::<SpanBatch>(settings.queue_batches);
-    let (window_tx, mut window_rx) = mpsc::channel(64);
+    let (window_tx, window_rx) = mpsc::channel(64);
     let (snapshots, snapshot_tx) = SnapshotStore::new();
     let health = Health::new();
 
@@ -137,16 +141,19 @@ pub async fn start(
         ));
     }
     if let Some(kafka) = settings.kafka.clone() {
-        let (tx, t) = (span_tx.clone(), sources.clone());
+        let (tx, dtx, t) = (span_tx.clone(), deploy_tx.clone(), sources.clone());
         ingest_tasks.push(spawn_source(
             "kafka",
-            async move { Ok(ingest::kafka::run_consumer(kafka, tx, kafka_metrics, t).await?) },
+            async move { Ok(ingest::kafka::run_consumer(kafka, tx, dtx, kafka_metrics, t).await?) },
             &failed_tx,
         ));
     }
     // The graph's input closes once every source has dropped its sender.
     drop(span_tx);
     drop(failed_tx);
+    // The route lets go of `deploy_tx` when `sources` is cancelled, so
+    // `deploy_rx` closes once Kafka has stopped too.
+    let deploy_router = ingest::deploy::router(deploy_tx, deploy_metrics, sources.clone());
 
     let task_settings = settings.graph.task_settings();
     let graph_task = tokio::spawn(
@@ -160,9 +167,36 @@ pub async fn start(
         )
         .instrument(tracing::info_span!("graph")),
     );
-    // Detection and attribution consume closed windows in the next stages;
-    // until then windows are drained here so the graph never blocks on them.
-    let windows_task = tokio::spawn(async move { while window_rx.recv().await.is_some() {} });
+    // Analysis: closed windows and deployment events in, alerts out. It ends
+    // when the graph stage drops its window sender; its emitter clones drop
+    // with it, and then each sink drains its queue and stops.
+    let (emitter, emit_tasks) = crate::emit::start(
+        &settings.emit,
+        Arc::new(wall_clock_now),
+        crate::emit::Metrics::register(registry.sub_registry_with_prefix("emit")),
+    )
+    .context("starting the alert sinks")?;
+    let published = crate::store::analysis::Published::default();
+    let outputs = crate::analyze::task::Outputs {
+        emitter,
+        metrics: crate::analyze::Metrics::register(&mut registry),
+        release_metrics: crate::release::Metrics::register(
+            registry.sub_registry_with_prefix("release"),
+        ),
+        detect_metrics: crate::detect::metrics::Metrics::register(
+            registry.sub_registry_with_prefix("detect"),
+        ),
+        published: published.clone(),
+    };
+    let analysis_task = tokio::spawn(
+        crate::analyze::task::run(
+            crate::analyze::Analyzer::new(settings.analysis.clone()),
+            window_rx,
+            deploy_rx,
+            outputs,
+        )
+        .instrument(tracing::info_span!("analysis")),
+    );
 
     let registry = Arc::new(registry);
     let api_state = crate::api::ApiState {
@@ -170,14 +204,18 @@ pub async fn start(
         health: health.clone(),
         registry: Arc::clone(&registry),
         graph_metrics: settings.api.graph_metrics.clone(),
+        analysis: published,
     };
     let api_stop = CancellationToken::new();
     let api_stopped = api_stop.clone();
     let api_task = tokio::spawn(
         async move {
-            axum::serve(api_listener, crate::api::router(api_state))
-                .with_graceful_shutdown(api_stopped.cancelled_owned())
-                .await
+            axum::serve(
+                api_listener,
+                crate::api::router(api_state).merge(deploy_router),
+            )
+            .with_graceful_shutdown(api_stopped.cancelled_owned())
+            .await
         }
         .instrument(tracing::info_span!("api")),
     );
@@ -210,8 +248,11 @@ pub async fn start(
                 }
             }
             let graph = graph_task.await.context("graph stage panicked")?;
-            let _ignored = windows_task.await;
             persist_graph(&store, &graph);
+            let _analyzer = analysis_task.await.context("analysis stage panicked")?;
+            for task in emit_tasks {
+                let _ignored = task.await;
+            }
             anyhow::Ok(())
         })
         .await;

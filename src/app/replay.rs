@@ -2,9 +2,17 @@
 //!
 //! Reads every file completely, orders all spans by event time (end time,
 //! then input position, so ties are stable), and feeds the same graph core
-//! the daemon runs, with the same defaults, in fixed-size chunks. The output
-//! therefore depends only on the set of spans, never on how they were
-//! batched, which file they came from, or how many threads ran.
+//! the daemon runs, with the same defaults, in fixed-size chunks. Every
+//! closed window then goes through the same [`Analyzer`] the daemon's
+//! analysis task drives, with every deployment event queued up front (the
+//! analyzer applies each before the first window that ends after it). The
+//! output therefore depends only on the input, never on how it was batched,
+//! which file it came from, or how many threads ran.
+//!
+//! Deployment files hold JSON documents one after another (JSON lines, or
+//! pretty-printed) or a JSON array of them, each in any form the daemon
+//! accepts (CDEvents v0.4/v0.5 bare or as a structured CloudEvent, or the
+//! plain form). An invalid event is reported on stderr and skipped.
 //!
 //! Memory: every decoded span is held until it is sorted (about 250 bytes
 //! per span; 300,000 spans ≈ 75 MB).
@@ -16,10 +24,12 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 
+use crate::analyze::Analyzer;
 use crate::config::Settings;
 use crate::graph::Graph;
+use crate::ingest::deploy::decode_deploy_event;
 use crate::ingest::file::SpanFile;
-use crate::model::{ResourceInfo, Span, SpanBatch, WindowStats};
+use crate::model::{Alert, DeployEvent, ResourceInfo, Span, SpanBatch, WindowStats};
 
 /// Spans per chunk handed to the graph; chunking never changes the result.
 const CHUNK: usize = 4096;
@@ -29,7 +39,7 @@ const CHUNK: usize = 4096;
 pub struct ReplayOptions {
     /// Span files, OTLP JSON lines (`.gz` accepted).
     pub spans: Vec<PathBuf>,
-    /// Deployment event files (used once release attribution lands).
+    /// Deployment event files.
     pub deployments: Vec<PathBuf>,
     /// Alerts output (`-` = stdout).
     pub alerts: PathBuf,
@@ -66,6 +76,10 @@ pub struct ReplayReport {
     pub windows: u64,
     /// Edges in the final graph.
     pub edges: u64,
+    /// Deployment events read (valid and understood).
+    pub deployments: u64,
+    /// Deployment events that were invalid (reported on stderr, skipped).
+    pub bad_deployments: u64,
     /// Alerts written.
     pub alerts: u64,
 }
@@ -75,11 +89,13 @@ impl fmt::Display for ReplayReport {
         write!(
             f,
             "replayed {} spans from {} lines ({} bad lines, {} spans rejected): \
-             {} windows, {} edges, {} alerts",
+             {} deployment events ({} invalid), {} windows, {} edges, {} alerts",
             self.spans,
             self.lines,
             self.bad_lines,
             self.rejected_spans,
+            self.deployments,
+            self.bad_deployments,
             self.windows,
             self.edges,
             self.alerts
@@ -104,27 +120,35 @@ pub fn replay(settings: &Settings, options: &ReplayOptions) -> anyhow::Result<Re
     // Event-time order; the stable sort keeps input order among equal times.
     entries.sort_by_key(|entry| entry.span.end);
 
+    let mut analyzer = Analyzer::new(settings.analysis.clone());
+    for event in read_deployments(&options.deployments, &mut report)? {
+        analyzer.on_deploy(event);
+    }
     let mut graph = Graph::new(&settings.graph);
-    let mut windows: Vec<WindowStats> = Vec::new();
+    let mut alerts: Vec<Alert> = Vec::new();
+    let mut analyze = |windows: Vec<WindowStats>, report: &mut ReplayReport| {
+        for window in windows {
+            report.windows += 1;
+            alerts.extend(analyzer.on_window(&window).alerts);
+        }
+    };
     let bar = progress_bar(options.progress, entries.len() as u64);
     for chunk in entries.chunks(CHUNK) {
         graph.observe(&to_batch(chunk));
-        windows.extend(graph.take_closed_windows());
+        analyze(graph.take_closed_windows(), &mut report);
         if let Some(bar) = &bar {
             bar.inc(chunk.len() as u64);
         }
     }
-    windows.extend(graph.finish());
+    analyze(graph.finish(), &mut report);
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
-    report.windows = windows.len() as u64;
     let snapshot = graph.snapshot();
     report.edges = snapshot.edges.len() as u64;
-
-    // Alerts come from detection and attribution, which consume `windows`
-    // (issue #3). The output file is always written, so callers can rely on it.
-    write_alerts(&options.alerts, &[])?;
+    report.alerts = alerts.len() as u64;
+    // The output file is always written, even empty, so callers can rely on it.
+    write_alerts(&options.alerts, &alerts)?;
     if let Some(path) = &options.graph {
         let json = crate::api::graph_json(&snapshot);
         let text = serde_json::to_string_pretty(&json)?;
@@ -183,7 +207,49 @@ fn to_batch(chunk: &[Entry]) -> SpanBatch {
     batch
 }
 
-fn write_alerts(path: &PathBuf, alerts: &[serde_json::Value]) -> anyhow::Result<()> {
+/// Reads every deployment file; invalid events are reported and counted.
+fn read_deployments(
+    paths: &[PathBuf],
+    report: &mut ReplayReport,
+) -> anyhow::Result<Vec<DeployEvent>> {
+    let mut events = Vec::new();
+    for path in paths {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let mut documents = Vec::new();
+        for (n, value) in serde_json::Deserializer::from_str(&text)
+            .into_iter::<serde_json::Value>()
+            .enumerate()
+        {
+            match value {
+                Ok(serde_json::Value::Array(items)) => documents.extend(items),
+                Ok(value) => documents.push(value),
+                Err(error) => {
+                    report.bad_deployments += 1;
+                    eprintln!("{}: document {}: {error}", path.display(), n + 1);
+                    break;
+                }
+            }
+        }
+        for (n, document) in documents.iter().enumerate() {
+            let bytes = serde_json::to_vec(document)?;
+            match decode_deploy_event(&bytes, &[]) {
+                Ok(Some(event)) => {
+                    report.deployments += 1;
+                    events.push(event);
+                }
+                Ok(None) => {}
+                Err(error) => {
+                    report.bad_deployments += 1;
+                    eprintln!("{}: event {}: {error}", path.display(), n + 1);
+                }
+            }
+        }
+    }
+    Ok(events)
+}
+
+fn write_alerts(path: &PathBuf, alerts: &[Alert]) -> anyhow::Result<()> {
     let mut text = String::new();
     for alert in alerts {
         text.push_str(&serde_json::to_string(alert)?);

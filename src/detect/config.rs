@@ -11,7 +11,7 @@ use crate::model::Invalid;
 
 /// How eagerly anomalies are reported. Maps to a per-window false-alarm rate
 /// and the minimum effect sizes (see [`Settings`]).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Sensitivity {
     /// Large effects only: rate 0.001, errors +5 points and 3×, latency +50 %, traffic −70 %.
@@ -24,7 +24,7 @@ pub enum Sensitivity {
 }
 
 /// `detect:` section. Every option has a default.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, serde::Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// Preset for the false-alarm rate and minimum effects; the `*_override`

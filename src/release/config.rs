@@ -8,7 +8,7 @@ use serde::Deserialize;
 use crate::model::{Invalid, Timestamp};
 
 /// `release` section of the configuration file.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, serde::Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// A service's first this many windows with traffic are its baseline:

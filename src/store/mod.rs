@@ -9,6 +9,7 @@
 //! Never does: network I/O, analysis, reading the clock. Disk I/O happens
 //! only in `persist`.
 
+pub mod analysis;
 pub mod persist;
 pub mod state;
 

@@ -18,6 +18,18 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("baseline", &["model"]),
     ("detect", &["model", "baseline", "telemetry"]),
     ("emit", &["model", "telemetry", "proto"]),
+    (
+        "analyze",
+        &[
+            "model",
+            "telemetry",
+            "release",
+            "detect",
+            "attribute",
+            "emit",
+            "store",
+        ],
+    ),
 ];
 
 fn src() -> PathBuf {

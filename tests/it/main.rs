@@ -39,5 +39,7 @@ mod kafka_real;
 mod daemon;
 // Release scenarios simulated, replayed by the binary and scored (issue 3).
 mod scenarios;
+// POST /api/v1/deployments on the whole daemon, with our and the shared fixtures.
+mod deploy_http;
 // Alert delivery: fake Alertmanager, file sink, and Kafka when a broker is configured.
 mod emit;

@@ -33,11 +33,18 @@
 //!   exactly as sent;
 //! * dedup key: (`context.source`, `context.id`); the plain form has source `""`.
 //!
-//! Never does: I/O, logging, metrics, deduplication or any release logic;
-//! it never panics on input.
+//! Intake around the decoder: [`http`] serves `POST /api/v1/deployments`
+//! (merged into the API listener by the wiring layer), the Kafka consumer
+//! decodes `cdevents` topics, and both count into [`Metrics`]
+//! (`epicenter_ingest_deploy_events_total{source, outcome}`).
+//!
+//! Never does: deduplication or any release logic; the decoder itself does
+//! no I/O, logging or metrics, and never panics on input.
 
 mod cdevent;
 mod envelope;
+pub mod http;
+pub mod metrics;
 mod plain;
 
 use thiserror::Error;
@@ -45,6 +52,8 @@ use thiserror::Error;
 use crate::model::DeployEvent;
 
 pub use cdevent::service_from_subject;
+pub use http::router;
+pub use metrics::{Metrics, Outcome, Source};
 
 /// Why a deployment record is invalid (it goes to the DLQ with this message).
 #[derive(Debug, Clone, PartialEq, Eq, Error)]

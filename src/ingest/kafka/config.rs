@@ -13,8 +13,8 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use super::client;
+pub use super::route::Encoding;
 use super::route::Routes;
-use crate::ingest::decode::Encoding;
 use crate::model::Invalid;
 
 /// Key prefix of every validation error of this section.
@@ -49,7 +49,8 @@ pub struct Config {
     pub group_id: String,
     /// `client.id` reported to the brokers (the DLQ producer appends `-dlq`).
     pub client_id: String,
-    /// Topics to consume, each with its encoding. A name starting with `^`
+    /// Topics to consume, each with its encoding (default: `otlp_spans` as
+    /// `otlp_proto` and `deployments` as `cdevents`). A name starting with `^`
     /// is a regular expression, as in librdkafka (and the Collector's
     /// receiver); dead-letter topics it happens to match are skipped.
     pub topics: Vec<TopicConfig>,
@@ -83,7 +84,13 @@ impl Default for Config {
             brokers: Vec::new(),
             group_id: "epicenter".to_owned(),
             client_id: "epicenter".to_owned(),
-            topics: vec![TopicConfig::default()],
+            topics: vec![
+                TopicConfig::default(),
+                TopicConfig {
+                    name: "deployments".to_owned(),
+                    encoding: Encoding::Cdevents,
+                },
+            ],
             dlq_suffix: ".dlq".to_owned(),
             auto_offset_reset: OffsetReset::Latest,
             max_record_bytes: 16 << 20,
@@ -103,7 +110,8 @@ impl Default for Config {
 pub struct TopicConfig {
     /// Topic name, or a regular expression starting with `^`.
     pub name: String,
-    /// `otlp_proto` (the Collector exporter's default) or `otlp_json`.
+    /// `otlp_proto` (the Collector exporter's default) or `otlp_json` for
+    /// spans; `cdevents` for deployment events.
     pub encoding: Encoding,
 }
 

@@ -17,16 +17,22 @@ fn defaults_follow_the_collector_conventions() {
     assert_eq!(config.group_id, "epicenter");
     assert_eq!(
         config.topics,
-        [TopicConfig {
-            name: "otlp_spans".into(),
-            encoding: Encoding::OtlpProto
-        }]
+        [
+            TopicConfig {
+                name: "otlp_spans".into(),
+                encoding: Encoding::OtlpProto
+            },
+            TopicConfig {
+                name: "deployments".into(),
+                encoding: Encoding::Cdevents
+            }
+        ]
     );
     assert_eq!(config.dlq_suffix, ".dlq");
     assert_eq!(config.auto_offset_reset, OffsetReset::Latest);
     let settings = config.validate().unwrap();
     assert!(!settings.enabled(), "no brokers means kafka ingest is off");
-    assert_eq!(settings.subscription(), ["otlp_spans"]);
+    assert_eq!(settings.subscription(), ["otlp_spans", "deployments"]);
 }
 
 #[test]
@@ -38,6 +44,8 @@ topics:
   - name: otlp_spans
   - name: "^spans_json_.*"
     encoding: otlp_json
+  - name: deploys
+    encoding: cdevents
 auto_offset_reset: earliest
 security:
   protocol: SASL_SSL
@@ -51,13 +59,18 @@ librdkafka:
     let config: Config = serde_norway::from_str(yaml).unwrap();
     assert_eq!(config.brokers, ["k1:9092", "k2:9092"]);
     assert_eq!(config.topics[1].encoding, Encoding::OtlpJson);
+    assert_eq!(config.topics[2].encoding, Encoding::Cdevents);
+    assert_eq!(config.topics[2].encoding.as_str(), "cdevents");
     assert_eq!(
         config.security.sasl_mechanism,
         Some(SaslMechanism::ScramSha256)
     );
     let settings = config.validate().unwrap();
     assert_eq!(settings.brokers(), "k1:9092,k2:9092");
-    assert_eq!(settings.subscription(), ["otlp_spans", "^spans_json_.*"]);
+    assert_eq!(
+        settings.subscription(),
+        ["otlp_spans", "^spans_json_.*", "deploys"]
+    );
 }
 
 #[test]

@@ -2,12 +2,14 @@
 //!
 //! One task polls one `StreamConsumer`. Per record, in order: skip empty
 //! values, decode by the topic's encoding, hand the batch to the graph stage
-//! (or forward an undecodable record to the DLQ and wait for its delivery
-//! report), and only then store the offset for the background auto-commit.
+//! (or, on a `cdevents` topic, the deployment event to the release stage;
+//! see [`deployments`]), or forward an undecodable record to the DLQ and
+//! wait for its delivery report, and only then store the offset for the
+//! background auto-commit.
 //! One record is in flight at a time, so offsets are stored in order per
 //! partition.
 //!
-//! Backpressure: when the graph stage's queue is full, every assigned
+//! Backpressure: when the graph stage's (or release stage's) queue is full, every assigned
 //! partition is paused and the loop keeps polling (rebalances and liveness
 //! continue, `max.poll.interval.ms` is never exceeded) until the queue has
 //! room for the held batch; then consumption resumes where it stopped.
@@ -34,9 +36,16 @@ use super::context::{Context, Shared, is_no_offset, offsets_list};
 use super::dlq::{DeadLetters, Failure, Forwarded};
 use super::metrics::{CommitTrigger, DlqReason, Metrics, RecordResult, TopicMetrics};
 use super::offsets::{Epoch, Store};
+use super::route::Encoding;
 use super::route::Route;
-use crate::ingest::decode::{self, Decoded, Encoding};
-use crate::model::SpanBatch;
+use crate::ingest::decode::{self, Decoded};
+use crate::ingest::deploy;
+use crate::model::{DeployEvent, SpanBatch};
+
+#[path = "consumer_deployments.rs"]
+mod deployments;
+#[path = "consumer_handoff.rs"]
+mod handoff;
 
 /// Records at least this large are decoded on the blocking pool, so a
 /// multi-megabyte batch does not stall the async worker it runs on.
@@ -45,15 +54,28 @@ const BLOCKING_DECODE_BYTES: usize = 256 << 10;
 /// How long shutdown waits for the graph stage to take a held batch.
 const SHUTDOWN_SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A decoded batch waiting for room in the graph stage's queue.
+/// A decoded record waiting for room in its stage's queue.
 struct Held {
     topic: String,
     partition: i32,
     offset: i64,
     epoch: Epoch,
-    batch: SpanBatch,
-    spans: u64,
+    item: Item,
     metrics: TopicMetrics,
+}
+
+/// What a held record carries.
+enum Item {
+    /// A span batch for the graph stage, with its span count.
+    Spans(SpanBatch, u64),
+    /// A deployment event for the release stage.
+    Deployment(DeployEvent),
+}
+
+/// Room reserved in the queue an [`Item`] goes to.
+enum Permit<'a> {
+    Spans(mpsc::Permit<'a, SpanBatch>),
+    Deployment(mpsc::Permit<'a, DeployEvent>),
 }
 
 /// The running consumer.
@@ -63,6 +85,7 @@ pub(crate) struct Worker {
     dead_letters: DeadLetters,
     settings: Settings,
     output: mpsc::Sender<SpanBatch>,
+    deployments: mpsc::Sender<DeployEvent>,
     shutdown: CancellationToken,
     topics: Vec<TopicMetrics>,
 }
@@ -76,6 +99,7 @@ impl Worker {
     pub(crate) fn start(
         settings: Settings,
         output: mpsc::Sender<SpanBatch>,
+        deployments: mpsc::Sender<DeployEvent>,
         metrics: Metrics,
         shutdown: CancellationToken,
     ) -> Result<Self, KafkaError> {
@@ -112,6 +136,7 @@ impl Worker {
             dead_letters,
             settings,
             output,
+            deployments,
             shutdown,
             topics: Vec::new(),
         })
@@ -147,7 +172,7 @@ impl Worker {
         }
     }
 
-    /// Handles one record; returns the batch if the graph stage's queue is full.
+    /// Handles one record; returns it decoded if its stage's queue is full.
     async fn process(&mut self, message: &BorrowedMessage<'_>) -> Result<Option<Held>, KafkaError> {
         let (topic, partition, offset) = (message.topic(), message.partition(), message.offset());
         let Some(epoch) = self.shared.partitions().epoch(topic, partition) else {
@@ -187,10 +212,17 @@ impl Worker {
                 "value of {} bytes exceeds max_record_bytes {limit}",
                 payload.len()
             );
+            if encoding == Encoding::Cdevents {
+                self.deploy_metrics()
+                    .events(deploy::Source::Kafka, deploy::Outcome::Invalid, 1);
+            }
             self.dead_letter(message, epoch, failure(DlqReason::TooLarge, None, &text))
                 .await;
             return Ok(None);
         }
+        let Some(encoding) = encoding.spans() else {
+            return self.process_deployment(message, epoch, metrics).await;
+        };
         let decoded = match decode_payload(encoding, payload).await {
             Ok(decoded) => decoded,
             Err(error) => {
@@ -220,18 +252,14 @@ impl Worker {
                 self.store(topic, partition, offset, epoch);
                 Ok(None)
             }
-            Err(TrySendError::Full(batch)) => {
-                let topic = topic.to_owned();
-                Ok(Some(Held {
-                    topic,
-                    partition,
-                    offset,
-                    epoch,
-                    batch,
-                    spans,
-                    metrics,
-                }))
-            }
+            Err(TrySendError::Full(batch)) => Ok(Some(Held {
+                topic: topic.to_owned(),
+                partition,
+                offset,
+                epoch,
+                item: Item::Spans(batch, spans),
+                metrics,
+            })),
             Err(TrySendError::Closed(_)) => Err(KafkaError::OutputClosed),
         }
     }
@@ -248,18 +276,17 @@ impl Worker {
                 () = self.shutdown.cancelled() => {
                     // Finish the in-flight hand-off: the graph stage keeps
                     // draining during shutdown. Bounded, in case it does not.
-                    match tokio::time::timeout(SHUTDOWN_SEND_TIMEOUT, self.output.reserve()).await {
+                    match tokio::time::timeout(SHUTDOWN_SEND_TIMEOUT, self.reserve(&held.item)).await {
                         Ok(Ok(permit)) => self.hand_off(permit, held),
-                        Ok(Err(_)) => return Err(KafkaError::OutputClosed),
+                        Ok(Err(error)) => return Err(error),
                         Err(_) => warn!(topic = %held.topic, partition = held.partition, offset = held.offset,
-                            "graph stage did not take the last batch before shutdown; it will be consumed again"),
+                            "the next stage did not take the last record before shutdown; it will be consumed again"),
                     }
                     self.shared.metrics.paused(false, since.elapsed().as_secs_f64());
                     return Ok(());
                 }
-                permit = self.output.reserve() => {
-                    let permit = permit.map_err(|_| KafkaError::OutputClosed)?;
-                    self.hand_off(permit, held);
+                permit = self.reserve(&held.item) => {
+                    self.hand_off(permit?, held);
                     self.set_paused(false);
                     self.shared.metrics.paused(false, since.elapsed().as_secs_f64());
                     return Ok(());
@@ -270,21 +297,6 @@ impl Worker {
                 },
             }
         }
-    }
-
-    fn hand_off(&self, permit: mpsc::Permit<'_, SpanBatch>, held: Held) {
-        // Rebalances run only inside `recv`, so ownership cannot change
-        // between this check and the store below.
-        if self.shared.partitions().epoch(&held.topic, held.partition) != Some(held.epoch) {
-            self.shared
-                .metrics
-                .record(&held.topic, RecordResult::Revoked);
-            return;
-        }
-        permit.send(held.batch);
-        held.metrics.handed_off.inc();
-        held.metrics.spans_received.inc_by(held.spans);
-        self.store(&held.topic, held.partition, held.offset, held.epoch);
     }
 
     /// A record arrived while consumption is paused (a partition assigned in
@@ -430,7 +442,7 @@ impl Worker {
 
 /// Decodes inline, or on the blocking pool when the record is large.
 async fn decode_payload(
-    encoding: Encoding,
+    encoding: decode::Encoding,
     payload: &[u8],
 ) -> Result<Decoded, decode::DecodeError> {
     if payload.len() < BLOCKING_DECODE_BYTES {

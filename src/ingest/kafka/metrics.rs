@@ -13,6 +13,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
 use crate::ingest::decode::{RejectReason, Rejected};
+use crate::ingest::deploy;
 
 /// What became of one consumed record.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -29,6 +30,8 @@ pub(crate) enum RecordResult {
     SkippedDeadLetterTopic,
     /// Its partition was revoked before hand-off; the new owner reads it.
     Revoked,
+    /// A well-formed deployment event of a type we do not handle; skipped.
+    Unsupported,
 }
 
 /// Why a record went to the DLQ.
@@ -95,6 +98,7 @@ label_value!(RecordResult {
     DeadLetterFailed => "dead_letter_failed",
     SkippedDeadLetterTopic => "skipped_dead_letter_topic",
     Revoked => "revoked",
+    Unsupported => "unsupported",
 });
 label_value!(DlqReason { DecodeError => "decode_error", TooLarge => "record_too_large", UnknownTopic => "unknown_topic" });
 label_value!(RebalanceEvent { Assign => "assign", Revoke => "revoke", Error => "error" });
@@ -165,6 +169,7 @@ pub struct Metrics {
     rebalances: Family<RebalanceLabels, Counter>,
     commit_failures: Family<CommitLabels, Counter>,
     consumer_errors: Counter,
+    deploy: deploy::Metrics,
 }
 
 impl Metrics {
@@ -240,6 +245,20 @@ impl Metrics {
             metrics.consumer_errors.clone(),
         );
         metrics
+    }
+
+    /// Counts deployment events of `cdevents` topics into `deploy` (the
+    /// handle also given to the HTTP route). Without it they are counted
+    /// into a handle that is not registered anywhere.
+    #[must_use]
+    pub fn with_deploy(mut self, deploy: deploy::Metrics) -> Self {
+        self.deploy = deploy;
+        self
+    }
+
+    /// The deployment-event counters (see [`Self::with_deploy`]).
+    pub(crate) fn deploy(&self) -> &deploy::Metrics {
+        &self.deploy
     }
 
     /// Pre-resolved handles for the per-record path of one topic.

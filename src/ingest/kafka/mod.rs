@@ -1,10 +1,15 @@
-//! Kafka span source: a consumer group reading OTLP batches the way the
-//! OpenTelemetry Collector's `kafkaexporter` writes them (CONVENTIONS.md §1).
+//! Kafka source: a consumer group reading OTLP batches the way the
+//! OpenTelemetry Collector's `kafkaexporter` writes them (CONVENTIONS.md §1),
+//! and deployment events.
 //!
-//! Input: records of the configured topics (default `otlp_spans`), each an
-//! arbitrary batch (many services, partial traces) in the topic's encoding
-//! (`otlp_proto` by default, or `otlp_json`). Output: one [`SpanBatch`] per
-//! record on the graph stage's bounded channel.
+//! Input: records of the configured topics (default `otlp_spans` and
+//! `deployments`), a span topic's records each an arbitrary batch (many
+//! services, partial traces) in the topic's encoding (`otlp_proto` by
+//! default, or `otlp_json`); a `cdevents` topic's records each one
+//! deployment event (CDEvents structured, `ce_*` binary mode, bare, or the
+//! plain form; see [`crate::ingest::deploy`]). Output: one [`SpanBatch`] per
+//! span record on the graph stage's bounded channel, one [`DeployEvent`] per
+//! supported deployment record on the release stage's.
 //!
 //! Guarantees (CONVENTIONS.md §8):
 //! * at least once: a record's offset is stored only after its batch was
@@ -20,8 +25,9 @@
 //!   nothing is dropped.
 //! * cooperative-sticky rebalancing; `read_committed`.
 //!
-//! Never does: interpret record keys or headers (the key is only a
-//! partitioning hint), pair spans, or read the wall clock for analysis.
+//! Never does: interpret record keys, or headers outside `cdevents` topics
+//! (the key is only a partitioning hint), pair spans, deduplicate
+//! deployments, or read the wall clock for analysis.
 
 mod client;
 pub mod config;
@@ -36,12 +42,12 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 pub use config::{
-    Config, OffsetReset, SaslMechanism, Secret, SecurityConfig, SecurityProtocol, Settings,
-    TopicConfig,
+    Config, Encoding, OffsetReset, SaslMechanism, Secret, SecurityConfig, SecurityProtocol,
+    Settings, TopicConfig,
 };
 pub use metrics::Metrics;
 
-use crate::model::SpanBatch;
+use crate::model::{DeployEvent, SpanBatch};
 
 /// Why the Kafka consumer could not start or had to stop.
 #[derive(Debug, thiserror::Error)]
@@ -70,34 +76,43 @@ pub enum KafkaError {
     /// The graph stage dropped its receiver while the consumer was running.
     #[error("the graph stage stopped accepting span batches")]
     OutputClosed,
+    /// The release stage dropped its receiver while a `cdevents` topic
+    /// record was waiting to be handed off.
+    #[error("the release stage stopped accepting deployment events")]
+    DeploymentsClosed,
     /// librdkafka reported a fatal error (e.g. a fenced static member).
     #[error("fatal kafka consumer error")]
     Fatal(#[source] rdkafka::error::KafkaError),
 }
 
-/// Runs the Kafka span consumer until `shutdown` is cancelled.
+/// Runs the Kafka consumer until `shutdown` is cancelled.
 ///
 /// Joins the consumer group `settings.group_id()`, subscribes to the
-/// configured topics, and sends one [`SpanBatch`] per decoded record to
-/// `output`. On cancellation it stops fetching, finishes the hand-off in
-/// flight (waiting up to 10 s for room in `output`), commits every stored
-/// offset synchronously, leaves the group and returns `Ok(())`.
-/// Register `metrics` once with [`Metrics::register`].
+/// configured topics, and sends one [`SpanBatch`] per decoded record of a
+/// span topic to `spans`, and one [`DeployEvent`] per supported record of a
+/// `cdevents` topic to `deployments` (unsupported event types are counted
+/// and skipped; invalid records go to the DLQ). On cancellation it stops
+/// fetching, finishes the hand-off in flight (waiting up to 10 s for room),
+/// commits every stored offset synchronously, leaves the group and returns
+/// `Ok(())`. Register `metrics` once with [`Metrics::register`] and attach
+/// the shared deployment counters with [`Metrics::with_deploy`].
 ///
 /// # Errors
 /// * [`KafkaError::NoBrokers`], [`KafkaError::Client`],
 ///   [`KafkaError::Subscribe`]: at startup, before any record is read.
-/// * [`KafkaError::OutputClosed`]: `output`'s receiver was dropped.
+/// * [`KafkaError::OutputClosed`]: `spans`'s receiver was dropped.
+/// * [`KafkaError::DeploymentsClosed`]: `deployments`'s receiver was dropped.
 /// * [`KafkaError::Fatal`]: librdkafka gave up on this member.
 ///
 /// Offsets handed off before an error are still committed.
 pub async fn run_consumer(
     settings: Settings,
-    output: mpsc::Sender<SpanBatch>,
+    spans: mpsc::Sender<SpanBatch>,
+    deployments: mpsc::Sender<DeployEvent>,
     metrics: Metrics,
     shutdown: CancellationToken,
 ) -> Result<(), KafkaError> {
-    consumer::Worker::start(settings, output, metrics, shutdown)?
+    consumer::Worker::start(settings, spans, deployments, metrics, shutdown)?
         .run()
         .await
 }

@@ -5,9 +5,44 @@
 use std::collections::{HashMap, HashSet};
 
 use regex::Regex;
+use serde::{Deserialize, Serialize};
 
 use super::config::{TopicConfig, is_topic_char};
-use crate::ingest::decode::Encoding;
+use crate::ingest::decode;
+
+/// The encoding of a subscribed topic's records (`ingest.kafka.topics[].encoding`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Encoding {
+    /// OTLP protobuf span batches (the Collector exporter's default).
+    #[default]
+    OtlpProto,
+    /// OTLP/JSON span batches.
+    OtlpJson,
+    /// Deployment events: CDEvents (structured CloudEvents, `ce_*` binary
+    /// mode, bare) or the plain JSON form, one event per record.
+    Cdevents,
+}
+
+impl Encoding {
+    /// The configuration name (`otlp_proto`, `otlp_json`, `cdevents`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::OtlpProto => "otlp_proto",
+            Self::OtlpJson => "otlp_json",
+            Self::Cdevents => "cdevents",
+        }
+    }
+
+    /// The span decoder's encoding, or `None` for a deployment-event topic.
+    pub(crate) fn spans(self) -> Option<decode::Encoding> {
+        match self {
+            Self::OtlpProto => Some(decode::Encoding::OtlpProto),
+            Self::OtlpJson => Some(decode::Encoding::OtlpJson),
+            Self::Cdevents => None,
+        }
+    }
+}
 
 /// Longest topic name Kafka accepts.
 const MAX_TOPIC_LEN: usize = 249;

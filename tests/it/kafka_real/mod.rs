@@ -2,9 +2,11 @@
 //! `scripts/test.sh`): Collector-style records in, span batches out, poison
 //! records to the DLQ ([`delivery`]); offsets committed only after hand-off,
 //! exactly-once hand-off across a restart and a rebalance, and backpressure
-//! that pauses instead of dropping ([`offsets`]); and the whole daemon
-//! with Kafka as its source, stopped and restarted mid-stream ([`daemon`]).
+//! that pauses instead of dropping ([`offsets`]); deployment events on a
+//! `cdevents` topic ([`deployments`]); and the whole daemon with Kafka as
+//! its source, stopped and restarted mid-stream ([`daemon`]).
 
 mod daemon;
 mod delivery;
+mod deployments;
 mod offsets;

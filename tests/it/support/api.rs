@@ -133,6 +133,7 @@ impl Api {
             health: health.clone(),
             registry: Arc::new(registry),
             graph_metrics,
+            analysis: Default::default(),
         };
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();

@@ -15,7 +15,7 @@ use std::time::Duration;
 use epicenter::ingest::kafka::{
     Config, KafkaError, Metrics, OffsetReset, Settings, TopicConfig, run_consumer,
 };
-use epicenter::model::SpanBatch;
+use epicenter::model::{DeployEvent, SpanBatch};
 use prometheus_client::registry::Registry;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
@@ -229,17 +229,44 @@ pub(crate) const PATIENCE: Duration = Duration::from_secs(60);
 pub(crate) struct Running {
     pub(crate) handle: JoinHandle<Result<(), KafkaError>>,
     pub(crate) shutdown: CancellationToken,
+    /// The deployment queue's receiver when the test did not ask for it
+    /// (kept open so a `cdevents` record never fails the consumer).
+    _deployments: Option<mpsc::Receiver<DeployEvent>>,
 }
 
 impl Running {
+    /// A consumer of span topics (deployment events are kept, unread).
     pub(crate) fn spawn(
         settings: Settings,
         output: mpsc::Sender<SpanBatch>,
         metrics: Metrics,
     ) -> Self {
+        let (tx, rx) = mpsc::channel(16);
+        let mut running = Self::spawn_with_deployments(settings, output, tx, metrics);
+        running._deployments = Some(rx);
+        running
+    }
+
+    /// A consumer handing deployment events to `deployments`.
+    pub(crate) fn spawn_with_deployments(
+        settings: Settings,
+        output: mpsc::Sender<SpanBatch>,
+        deployments: mpsc::Sender<DeployEvent>,
+        metrics: Metrics,
+    ) -> Self {
         let shutdown = CancellationToken::new();
-        let handle = tokio::spawn(run_consumer(settings, output, metrics, shutdown.clone()));
-        Self { handle, shutdown }
+        let handle = tokio::spawn(run_consumer(
+            settings,
+            output,
+            deployments,
+            metrics,
+            shutdown.clone(),
+        ));
+        Self {
+            handle,
+            shutdown,
+            _deployments: None,
+        }
     }
 
     /// Cancels and waits for the consumer's clean return.
@@ -255,7 +282,9 @@ impl Running {
 
 pub(crate) fn registry_and_metrics() -> (Registry, Metrics) {
     let mut registry = epicenter::telemetry::new_registry();
-    let metrics = Metrics::register(registry.sub_registry_with_prefix("ingest"));
+    let ingest = registry.sub_registry_with_prefix("ingest");
+    let deploy = epicenter::ingest::deploy::Metrics::register(ingest);
+    let metrics = Metrics::register(ingest).with_deploy(deploy);
     (registry, metrics)
 }
 

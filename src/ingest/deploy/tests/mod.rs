@@ -244,6 +244,29 @@ fn v04_in_binary_mode_with_uppercase_header_names() {
 }
 
 #[test]
+fn http_binary_mode_uses_ce_dash_headers() {
+    // The CloudEvents HTTP binding: `ce-` prefixes, a JSON content type.
+    let raw = serde_json::to_vec(&base_v05()).unwrap();
+    let headers: [(&str, &[u8]); 3] = [
+        ("content-type", b"application/json"),
+        ("ce-specversion", b"1.0"),
+        ("Ce-Type", b"dev.cdevents.service.deployed.0.3.0"),
+    ];
+    let e = decode_deploy_event(&raw, &headers).unwrap().unwrap();
+    assert_eq!(e.kind, DeployKind::Deployed);
+    assert_eq!(e.version.as_deref(), Some("v2.4.1"));
+    // The headers decide, not the body: an unsupported ce-type is skipped,
+    // and a bad ce-specversion is an error.
+    let other: [(&str, &[u8]); 1] = [("ce-type", b"dev.cdevents.taskrun.started.0.2.0")];
+    assert_eq!(decode_deploy_event(&raw, &other), Ok(None));
+    let bad: [(&str, &[u8]); 1] = [("ce-specversion", b"0.3")];
+    assert!(matches!(
+        decode_deploy_event(&raw, &bad),
+        Err(DeployError::Envelope(_))
+    ));
+}
+
+#[test]
 fn structured_data_as_string_and_base64() {
     let data = serde_json::to_string(&base_v05()).unwrap();
     let as_string = json!({"specversion": "1.0", "id": "x", "source": "s",

@@ -1,0 +1,567 @@
+//! The deterministic analysis core: deployment events and closed windows in,
+//! alerts out. The daemon's analysis task and `epicenter replay` both drive
+//! exactly this, so replay gives the alerts the daemon gave.
+//!
+//! Per closed window, in order:
+//! 1. deployment events with an event time before the window's end are
+//!    applied to the release index, oldest first (events that arrive later
+//!    than that are applied before the next window);
+//! 2. the release index reads the window's version series (implicit
+//!    releases, exposure, rollout share, canary, rollback);
+//! 3. the topology tracker folds the window in and reports new and vanished
+//!    edges (a `topology_change` alert per environment, naming the release of
+//!    the caller that coincides);
+//! 4. detection judges every series; anomalies that open are grouped into
+//!    *incidents* by (environment, most likely origin): one alert per
+//!    incident, not one per series;
+//! 5. each open incident not yet attributed is attributed again while its
+//!    evidence grows (for `reattribute_secs` after onset): the first alert is
+//!    `anomaly` (no suspect) or `attribution`; an attribution found later is
+//!    sent as an `attribution` alert that supersedes the `anomaly` alert;
+//! 6. an incident whose anomalies have all recovered gets a `resolved` alert;
+//! 7. releases whose soak window has passed get a `release_verdict`.
+//!
+//! Never does: I/O, clock reads, logging or metrics (the caller records the
+//! [`Outcome`]), hash-map iteration in outputs.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use crate::attribute::{self, AnomalyContext, Attribution, VerdictInput};
+use crate::detect::{Detect, origins};
+use crate::model::{
+    Alert, AlertType, Anomaly, DeployEvent, EdgeRef, ReleaseChange, ReleaseKey, SeriesKey, Signal,
+    Suspect, Timestamp, Verdict, WindowStats, series_scope,
+};
+use crate::release::{EventOutcome, ReleaseIndex};
+
+use super::coarse::Coarsen;
+use super::config::Settings;
+use super::history::History;
+use super::inputs;
+use super::topology::Topology;
+
+/// What one step of the analyzer produced.
+#[derive(Clone, Debug, Default)]
+pub struct Outcome {
+    /// Alerts to deliver, in a deterministic order.
+    pub alerts: Vec<Alert>,
+    /// Release index changes (for metrics and logs).
+    pub changes: Vec<ReleaseChange>,
+    /// What happened to each deployment event applied in this step.
+    pub events: Vec<EventOutcome>,
+    /// Detection's per-window outcome (counts, opened and recovered anomalies).
+    pub detect: Option<crate::detect::DetectOutcome>,
+    /// Seconds from onset to the first `attribution` alert of each incident
+    /// attributed in this step.
+    pub attribution_delays: Vec<f64>,
+    /// Verdicts reached in this step.
+    pub verdicts: Vec<(ReleaseKey, Verdict)>,
+}
+
+/// An incident: anomalies that share an environment and an origin.
+#[derive(Clone, Debug)]
+struct Incident {
+    /// The anomaly the alert is about.
+    lead: Anomaly,
+    /// Ids of every anomaly in the incident that is still open.
+    open: BTreeSet<String>,
+    /// Every anomaly in the incident (latest state), for attribution.
+    members: BTreeMap<String, Anomaly>,
+    /// The last alert sent.
+    alert: Alert,
+    /// The top suspect, once attributed.
+    blamed: Option<Suspect>,
+}
+
+/// Release index, detection, topology and attribution over closed windows.
+#[derive(Debug)]
+pub struct Analyzer {
+    settings: Settings,
+    releases: ReleaseIndex,
+    detect: Detect,
+    history: History,
+    coarse: Coarsen,
+    topology: Topology,
+    pending: BTreeMap<(Timestamp, u64), DeployEvent>,
+    seq: u64,
+    /// Incidents by (environment, origin node).
+    incidents: BTreeMap<(Arc<str>, String), Incident>,
+    judged: BTreeSet<ReleaseKey>,
+    /// Releases blamed, with the incident's onset and recovery.
+    blamed: BTreeMap<ReleaseKey, (Suspect, Timestamp, Option<Timestamp>)>,
+    watermark: Timestamp,
+}
+
+impl Analyzer {
+    /// An analyzer with no history.
+    pub fn new(settings: Settings) -> Self {
+        let retention =
+            settings.attribute.lookback_ns + settings.attribute.soak_ns() + settings.window_ns;
+        Self {
+            releases: ReleaseIndex::new(settings.release.clone()),
+            detect: Detect::new(settings.detect.clone()),
+            history: History::new(
+                retention.max(settings.reattribute_ns + settings.attribute.lookback_ns),
+            ),
+            coarse: Coarsen::new(settings.detect_window_ns),
+            topology: Topology::new(
+                settings.topology_settle_ns,
+                settings.topology_vanish_ns,
+                settings.topology_ttl_ns,
+                settings.topology_min_windows,
+            ),
+            settings,
+            pending: BTreeMap::new(),
+            seq: 0,
+            incidents: BTreeMap::new(),
+            judged: BTreeSet::new(),
+            blamed: BTreeMap::new(),
+            watermark: Timestamp::default(),
+        }
+    }
+
+    /// The release index (for queries).
+    pub fn releases(&self) -> &ReleaseIndex {
+        &self.releases
+    }
+
+    /// Event time of the last window's end.
+    pub fn watermark(&self) -> Timestamp {
+        self.watermark
+    }
+
+    /// Alerts of the incidents still open, by incident.
+    pub fn open_alerts(&self) -> impl Iterator<Item = &Alert> {
+        self.incidents.values().map(|i| &i.alert)
+    }
+
+    /// Queues a deployment event; it is applied before the first window that
+    /// ends after its event time (or before the next window, when late).
+    pub fn on_deploy(&mut self, event: DeployEvent) {
+        self.seq += 1;
+        self.pending.insert((event.at, self.seq), event);
+    }
+
+    /// Analyzes one closed window. Windows must come in event-time order.
+    pub fn on_window(&mut self, window: &WindowStats) -> Outcome {
+        let mut out = Outcome::default();
+        while let Some(entry) = self.pending.first_entry() {
+            if entry.key().0 >= window.end {
+                break;
+            }
+            let event = entry.remove();
+            out.events.push(self.releases.apply_event(&event));
+        }
+        self.watermark = self.watermark.max(window.end);
+        out.changes = self.releases.observe_window(window);
+        self.history.push(window);
+        for coarse in self.coarse.push(window) {
+            self.detect_window(&coarse, &mut out);
+        }
+        self.judge_releases(window.end, &mut out);
+        out
+    }
+
+    /// Topology, detection, incidents and attribution over one detection window.
+    fn detect_window(&mut self, window: &WindowStats, out: &mut Outcome) {
+        let now = window.end;
+        let changes = self.topology.observe(window);
+        for (environment, (added, removed)) in changes.by_environment {
+            out.alerts
+                .push(self.topology_alert(&environment, &added, &removed, now));
+        }
+        let graph = self.topology.snapshot();
+        let detected = self.detect.observe(window, &graph);
+        if std::env::var_os("DBG_AN").is_some() {
+            eprintln!(
+                "DBG {} eval={} hits={} tracked={} opened={:?} recovered={}",
+                window.start,
+                detected.evaluations,
+                detected.hits,
+                detected.series_tracked,
+                detected
+                    .opened
+                    .iter()
+                    .map(|a| format!(
+                        "{:?}/{} onset={} origins={:?}",
+                        a.series,
+                        a.signal.as_str(),
+                        a.onset,
+                        a.origins.first()
+                    ))
+                    .collect::<Vec<_>>(),
+                detected.recovered.len()
+            );
+        }
+        for anomaly in &detected.opened {
+            self.join_incident(anomaly.clone());
+        }
+        for anomaly in &detected.updated {
+            self.update_member(anomaly);
+        }
+        for anomaly in detected.recovered.iter().chain(&detected.expired) {
+            self.close_member(anomaly);
+        }
+        self.attribute_open(&graph, now, out);
+        self.resolve_closed(out);
+        match &mut out.detect {
+            Some(previous) => *previous = detected,
+            None => out.detect = Some(detected),
+        }
+    }
+
+    fn topology_alert(
+        &self,
+        environment: &Arc<str>,
+        added: &[(Arc<str>, Arc<str>)],
+        removed: &[(Arc<str>, Arc<str>)],
+        now: Timestamp,
+    ) -> Alert {
+        let lookback = now.minus_nanos(self.settings.attribute.lookback_ns);
+        let release = added
+            .iter()
+            .chain(removed)
+            .filter_map(|(client, _)| {
+                self.releases
+                    .releases_of(client, environment)
+                    .iter()
+                    .filter(|r| r.exposure_or_start() >= lookback && r.exposure_or_start() <= now)
+                    .max_by_key(|r| r.exposure_or_start())
+            })
+            .max_by_key(|r| r.exposure_or_start())
+            .map(inputs::candidate);
+        let edge = |(c, s): &(Arc<str>, Arc<str>)| EdgeRef {
+            client: c.to_string(),
+            server: s.to_string(),
+        };
+        attribute::topology_alert(
+            &self.settings.attribute,
+            environment,
+            added.iter().map(edge).collect(),
+            removed.iter().map(edge).collect(),
+            release.as_ref(),
+            now,
+        )
+    }
+
+    fn join_incident(&mut self, anomaly: Anomaly) {
+        let (environment, _) = series_scope(&anomaly.series);
+        let origin = anomaly
+            .origins
+            .first()
+            .map(|o| o.node.clone())
+            .unwrap_or_else(|| origins::subject(&anomaly.series).1.to_string());
+        let key: (Arc<str>, String) = (environment.into(), origin);
+        match self.incidents.get_mut(&key) {
+            Some(incident) => {
+                incident.open.insert(anomaly.id.clone());
+                if rank(&anomaly, &key.1) < rank(&incident.lead, &key.1)
+                    && incident.alert.schema.is_empty()
+                {
+                    // A better subject, before the incident's first alert.
+                    incident.lead = anomaly.clone();
+                }
+                incident.members.insert(anomaly.id.clone(), anomaly);
+            }
+            None => {
+                let placeholder = Alert {
+                    schema: String::new(),
+                    kind: AlertType::Anomaly,
+                    id: String::new(),
+                    detected_at: anomaly.detected_at,
+                    environment: key.0.to_string(),
+                    anomaly: None,
+                    affected: Vec::new(),
+                    suspects: Vec::new(),
+                    recommendation: None,
+                    summary: String::new(),
+                    severity: crate::model::Severity::Warning,
+                    resolves: None,
+                    verdict: None,
+                    topology: None,
+                };
+                self.incidents.insert(
+                    key,
+                    Incident {
+                        lead: anomaly.clone(),
+                        open: BTreeSet::from([anomaly.id.clone()]),
+                        members: BTreeMap::from([(anomaly.id.clone(), anomaly)]),
+                        alert: placeholder,
+                        blamed: None,
+                    },
+                );
+            }
+        }
+    }
+
+    fn update_member(&mut self, anomaly: &Anomaly) {
+        for incident in self.incidents.values_mut() {
+            if let Some(member) = incident.members.get_mut(&anomaly.id) {
+                *member = anomaly.clone();
+                if incident.lead.id == anomaly.id {
+                    incident.lead = anomaly.clone();
+                }
+            }
+        }
+    }
+
+    fn close_member(&mut self, anomaly: &Anomaly) {
+        for incident in self.incidents.values_mut() {
+            if incident.open.remove(&anomaly.id) {
+                incident.members.insert(anomaly.id.clone(), anomaly.clone());
+                if incident.lead.id == anomaly.id {
+                    incident.lead = anomaly.clone();
+                }
+            }
+        }
+    }
+
+    /// Attributes every open incident that has no suspect yet, and sends
+    /// the incident's first alert.
+    fn attribute_open(
+        &mut self,
+        graph: &crate::model::GraphSnapshot,
+        now: Timestamp,
+        out: &mut Outcome,
+    ) {
+        let anomalous = self.anomalous(now);
+        let keys: Vec<(Arc<str>, String)> = self.incidents.keys().cloned().collect();
+        for key in keys {
+            let Some(incident) = self.incidents.get(&key) else {
+                continue;
+            };
+            let first = incident.alert.schema.is_empty();
+            let fresh = now <= incident.lead.onset.plus_nanos(self.settings.reattribute_ns);
+            if incident.blamed.is_some() || (!first && !fresh) || incident.open.is_empty() {
+                continue;
+            }
+            let best = self.best_attribution(&key.1, incident, graph, &anomalous, now);
+            let Some(incident) = self.incidents.get_mut(&key) else {
+                continue;
+            };
+            let lead = incident.lead.clone();
+            let (anomaly, attribution) = match best {
+                Some((anomaly, attribution)) => (anomaly, attribution),
+                None => (lead, Attribution::default()),
+            };
+            if !first && attribution.suspects.is_empty() {
+                continue;
+            }
+            let supersedes = (!first).then(|| incident.alert.id.clone());
+            let mut anomaly = anomaly;
+            anomaly.detected_at = now;
+            let alert = attribute::anomaly_alert(
+                &self.settings.attribute,
+                &anomaly,
+                graph,
+                &attribution,
+                supersedes,
+            );
+            if let Some(top) = attribution.suspects.first() {
+                let delay = now.nanos().saturating_sub(anomaly.onset.nanos()) as f64
+                    / Timestamp::SECOND as f64;
+                out.attribution_delays.push(delay);
+                incident.blamed = Some(top.clone());
+                let release_key = ReleaseKey {
+                    service: top.release.service.as_str().into(),
+                    environment: top.release.environment.as_str().into(),
+                    version: top.release.version.as_str().into(),
+                };
+                self.blamed
+                    .entry(release_key)
+                    .or_insert_with(|| (top.clone(), anomaly.onset, None));
+            }
+            incident.alert = alert.clone();
+            out.alerts.push(alert);
+        }
+    }
+
+    /// The member anomaly whose attribution has the most confident suspect.
+    fn best_attribution(
+        &self,
+        origin: &str,
+        incident: &Incident,
+        graph: &crate::model::GraphSnapshot,
+        anomalous: &Anomalous,
+        now: Timestamp,
+    ) -> Option<(Anomaly, Attribution)> {
+        let settings = &self.settings.attribute;
+        let onset = incident.lead.onset;
+        let environment = series_scope(&incident.lead.series).0;
+        let from = onset.minus_nanos(settings.lookback_ns);
+        let candidates: Vec<_> = self
+            .releases
+            .candidates(environment, from, now)
+            .into_iter()
+            .map(|r| {
+                inputs::candidate_input(&self.history, &self.topology, r, settings.lookback_ns, now)
+            })
+            .collect();
+        if candidates.is_empty() {
+            return None;
+        }
+        let mut best: Option<(Anomaly, Attribution)> = None;
+        // Best subjects first, so that on equal confidence the alert names
+        // the origin's own series.
+        let mut members: Vec<&Anomaly> = incident
+            .members
+            .values()
+            .filter(|a| incident.open.contains(&a.id))
+            .collect();
+        members.sort_by_key(|a| rank(a, origin));
+        for anomaly in members {
+            let mut ctx = AnomalyContext::new(anomaly, graph, now);
+            ctx.anomalous_nodes = anomalous.nodes.clone();
+            ctx.anomalous_edges = anomalous.edges.clone();
+            ctx.timeline = inputs::timeline(
+                &self.history,
+                &anomaly.series,
+                anomaly.signal,
+                anomaly.onset.minus_nanos(settings.lookback_ns),
+                now,
+            );
+            let attribution = attribute::attribute(settings, &ctx, &candidates);
+            let score = attribution.suspects.first().map(|s| s.confidence);
+            let better = match (&best, score) {
+                (_, None) => false,
+                (None, Some(_)) => true,
+                (Some((_, b)), Some(c)) => c > b.suspects.first().map_or(0.0, |s| s.confidence),
+            };
+            if better {
+                best = Some((anomaly.clone(), attribution));
+            }
+        }
+        best
+    }
+
+    fn anomalous(&self, _now: Timestamp) -> Anomalous {
+        let mut out = Anomalous::default();
+        for anomaly in self.detect.open_anomalies() {
+            let (_, node) = origins::subject(&anomaly.series);
+            out.nodes.insert(node.into());
+            match &anomaly.series {
+                SeriesKey::Edge { client, server, .. }
+                | SeriesKey::EdgeByClientVersion { client, server, .. }
+                | SeriesKey::EdgeByServerVersion { client, server, .. } => {
+                    out.edges.insert((client.clone(), server.clone()));
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+
+    /// Sends `resolved` for incidents whose anomalies all recovered.
+    fn resolve_closed(&mut self, out: &mut Outcome) {
+        let done: Vec<(Arc<str>, String)> = self
+            .incidents
+            .iter()
+            .filter(|(_, i)| i.open.is_empty())
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in done {
+            let Some(incident) = self.incidents.remove(&key) else {
+                continue;
+            };
+            let recovered = incident
+                .members
+                .values()
+                .filter_map(|a| a.recovered_at)
+                .max();
+            if let Some(top) = &incident.blamed {
+                let release_key = ReleaseKey {
+                    service: top.release.service.as_str().into(),
+                    environment: top.release.environment.as_str().into(),
+                    version: top.release.version.as_str().into(),
+                };
+                if let Some(entry) = self.blamed.get_mut(&release_key) {
+                    entry.2 = entry.2.max(recovered);
+                }
+            }
+            // An incident that never got an alert out (it recovered in the
+            // window it opened) stays silent.
+            if incident.alert.schema.is_empty() {
+                continue;
+            }
+            if let Some(at) = recovered {
+                out.alerts
+                    .push(attribute::resolved_alert(&incident.alert, at));
+            }
+        }
+    }
+
+    /// A verdict for every release whose soak window has passed.
+    fn judge_releases(&mut self, now: Timestamp, out: &mut Outcome) {
+        let settings = &self.settings.attribute;
+        let since = now.minus_nanos(settings.soak_ns() + settings.lookback_ns);
+        let due: Vec<_> = self
+            .releases
+            .releases_since(since)
+            .into_iter()
+            .filter(|r| !self.judged.contains(&r.key))
+            .filter(|r| r.exposure_or_start().plus_nanos(settings.soak_ns()) <= now)
+            .cloned()
+            .collect();
+        for release in due {
+            let candidate = inputs::candidate(&release);
+            let exposure = release.exposure_or_start();
+            let soak_end = exposure.plus_nanos(settings.soak_ns());
+            let soak = inputs::version_split(&self.history, &release, exposure, soak_end);
+            let input = inputs::candidate_input(
+                &self.history,
+                &self.topology,
+                &release,
+                settings.lookback_ns,
+                exposure,
+            );
+            let blamed = self.blamed.get(&release.key);
+            let verdict = attribute::judge(
+                settings,
+                &VerdictInput {
+                    candidate: &candidate,
+                    soak: &soak,
+                    baseline: input.baseline.as_ref(),
+                    blamed: blamed.map(|b| &b.0),
+                    incident: blamed.map(|b| (b.1, b.2)),
+                    now,
+                },
+            );
+            self.judged.insert(release.key.clone());
+            if let Some(verdict) = verdict {
+                out.verdicts.push((release.key.clone(), verdict.verdict));
+                out.alerts
+                    .push(attribute::verdict_alert(&candidate, &verdict, now));
+            }
+        }
+    }
+}
+
+/// Nodes and edges with an open anomaly.
+#[derive(Clone, Debug, Default)]
+struct Anomalous {
+    nodes: BTreeSet<Arc<str>>,
+    edges: BTreeSet<(Arc<str>, Arc<str>)>,
+}
+
+/// How good a subject `anomaly` is for an incident whose origin is `origin`
+/// (lower is better): its own service first, service series before edges
+/// before operations, errors before latency before throughput.
+fn rank(anomaly: &Anomaly, origin: &str) -> (u8, u8, u8) {
+    let own = u8::from(origins::subject(&anomaly.series).1 != origin);
+    let kind = match anomaly.series {
+        SeriesKey::Service { .. } => 0,
+        SeriesKey::Edge { .. } => 1,
+        SeriesKey::ServiceVersion { .. } => 2,
+        SeriesKey::Operation { .. } => 3,
+        SeriesKey::EdgeByClientVersion { .. } | SeriesKey::EdgeByServerVersion { .. } => 4,
+    };
+    let signal = match anomaly.signal {
+        Signal::ErrorRatio => 0,
+        Signal::LatencyP99 => 1,
+        Signal::LatencyP95 => 2,
+        Signal::LatencyP50 => 3,
+        Signal::Throughput => 4,
+    };
+    (own, kind, signal)
+}

@@ -1,0 +1,23 @@
+//! The analysis stage: the release index, detection and attribution driven
+//! together over closed windows, turning them and deployment events into
+//! alerts.
+//!
+//! [`Analyzer`] is the deterministic core (see its module doc for the order
+//! of a step); [`task`] runs it in the daemon; `epicenter replay` calls it
+//! directly. The adapters in `inputs` turn the release index and the recent
+//! windows into the plain inputs of [`crate::attribute`].
+//!
+//! Never does: decode input, deliver alerts (see `emit`), or read the clock.
+
+mod analyzer;
+mod coarse;
+pub mod config;
+mod history;
+mod inputs;
+pub mod metrics;
+pub mod task;
+mod topology;
+
+pub use analyzer::{Analyzer, Outcome};
+pub use config::{Config, Settings};
+pub use metrics::Metrics;

@@ -1,0 +1,96 @@
+//! The analysis stage as a task: closed windows and deployment events in,
+//! alerts out to the emitter, metrics recorded, the latest releases and
+//! alerts published for the API.
+//!
+//! Deployment events waiting in the channel are always taken before the next
+//! window, so an event that arrived before its window closed is applied
+//! exactly as replay applies it.
+//!
+//! Never does: analysis itself (see [`Analyzer`]), or block on a sink: the
+//! emitter drops and counts when a sink's queue is full.
+
+use tokio::sync::mpsc;
+
+use super::analyzer::Analyzer;
+use super::metrics::Metrics;
+use crate::emit::Emitter;
+use crate::model::{DeployEvent, WindowStats};
+
+/// Where the task reports to.
+#[derive(Clone, Debug)]
+pub struct Outputs {
+    /// Alert delivery.
+    pub emitter: Emitter,
+    /// The stage's own metrics.
+    pub metrics: Metrics,
+    /// Release index metrics.
+    pub release_metrics: crate::release::Metrics,
+    /// Detection metrics.
+    pub detect_metrics: crate::detect::metrics::Metrics,
+    /// Recent alerts and releases for the API.
+    pub published: crate::store::analysis::Published,
+}
+
+/// Runs until the window channel closes; returns the analyzer so its state
+/// can be inspected or saved.
+pub async fn run(
+    mut analyzer: Analyzer,
+    mut windows: mpsc::Receiver<WindowStats>,
+    mut deployments: mpsc::Receiver<DeployEvent>,
+    outputs: Outputs,
+) -> Analyzer {
+    let mut deployments_open = true;
+    loop {
+        tokio::select! {
+            biased;
+            event = deployments.recv(), if deployments_open => match event {
+                Some(event) => analyzer.on_deploy(event),
+                None => deployments_open = false,
+            },
+            window = windows.recv() => match window {
+                Some(window) => {
+                    while let Ok(event) = deployments.try_recv() {
+                        analyzer.on_deploy(event);
+                    }
+                    step(&mut analyzer, &window, &outputs);
+                }
+                None => break,
+            },
+        }
+    }
+    analyzer
+}
+
+fn step(analyzer: &mut Analyzer, window: &WindowStats, outputs: &Outputs) {
+    let outcome = analyzer.on_window(window);
+    for event in &outcome.events {
+        outputs.release_metrics.event(event);
+    }
+    outputs.release_metrics.changes(&outcome.changes);
+    outputs.release_metrics.sizes(analyzer.releases());
+    if let Some(detected) = &outcome.detect {
+        outputs.detect_metrics.observed(detected);
+    }
+    outputs.metrics.record(&outcome);
+    for alert in &outcome.alerts {
+        tracing::info!(
+            r#type = alert.kind.as_str(),
+            id = %alert.id,
+            environment = %alert.environment,
+            summary = %alert.summary,
+            "alert"
+        );
+        outputs.published.alert(alert.clone());
+        outputs.emitter.emit(alert.clone());
+    }
+    if !outcome.changes.is_empty() || !outcome.events.is_empty() {
+        outputs.published.releases(
+            analyzer
+                .releases()
+                .releases_since(crate::model::Timestamp::default())
+                .into_iter()
+                .cloned()
+                .collect(),
+        );
+    }
+}
