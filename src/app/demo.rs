@@ -47,6 +47,7 @@ pub async fn run(
         pacing: Pacing::RealTime { speed: 1.0 },
         batch: BatchOptions::default(),
         deployments_out: None,
+        deployments_format: crate::sim::DeployFormat::Plain,
     };
     let simulator = tokio::spawn(crate::sim::send::run_simulate(options, sim_stop.clone()));
 

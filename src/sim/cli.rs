@@ -7,10 +7,10 @@ use std::path::PathBuf;
 
 use crate::model::Timestamp;
 
-use super::Topology;
 use super::presets::{PRESET_NAMES, preset};
 use super::send::{Pacing, SimTarget, SimulateOptions};
 use super::simulator::BatchOptions;
+use super::{DeployFormat, Topology};
 
 /// Send simulated traffic of a realistic fleet to an OTLP receiver, Kafka or a file.
 #[derive(Clone, Debug, clap::Args)]
@@ -59,6 +59,9 @@ pub struct SimulateArgs {
     /// Also write the scenario's deployment records as JSON lines.
     #[arg(long, value_name = "FILE")]
     pub deployments_out: Option<PathBuf>,
+    /// Form of the deployment records.
+    #[arg(long, value_enum, default_value = "plain")]
+    pub deployments_format: DeployFormat,
 }
 
 impl SimulateArgs {
@@ -126,6 +129,7 @@ impl SimulateArgs {
             pacing,
             batch: BatchOptions::default(),
             deployments_out: self.deployments_out,
+            deployments_format: self.deployments_format,
         })
     }
 }

@@ -6,14 +6,17 @@
 //!   [`Topology::default_fleet`] (a 14-service shop) and
 //!   [`Topology::generated`] (50 to 5,000 services for benchmarks).
 //! * [`Scenario`]: rollouts, canaries, rollbacks, faults, traffic ramps,
-//!   version-scoped new calls and deployment records, in event time.
+//!   version-scoped new calls and deployment records, in event time;
+//!   [`DeployFormat`]: records as CDEvents v0.4, v0.5 or the plain form.
+//! * [`score`]: judges a replay's alerts against a preset's answer key.
 //! * [`Simulator`]: turns both into Collector-like OTLP batches
 //!   ([`Simulator::next_batch`]) that mix services and split traces across
 //!   batches, plus the deployment records ([`DeployRecord`]) and the ground
 //!   truth ([`GroundTruth`], [`Topology::expected_edges`]).
 //! * [`to_otlp_json_line`]: the OTLP/JSON encoding for files.
 //! * [`send`]: the only part that does I/O (OTLP/HTTP, Kafka, files) and
-//!   paces event time against wall time; [`cli`] holds `epicenter simulate`'s
+//!   paces event time against wall time ([`write_scenario`] uses it to write
+//!   a release scenario's files for `epicenter replay`); [`cli`] holds `epicenter simulate`'s
 //!   arguments; [`view`] renders the demo's terminal view of a graph snapshot.
 //!
 //! Everything except `send` is pure: no I/O, no clock, and all randomness
@@ -24,6 +27,7 @@
 
 mod attrs;
 mod batch;
+mod cdevents;
 pub mod cli;
 mod compile;
 mod engine;
@@ -33,6 +37,8 @@ mod json;
 pub mod presets;
 pub mod rng;
 mod scenario;
+mod scenario_files;
+pub mod score;
 pub mod send;
 mod simulator;
 mod state;
@@ -45,12 +51,14 @@ pub mod view;
 mod tests;
 
 pub use batch::{span_count, split_by_trace, split_to_fit};
+pub use cdevents::DeployFormat;
 pub use json::{request_to_otlp_json, to_otlp_json_line};
-pub use presets::{PRESET_NAMES, Preset, preset};
+pub use presets::{GENERATED_PRESET_NAMES, PRESET_NAMES, Preset, generated_preset, preset};
 pub use scenario::{
     CallChange, DeployKind, DeployNotice, Fault, FaultTarget, Rollout, RolloutStep, Scenario,
     ScenarioEvent, TimedEvent,
 };
+pub use scenario_files::{ScenarioFiles, ScenarioSpec, write_scenario};
 pub use simulator::{BatchOptions, SimStats, Simulator};
 pub use topology::{
     Call, CallTarget, Consumer, Database, Diurnal, ExternalPeer, Instance, Latency, LinkMode,
@@ -60,8 +68,8 @@ pub use truth::{Count, EdgeTruth, ExpectedEdge, GroundTruth, ServerKind, Version
 
 use crate::model::Timestamp;
 
-/// A deployment as a CD system would announce it (CDEvents emission comes
-/// later; the replay tests of release scenarios read these).
+/// A deployment as a CD system would announce it; [`DeployRecord::encode`]
+/// writes it as a CDEvent (v0.4 or v0.5) or in the plain form.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DeployRecord {
     /// Stable id (`sim-0003-payment-1.5.0`).

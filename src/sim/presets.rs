@@ -3,7 +3,8 @@
 //! are bad and which are innocent.
 //!
 //! Every scenario starts with `warmup_secs` of clean traffic, then its
-//! events, then 20 minutes of aftermath.
+//! events, then 20 minutes of aftermath. [`generated_preset`] builds the
+//! same kinds of release on a generated fleet.
 //!
 //! Never does: I/O, clock, randomness.
 
@@ -255,5 +256,63 @@ pub fn preset(name: &str, warmup_secs: f64) -> Option<Preset> {
         scenario,
         bad_releases: bad,
         innocent_releases: innocent,
+    })
+}
+
+/// The names [`generated_preset`] knows.
+pub const GENERATED_PRESET_NAMES: [&str; 2] = ["gen-bad-release", "gen-latency-regression"];
+
+/// A release scenario on [`Topology::generated`]`(n_services, topology_seed)`:
+/// the API-layer service with the most instances gets a bad release
+/// (`gen-bad-release`: 25% errors, two steps over 2 minutes;
+/// `gen-latency-regression`: 4× latency, three steps over 3 minutes), and
+/// another API-layer service an innocent release 90 seconds earlier (right
+/// after the `warmup_secs` of clean history).
+/// `None` for an unknown name or a fleet without two API-layer services.
+pub fn generated_preset(
+    name: &str,
+    n_services: usize,
+    topology_seed: u64,
+    warmup_secs: f64,
+) -> Option<Preset> {
+    let w = warmup_secs.max(0.0);
+    let name = GENERATED_PRESET_NAMES
+        .iter()
+        .copied()
+        .find(|n| *n == name)?;
+    let topology = Topology::generated(n_services, topology_seed);
+    let mut api: Vec<(usize, &str)> = topology
+        .services
+        .iter()
+        .filter(|s| s.name.starts_with("api-"))
+        .map(|s| (s.instances.len(), s.name.as_str()))
+        .collect();
+    // Most instances first, then by name.
+    api.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(b.1)));
+    let (&(_, culprit), &(_, bystander)) = (api.first()?, api.get(1)?);
+    let (culprit, bystander) = (culprit.to_owned(), bystander.to_owned());
+    let base = Scenario::steady(Some(w + AFTERMATH_SECS)).named(name);
+    let target = FaultTarget::version(&culprit, "2.0.0");
+    let (effect, rollout) = if name == "gen-bad-release" {
+        (
+            Fault::errors(target, 0.25),
+            Rollout::gradual(&culprit, "2.0.0", 2, 120.0),
+        )
+    } else {
+        (
+            Fault::latency(target, 4.0),
+            Rollout::gradual(&culprit, "2.0.0", 3, 180.0),
+        )
+    };
+    let scenario = base
+        .at(0.0, fault(effect))
+        .at(w, roll(Rollout::gradual(&bystander, "3.1.0", 1, 0.0)))
+        .at(w + 90.0, roll(rollout));
+    Some(Preset {
+        name,
+        topology,
+        scenario,
+        bad_releases: vec![release(&culprit, "2.0.0")],
+        innocent_releases: vec![release(&bystander, "3.1.0")],
     })
 }

@@ -23,8 +23,8 @@ use tokio_util::sync::CancellationToken;
 use crate::model::Timestamp;
 
 use super::{
-    BatchOptions, Scenario, Simulator, Topology, request_to_otlp_json, span_count, split_by_trace,
-    split_to_fit,
+    BatchOptions, DeployFormat, Scenario, Simulator, Topology, request_to_otlp_json, span_count,
+    split_by_trace, split_to_fit,
 };
 
 /// Where the traffic goes.
@@ -83,8 +83,10 @@ pub struct SimulateOptions {
     pub pacing: Pacing,
     /// Batching model.
     pub batch: BatchOptions,
-    /// Also write the scenario's deployment records (plain JSON lines) here.
+    /// Also write the scenario's deployment records (JSON lines) here.
     pub deployments_out: Option<PathBuf>,
+    /// The form of those records (plain, CDEvents v0.4 or v0.5).
+    pub deployments_format: DeployFormat,
 }
 
 /// What a run did.
@@ -429,7 +431,8 @@ pub async fn run_simulate(
                 .get(next_record)
                 .filter(|r| r.started_at.nanos() < horizon)
             {
-                writeln!(out, "{}", r.to_json()).context("writing deployment records")?;
+                writeln!(out, "{}", r.encode(opts.deployments_format))
+                    .context("writing deployment records")?;
                 next_record += 1;
                 report.deploy_events += 1;
             }
@@ -447,7 +450,8 @@ pub async fn run_simulate(
     if let Some(mut out) = deploys {
         if !report.cancelled {
             for r in &records[next_record..] {
-                writeln!(out, "{}", r.to_json()).context("writing deployment records")?;
+                writeln!(out, "{}", r.encode(opts.deployments_format))
+                    .context("writing deployment records")?;
                 report.deploy_events += 1;
             }
         }

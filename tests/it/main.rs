@@ -37,6 +37,8 @@ mod kafka_real;
 
 // The whole daemon: node limit, SIGTERM and restart, replay determinism.
 mod daemon;
+// Release scenarios simulated, replayed by the binary and scored (issue 3).
+mod scenarios;
 // POST /api/v1/deployments on the whole daemon, with our and the shared fixtures.
 mod deploy_http;
 // Alert delivery: fake Alertmanager, file sink, and Kafka when a broker is configured.

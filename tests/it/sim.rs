@@ -27,6 +27,7 @@ fn options(target: SimTarget, duration_secs: Option<f64>, pacing: Pacing) -> Sim
         pacing,
         batch: BatchOptions::default(),
         deployments_out: None,
+        deployments_format: epicenter::sim::DeployFormat::Plain,
     }
 }
 

@@ -9,3 +9,4 @@ pub mod exposition;
 pub(crate) mod fixtures;
 pub mod kafka;
 pub mod otlp;
+pub mod scenario_run;
