@@ -175,8 +175,17 @@ impl Analyzer {
         if let Ok(f) = std::env::var("DBG_SER") {
             for (k, v) in &window.series {
                 let t = format!("{k:?}");
-                if t.contains(&f) && (t.starts_with("Service ") || t.starts_with("ServiceVersion")) {
-                    eprintln!("SER {} {t} req={} err={} p50={:.4} p99={:.4} inst={}", window.start, v.requests, v.errors, v.latency.p50, v.latency.p99, v.instances);
+                if t.contains(&f) && (t.starts_with("Service ") || t.starts_with("ServiceVersion"))
+                {
+                    eprintln!(
+                        "SER {} {t} req={} err={} p50={:.4} p99={:.4} inst={}",
+                        window.start,
+                        v.requests,
+                        v.errors,
+                        v.latency.p50,
+                        v.latency.p99,
+                        v.instances
+                    );
                 }
             }
         }

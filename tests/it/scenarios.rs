@@ -22,7 +22,7 @@ use crate::support::scenario_run::{START, run_all, suite};
 /// Clean history before the first release, seconds (baselines need 600).
 const WARMUP_SECS: f64 = 660.0;
 /// Root requests per second.
-const RATE_RPS: f64 = 6.0;
+const RATE_RPS: f64 = 15.0;
 /// Simulated time after each scenario's last event, seconds.
 const AFTERMATH_SECS: f64 = 600.0;
 
