@@ -418,15 +418,15 @@ impl Analyzer {
         if candidates.is_empty() {
             return None;
         }
-        let mut best: Option<(Anomaly, Attribution)> = None;
-        // Best subjects first, so that on equal confidence the alert names
-        // the origin's own series.
+        // Best subjects first: among attributions about as confident as the
+        // most confident one, the alert names the origin's own series.
         let mut members: Vec<&Anomaly> = incident
             .members
             .values()
             .filter(|a| incident.open.contains(&a.id))
             .collect();
         members.sort_by_key(|a| rank(a, origin));
+        let mut scored: Vec<(Anomaly, Attribution, f64)> = Vec::new();
         for anomaly in members {
             let mut ctx = AnomalyContext::new(anomaly, graph, now);
             ctx.anomalous_nodes = anomalous.nodes.clone();
@@ -439,17 +439,16 @@ impl Analyzer {
                 now,
             );
             let attribution = attribute::attribute(settings, &ctx, &candidates);
-            let score = attribution.suspects.first().map(|s| s.confidence);
-            let better = match (&best, score) {
-                (_, None) => false,
-                (None, Some(_)) => true,
-                (Some((_, b)), Some(c)) => c > b.suspects.first().map_or(0.0, |s| s.confidence),
-            };
-            if better {
-                best = Some((anomaly.clone(), attribution));
+            if let Some(top) = attribution.suspects.first() {
+                let confidence = top.confidence;
+                scored.push((anomaly.clone(), attribution, confidence));
             }
         }
-        best
+        let top = scored.iter().map(|s| s.2).fold(0.0, f64::max);
+        scored
+            .into_iter()
+            .find(|s| s.2 >= top - SUBJECT_CONFIDENCE_SLACK)
+            .map(|(anomaly, attribution, _)| (anomaly, attribution))
     }
 
     fn anomalous(&self, _now: Timestamp) -> Anomalous {
@@ -553,6 +552,10 @@ impl Analyzer {
         }
     }
 }
+
+/// How much less confident an attribution may be and still be preferred
+/// because its anomaly is a better subject (the origin's own service series).
+const SUBJECT_CONFIDENCE_SLACK: f64 = 0.1;
 
 /// Nodes and edges with an open anomaly.
 #[derive(Clone, Debug, Default)]

@@ -34,6 +34,7 @@ mod otel_sdk;
 mod sim;
 // The Kafka span consumer against a real broker (scripts/test.sh starts it).
 mod kafka_real;
+mod live_alerts;
 
 // The whole daemon: node limit, SIGTERM and restart, replay determinism.
 mod daemon;
