@@ -21,3 +21,6 @@ mod topology;
 pub use analyzer::{Analyzer, Outcome};
 pub use config::{Config, Settings};
 pub use metrics::Metrics;
+
+#[cfg(test)]
+mod tests;

@@ -8,18 +8,21 @@
 //!    than that are applied before the next window);
 //! 2. the release index reads the window's version series (implicit
 //!    releases, exposure, rollout share, canary, rollback);
-//! 3. the topology tracker folds the window in and reports new and vanished
+//! 3. the window is added to the recent history (for evidence), and merged
+//!    into the current detection window (`analysis.detect_window_secs`);
+//!    each completed detection window then goes through steps 4–7;
+//! 4. the topology tracker folds the window in and reports new and vanished
 //!    edges (a `topology_change` alert per environment, naming the release of
 //!    the caller that coincides);
-//! 4. detection judges every series; anomalies that open are grouped into
+//! 5. detection judges every series; anomalies that open are grouped into
 //!    *incidents* by (environment, most likely origin): one alert per
 //!    incident, not one per series;
-//! 5. each open incident not yet attributed is attributed again while its
+//! 6. each open incident not yet attributed is attributed again while its
 //!    evidence grows (for `reattribute_secs` after onset): the first alert is
 //!    `anomaly` (no suspect) or `attribution`; an attribution found later is
 //!    sent as an `attribution` alert that supersedes the `anomaly` alert;
-//! 6. an incident whose anomalies have all recovered gets a `resolved` alert;
-//! 7. releases whose soak window has passed get a `release_verdict`.
+//! 7. an incident whose anomalies have all recovered gets a `resolved` alert;
+//! 8. releases whose soak window has passed get a `release_verdict`.
 //!
 //! Never does: I/O, clock reads, logging or metrics (the caller records the
 //! [`Outcome`]), hash-map iteration in outputs.
@@ -27,19 +30,24 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use crate::attribute::{self, AnomalyContext, Attribution, VerdictInput};
+use crate::attribute::{self, AnomalyContext, Attribution};
 use crate::detect::{Detect, origins};
 use crate::model::{
-    Alert, AlertType, Anomaly, DeployEvent, EdgeRef, ReleaseChange, ReleaseKey, SeriesKey, Signal,
-    Suspect, Timestamp, Verdict, WindowStats, series_scope,
+    Alert, Anomaly, DeployEvent, ReleaseChange, ReleaseKey, SeriesKey, Suspect, Timestamp, Verdict,
+    WindowStats, series_scope,
 };
 use crate::release::{EventOutcome, ReleaseIndex};
 
 use super::coarse::Coarsen;
 use super::config::Settings;
+
+mod incidents;
+mod verdicts;
+
 use super::history::History;
 use super::inputs;
 use super::topology::Topology;
+use incidents::rank;
 
 /// What one step of the analyzer produced.
 #[derive(Clone, Debug, Default)]
@@ -172,45 +180,7 @@ impl Analyzer {
                 .push(self.topology_alert(&environment, &added, &removed, now));
         }
         let graph = self.topology.snapshot();
-        if let Ok(f) = std::env::var("DBG_SER") {
-            for (k, v) in &window.series {
-                let t = format!("{k:?}");
-                if t.contains(&f) && (t.starts_with("Service ") || t.starts_with("ServiceVersion"))
-                {
-                    eprintln!(
-                        "SER {} {t} req={} err={} p50={:.4} p99={:.4} inst={}",
-                        window.start,
-                        v.requests,
-                        v.errors,
-                        v.latency.p50,
-                        v.latency.p99,
-                        v.instances
-                    );
-                }
-            }
-        }
         let detected = self.detect.observe(window, &graph);
-        if std::env::var_os("DBG_AN").is_some() {
-            eprintln!(
-                "DBG {} eval={} hits={} tracked={} opened={:?} recovered={}",
-                window.start,
-                detected.evaluations,
-                detected.hits,
-                detected.series_tracked,
-                detected
-                    .opened
-                    .iter()
-                    .map(|a| format!(
-                        "{:?}/{} onset={} origins={:?}",
-                        a.series,
-                        a.signal.as_str(),
-                        a.onset,
-                        a.origins.first()
-                    ))
-                    .collect::<Vec<_>>(),
-                detected.recovered.len()
-            );
-        }
         for anomaly in &detected.opened {
             self.join_incident(anomaly.clone());
         }
@@ -225,112 +195,6 @@ impl Analyzer {
         match &mut out.detect {
             Some(previous) => *previous = detected,
             None => out.detect = Some(detected),
-        }
-    }
-
-    fn topology_alert(
-        &self,
-        environment: &Arc<str>,
-        added: &[(Arc<str>, Arc<str>)],
-        removed: &[(Arc<str>, Arc<str>)],
-        now: Timestamp,
-    ) -> Alert {
-        let lookback = now.minus_nanos(self.settings.attribute.lookback_ns);
-        let release = added
-            .iter()
-            .chain(removed)
-            .filter_map(|(client, _)| {
-                self.releases
-                    .releases_of(client, environment)
-                    .iter()
-                    .filter(|r| r.exposure_or_start() >= lookback && r.exposure_or_start() <= now)
-                    .max_by_key(|r| r.exposure_or_start())
-            })
-            .max_by_key(|r| r.exposure_or_start())
-            .map(inputs::candidate);
-        let edge = |(c, s): &(Arc<str>, Arc<str>)| EdgeRef {
-            client: c.to_string(),
-            server: s.to_string(),
-        };
-        attribute::topology_alert(
-            &self.settings.attribute,
-            environment,
-            added.iter().map(edge).collect(),
-            removed.iter().map(edge).collect(),
-            release.as_ref(),
-            now,
-        )
-    }
-
-    fn join_incident(&mut self, anomaly: Anomaly) {
-        let (environment, _) = series_scope(&anomaly.series);
-        let origin = anomaly
-            .origins
-            .first()
-            .map(|o| o.node.clone())
-            .unwrap_or_else(|| origins::subject(&anomaly.series).1.to_string());
-        let key: (Arc<str>, String) = (environment.into(), origin);
-        match self.incidents.get_mut(&key) {
-            Some(incident) => {
-                incident.open.insert(anomaly.id.clone());
-                if rank(&anomaly, &key.1) < rank(&incident.lead, &key.1)
-                    && incident.alert.schema.is_empty()
-                {
-                    // A better subject, before the incident's first alert.
-                    incident.lead = anomaly.clone();
-                }
-                incident.members.insert(anomaly.id.clone(), anomaly);
-            }
-            None => {
-                let placeholder = Alert {
-                    schema: String::new(),
-                    kind: AlertType::Anomaly,
-                    id: String::new(),
-                    detected_at: anomaly.detected_at,
-                    environment: key.0.to_string(),
-                    anomaly: None,
-                    affected: Vec::new(),
-                    suspects: Vec::new(),
-                    recommendation: None,
-                    summary: String::new(),
-                    severity: crate::model::Severity::Warning,
-                    resolves: None,
-                    verdict: None,
-                    topology: None,
-                };
-                self.incidents.insert(
-                    key,
-                    Incident {
-                        lead: anomaly.clone(),
-                        open: BTreeSet::from([anomaly.id.clone()]),
-                        members: BTreeMap::from([(anomaly.id.clone(), anomaly)]),
-                        alert: placeholder,
-                        blamed: None,
-                    },
-                );
-            }
-        }
-    }
-
-    fn update_member(&mut self, anomaly: &Anomaly) {
-        for incident in self.incidents.values_mut() {
-            if let Some(member) = incident.members.get_mut(&anomaly.id) {
-                *member = anomaly.clone();
-                if incident.lead.id == anomaly.id {
-                    incident.lead = anomaly.clone();
-                }
-            }
-        }
-    }
-
-    fn close_member(&mut self, anomaly: &Anomaly) {
-        for incident in self.incidents.values_mut() {
-            if incident.open.remove(&anomaly.id) {
-                incident.members.insert(anomaly.id.clone(), anomaly.clone());
-                if incident.lead.id == anomaly.id {
-                    incident.lead = anomaly.clone();
-                }
-            }
         }
     }
 
@@ -467,90 +331,6 @@ impl Analyzer {
         }
         out
     }
-
-    /// Sends `resolved` for incidents whose anomalies all recovered.
-    fn resolve_closed(&mut self, out: &mut Outcome) {
-        let done: Vec<(Arc<str>, String)> = self
-            .incidents
-            .iter()
-            .filter(|(_, i)| i.open.is_empty())
-            .map(|(k, _)| k.clone())
-            .collect();
-        for key in done {
-            let Some(incident) = self.incidents.remove(&key) else {
-                continue;
-            };
-            let recovered = incident
-                .members
-                .values()
-                .filter_map(|a| a.recovered_at)
-                .max();
-            if let Some(top) = &incident.blamed {
-                let release_key = ReleaseKey {
-                    service: top.release.service.as_str().into(),
-                    environment: top.release.environment.as_str().into(),
-                    version: top.release.version.as_str().into(),
-                };
-                if let Some(entry) = self.blamed.get_mut(&release_key) {
-                    entry.2 = entry.2.max(recovered);
-                }
-            }
-            // An incident that never got an alert out (it recovered in the
-            // window it opened) stays silent.
-            if incident.alert.schema.is_empty() {
-                continue;
-            }
-            if let Some(at) = recovered {
-                out.alerts
-                    .push(attribute::resolved_alert(&incident.alert, at));
-            }
-        }
-    }
-
-    /// A verdict for every release whose soak window has passed.
-    fn judge_releases(&mut self, now: Timestamp, out: &mut Outcome) {
-        let settings = &self.settings.attribute;
-        let since = now.minus_nanos(settings.soak_ns() + settings.lookback_ns);
-        let due: Vec<_> = self
-            .releases
-            .releases_since(since)
-            .into_iter()
-            .filter(|r| !self.judged.contains(&r.key))
-            .filter(|r| r.exposure_or_start().plus_nanos(settings.soak_ns()) <= now)
-            .cloned()
-            .collect();
-        for release in due {
-            let candidate = inputs::candidate(&release);
-            let exposure = release.exposure_or_start();
-            let soak_end = exposure.plus_nanos(settings.soak_ns());
-            let soak = inputs::version_split(&self.history, &release, exposure, soak_end);
-            let input = inputs::candidate_input(
-                &self.history,
-                &self.topology,
-                &release,
-                settings.lookback_ns,
-                exposure,
-            );
-            let blamed = self.blamed.get(&release.key);
-            let verdict = attribute::judge(
-                settings,
-                &VerdictInput {
-                    candidate: &candidate,
-                    soak: &soak,
-                    baseline: input.baseline.as_ref(),
-                    blamed: blamed.map(|b| &b.0),
-                    incident: blamed.map(|b| (b.1, b.2)),
-                    now,
-                },
-            );
-            self.judged.insert(release.key.clone());
-            if let Some(verdict) = verdict {
-                out.verdicts.push((release.key.clone(), verdict.verdict));
-                out.alerts
-                    .push(attribute::verdict_alert(&candidate, &verdict, now));
-            }
-        }
-    }
 }
 
 /// How much less confident an attribution may be and still be preferred
@@ -562,26 +342,4 @@ const SUBJECT_CONFIDENCE_SLACK: f64 = 0.1;
 struct Anomalous {
     nodes: BTreeSet<Arc<str>>,
     edges: BTreeSet<(Arc<str>, Arc<str>)>,
-}
-
-/// How good a subject `anomaly` is for an incident whose origin is `origin`
-/// (lower is better): its own service first, service series before edges
-/// before operations, errors before latency before throughput.
-fn rank(anomaly: &Anomaly, origin: &str) -> (u8, u8, u8) {
-    let own = u8::from(origins::subject(&anomaly.series).1 != origin);
-    let kind = match anomaly.series {
-        SeriesKey::Service { .. } => 0,
-        SeriesKey::Edge { .. } => 1,
-        SeriesKey::ServiceVersion { .. } => 2,
-        SeriesKey::Operation { .. } => 3,
-        SeriesKey::EdgeByClientVersion { .. } | SeriesKey::EdgeByServerVersion { .. } => 4,
-    };
-    let signal = match anomaly.signal {
-        Signal::ErrorRatio => 0,
-        Signal::LatencyP99 => 1,
-        Signal::LatencyP95 => 2,
-        Signal::LatencyP50 => 3,
-        Signal::Throughput => 4,
-    };
-    (own, kind, signal)
 }

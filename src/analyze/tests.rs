@@ -1,0 +1,207 @@
+//! Analyzer behaviour on hand-made windows: deployment events applied in
+//! event time, topology changes naming the coinciding release, verdicts
+//! after the soak window, and an attribution for a release whose new version
+//! fails while the old one does not.
+
+use std::sync::Arc;
+
+use super::*;
+use crate::model::{
+    AlertType, ConnectionType, DeployEvent, DeployKind, LatencySummary, ReleaseOrigin, SeriesKey,
+    SeriesStats, Timestamp, Verdict, WindowStats,
+};
+
+const T0: u64 = 1_772_442_000;
+
+fn stats(requests: u64, errors: u64, instances: u32) -> SeriesStats {
+    SeriesStats {
+        requests,
+        errors,
+        latency: LatencySummary {
+            count: requests,
+            sum: 0.05 * requests as f64,
+            p50: 0.05,
+            p95: 0.08,
+            p99: 0.1,
+            max: 0.2,
+        },
+        instances,
+    }
+}
+
+/// One 10-second window of a two-service fleet: `front` calls `pay`; `pay`
+/// runs `old` on two instances and, from `new_from` on, `new` on a third
+/// that fails `new_errors` of its 20 requests. From `extra_from` on, `pay`
+/// also calls `fraud`.
+struct Fleet {
+    new_from: Option<u64>,
+    new_errors: u64,
+    extra_from: Option<u64>,
+}
+
+impl Fleet {
+    fn window(&self, i: u64) -> WindowStats {
+        let env: Arc<str> = "prod".into();
+        let start = T0 + i * 10;
+        let svc = |s: &str| SeriesKey::Service {
+            environment: env.clone(),
+            service: s.into(),
+        };
+        let ver = |v: &str| SeriesKey::ServiceVersion {
+            environment: env.clone(),
+            service: "pay".into(),
+            version: v.into(),
+        };
+        let edge = |c: &str, s: &str| SeriesKey::Edge {
+            environment: env.clone(),
+            client: c.into(),
+            server: s.into(),
+            connection_type: ConnectionType::Direct,
+        };
+        let new = self.new_from.is_some_and(|f| i >= f);
+        let (new_req, new_err) = if new { (20, self.new_errors) } else { (0, 0) };
+        let mut series = vec![
+            (svc("front"), stats(60, 0, 2)),
+            (svc("pay"), stats(40 + new_req, new_err, 2 + u32::from(new))),
+            (ver("1.0.0"), stats(40, 0, 2)),
+            (edge("front", "pay"), stats(40 + new_req, new_err, 0)),
+        ];
+        if new {
+            series.push((ver("2.0.0"), stats(new_req, new_err, 1)));
+        }
+        if self.extra_from.is_some_and(|f| i >= f) {
+            series.push((edge("pay", "fraud"), stats(40, 0, 0)));
+        }
+        series.sort_by(|a, b| a.0.cmp(&b.0));
+        WindowStats {
+            start: Timestamp::from_secs(start),
+            end: Timestamp::from_secs(start + 10),
+            series,
+        }
+    }
+}
+
+fn deploy(at_window: u64) -> DeployEvent {
+    DeployEvent {
+        id: "d-1".into(),
+        source: "ci".into(),
+        kind: DeployKind::Deployed,
+        service: "pay".into(),
+        environment: "prod".into(),
+        version: Some("2.0.0".into()),
+        artifact_id: None,
+        at: Timestamp::from_secs(T0 + at_window * 10),
+        finished_at: None,
+        origin: ReleaseOrigin::CdEvent,
+    }
+}
+
+fn run(fleet: &Fleet, windows: u64, events: &[DeployEvent]) -> Vec<crate::model::Alert> {
+    let mut analyzer = Analyzer::new(Settings::default());
+    for e in events {
+        analyzer.on_deploy(e.clone());
+    }
+    (0..windows)
+        .flat_map(|i| analyzer.on_window(&fleet.window(i)).alerts)
+        .collect()
+}
+
+#[test]
+fn a_failing_canary_is_blamed_and_judged_failing() {
+    let fleet = Fleet {
+        new_from: Some(120),
+        new_errors: 6,
+        extra_from: None,
+    };
+    let alerts = run(&fleet, 200, &[deploy(119)]);
+    let attribution = alerts
+        .iter()
+        .find(|a| a.kind == AlertType::Attribution)
+        .unwrap_or_else(|| panic!("no attribution: {alerts:#?}"));
+    let top = &attribution.suspects[0].release;
+    assert_eq!(
+        (top.service.as_str(), top.version.as_str()),
+        ("pay", "2.0.0")
+    );
+    assert_eq!(top.deployment_id.as_deref(), Some("d-1"));
+    let delay = attribution.detected_at.nanos() - Timestamp::from_secs(T0 + 1200).nanos();
+    assert!(
+        delay <= 180 * Timestamp::SECOND,
+        "attributed after {delay} ns"
+    );
+    let verdict = alerts
+        .iter()
+        .find_map(|a| a.verdict.as_ref())
+        .unwrap_or_else(|| panic!("no verdict: {alerts:#?}"));
+    assert_eq!(verdict.verdict, Verdict::Failing);
+}
+
+#[test]
+fn a_healthy_release_is_not_blamed_and_judged_healthy() {
+    let fleet = Fleet {
+        new_from: Some(120),
+        new_errors: 0,
+        extra_from: None,
+    };
+    let alerts = run(&fleet, 200, &[deploy(119)]);
+    assert!(
+        alerts.iter().all(|a| a.suspects.is_empty()),
+        "an innocent release was blamed: {alerts:#?}"
+    );
+    let verdict = alerts.iter().find_map(|a| a.verdict.as_ref()).unwrap();
+    assert_eq!(verdict.verdict, Verdict::Healthy);
+}
+
+#[test]
+fn an_event_that_arrives_after_its_window_is_applied_before_the_next_one() {
+    let fleet = Fleet {
+        new_from: Some(120),
+        new_errors: 6,
+        extra_from: None,
+    };
+    // Replay order: the event is known up front.
+    let upfront = run(&fleet, 200, &[deploy(119)]);
+    // Live order: the event arrives while window 119 is being closed.
+    let mut analyzer = Analyzer::new(Settings::default());
+    let mut late = Vec::new();
+    for i in 0..200 {
+        if i == 119 {
+            analyzer.on_deploy(deploy(119));
+        }
+        late.extend(analyzer.on_window(&fleet.window(i)).alerts);
+    }
+    assert_eq!(upfront, late);
+}
+
+#[test]
+fn a_new_edge_is_reported_with_the_release_that_coincides() {
+    let fleet = Fleet {
+        new_from: Some(120),
+        new_errors: 0,
+        extra_from: Some(121),
+    };
+    let alerts = run(&fleet, 140, &[deploy(119)]);
+    let change = alerts
+        .iter()
+        .find(|a| a.kind == AlertType::TopologyChange)
+        .unwrap_or_else(|| panic!("no topology change: {alerts:#?}"));
+    let topology = change.topology.as_ref().unwrap();
+    assert_eq!(topology.added.len(), 1);
+    assert_eq!(topology.added[0].server, "fraud");
+    let release = topology.release.as_ref().unwrap();
+    assert_eq!(
+        (release.service.as_str(), release.version.as_str()),
+        ("pay", "2.0.0")
+    );
+}
+
+#[test]
+fn edges_seen_while_the_graph_settles_are_not_changes() {
+    let fleet = Fleet {
+        new_from: None,
+        new_errors: 0,
+        extra_from: Some(30),
+    };
+    let alerts = run(&fleet, 120, &[]);
+    assert!(alerts.is_empty(), "{alerts:#?}");
+}
