@@ -82,7 +82,14 @@ impl Analyzer {
                 },
             );
             self.judged.insert(release.key.clone());
-            if let Some(verdict) = verdict {
+            if let Some(mut verdict) = verdict {
+                if let Some(to) = &release.rolled_back_to {
+                    // Already done: say so instead of recommending it.
+                    verdict.recommendation = Some(format!(
+                        "already rolled back to {to}; keep {} {} out until fixed",
+                        release.key.service, release.key.version
+                    ));
+                }
                 out.verdicts.push((release.key.clone(), verdict.verdict));
                 out.alerts
                     .push(attribute::verdict_alert(&candidate, &verdict, now));
