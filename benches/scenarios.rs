@@ -34,6 +34,12 @@ fn knob<T: std::str::FromStr>(name: &str, default: T) -> T {
 }
 
 fn main() {
+    // `cargo test --all-targets` runs benches without `--bench`: the suite
+    // already runs at test size in `tests/it/scenarios.rs`, so do nothing.
+    if !std::env::args().any(|a| a == "--bench") {
+        println!("scenarios: skipped (run with `cargo bench --bench scenarios`)");
+        return;
+    }
     let seeds: u64 = knob("EPICENTER_SCENARIO_SEEDS", 3);
     let rate: f64 = knob("EPICENTER_SCENARIO_RATE", 15.0);
     let warmup: f64 = knob("EPICENTER_SCENARIO_WARMUP", 900.0);

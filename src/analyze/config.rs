@@ -2,7 +2,7 @@
 //! the validated settings of the whole analysis stage, which also carry the
 //! `release:`, `detect:` and `attribute:` sections.
 //!
-//! Never does: read files or the environment (see `crate::config`).
+//! Never does: read files or the environment (the wiring layer does).
 
 use serde::{Deserialize, Serialize};
 

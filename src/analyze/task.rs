@@ -31,30 +31,32 @@ pub struct Outputs {
     pub published: crate::store::analysis::Published,
 }
 
-/// Runs until the window channel closes; returns the analyzer so its state
-/// can be inspected or saved.
+/// Runs until both the window and the deployment channels close; returns
+/// the analyzer so its state can be inspected or saved.
 pub async fn run(
     mut analyzer: Analyzer,
     mut windows: mpsc::Receiver<WindowStats>,
     mut deployments: mpsc::Receiver<DeployEvent>,
     outputs: Outputs,
 ) -> Analyzer {
-    let mut deployments_open = true;
-    loop {
+    let (mut windows_open, mut deployments_open) = (true, true);
+    // Runs until both inputs closed: a daemon with no span source still
+    // takes deployment events until it stops.
+    while windows_open || deployments_open {
         tokio::select! {
             biased;
             event = deployments.recv(), if deployments_open => match event {
                 Some(event) => analyzer.on_deploy(event),
                 None => deployments_open = false,
             },
-            window = windows.recv() => match window {
+            window = windows.recv(), if windows_open => match window {
                 Some(window) => {
                     while let Ok(event) = deployments.try_recv() {
                         analyzer.on_deploy(event);
                     }
                     step(&mut analyzer, &window, &outputs);
                 }
-                None => break,
+                None => windows_open = false,
             },
         }
     }

@@ -120,7 +120,7 @@ pub fn preset(name: &str, warmup_secs: f64) -> Option<Preset> {
             // which saturates; the symptom is on inventory, the culprit upstream.
             bad.push(release("checkout", "1.5.0"));
             if let Some(s) = topology.services.iter_mut().find(|s| s.name == "inventory") {
-                s.capacity_rps_per_instance = Some(1.0);
+                s.capacity_rps_per_instance = Some(2.0);
             }
             let call = Call::always(CallTarget::Service {
                 service: "inventory".to_owned(),

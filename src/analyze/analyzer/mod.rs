@@ -43,6 +43,7 @@ use super::config::Settings;
 
 mod incidents;
 mod verdicts;
+mod watch;
 
 use super::history::History;
 use super::inputs;
@@ -96,6 +97,9 @@ pub struct Analyzer {
     /// Incidents by (environment, origin node).
     incidents: BTreeMap<(Arc<str>, String), Incident>,
     judged: BTreeSet<ReleaseKey>,
+    /// Release-watch anomalies ever opened (by id) and those still open.
+    watched: BTreeSet<String>,
+    watch_open: BTreeMap<String, Anomaly>,
     /// Releases blamed, with the incident's onset and recovery.
     blamed: BTreeMap<ReleaseKey, (Suspect, Timestamp, Option<Timestamp>)>,
     watermark: Timestamp,
@@ -124,6 +128,8 @@ impl Analyzer {
             seq: 0,
             incidents: BTreeMap::new(),
             judged: BTreeSet::new(),
+            watched: BTreeSet::new(),
+            watch_open: BTreeMap::new(),
             blamed: BTreeMap::new(),
             watermark: Timestamp::default(),
         }
@@ -190,6 +196,7 @@ impl Analyzer {
         for anomaly in detected.recovered.iter().chain(&detected.expired) {
             self.close_member(anomaly);
         }
+        self.watch_releases(now, out);
         self.attribute_open(&graph, now, out);
         self.resolve_closed(out);
         match &mut out.detect {
@@ -328,6 +335,9 @@ impl Analyzer {
                 }
                 _ => {}
             }
+        }
+        for anomaly in self.watch_open.values() {
+            out.nodes.insert(origins::subject(&anomaly.series).1.into());
         }
         out
     }
