@@ -21,10 +21,11 @@ use crate::model::{
 use super::config::Settings;
 use super::edges::{Edge, EdgeKey, VersionCount};
 use super::engine::Graph;
-use super::latency::{Exemplar, SideLatency, Sketch, new_hdr};
+use super::latency::{Exemplar, SideLatency, new_hdr};
 use super::nodes::{InstanceSeen, Node};
 use super::outcome::ObserveOutcome;
 use super::pairing::{Fallback, Half, Key, Targets, key_of, trace_of};
+use super::sketch::Sketch;
 use super::windows::{SeriesAgg, Windows};
 
 /// Bumped when the layout changes incompatibly.
@@ -666,7 +667,7 @@ fn agg_state(agg: &SeriesAgg) -> AggState {
     AggState {
         requests: agg.requests,
         errors: agg.errors,
-        bins: agg.latency.bins.clone(),
+        bins: agg.latency.bins(),
         count: agg.latency.count,
         sum_ns: agg.latency.sum_ns,
         max_ns: agg.latency.max_ns,
@@ -678,12 +679,7 @@ fn restore_agg(state: AggState) -> SeriesAgg {
     SeriesAgg {
         requests: state.requests,
         errors: state.errors,
-        latency: Sketch {
-            bins: state.bins,
-            count: state.count,
-            sum_ns: state.sum_ns,
-            max_ns: state.max_ns,
-        },
+        latency: Sketch::from_parts(&state.bins, state.count, state.sum_ns, state.max_ns),
         instances: state.instances.into_iter().map(Arc::from).collect(),
     }
 }

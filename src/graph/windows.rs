@@ -18,11 +18,11 @@ use foldhash::{HashMap, HashSet};
 
 use crate::model::{ConnectionType, SeriesKey, SeriesStats, Timestamp, WindowStats};
 
-use super::latency::Sketch;
+use super::sketch::{Block, Sketch};
 
 /// Consecutive empty windows emitted before the rest of a gap is skipped.
 pub const MAX_EMPTY_WINDOWS: u64 = 360;
-/// Recycled sketch bin vectors kept between windows.
+/// Recycled sketch block vectors kept between windows.
 const POOL_LIMIT: usize = 4096;
 
 /// Aggregate of one series in one open window.
@@ -122,7 +122,7 @@ pub(crate) struct Windows {
     pub(crate) next: Option<u64>,
     /// Empty windows emitted since the last window with data.
     pub(crate) empties: u64,
-    pool: Vec<Vec<(u16, u32)>>,
+    pool: Vec<Vec<Block>>,
 }
 
 /// Counts from one close pass.
@@ -160,9 +160,9 @@ fn open_window(
     Some(open.entry(index).or_default())
 }
 
-fn fresh(pool: &mut Vec<Vec<(u16, u32)>>) -> SeriesAgg {
+fn fresh(pool: &mut Vec<Vec<Block>>) -> SeriesAgg {
     SeriesAgg {
-        latency: Sketch::with_bins(pool.pop().unwrap_or_default()),
+        latency: Sketch::with_blocks(pool.pop().unwrap_or_default()),
         ..SeriesAgg::default()
     }
 }
@@ -489,7 +489,7 @@ impl Windows {
     fn recycle(&mut self, window: Window) {
         let mut give = |mut agg: SeriesAgg| {
             if self.pool.len() < POOL_LIMIT {
-                self.pool.push(agg.latency.take_bins());
+                self.pool.push(agg.latency.take_blocks());
             }
         };
         for (_, group) in window.services {
