@@ -26,7 +26,7 @@ use super::nodes::{InstanceSeen, Node};
 use super::outcome::ObserveOutcome;
 use super::pairing::{Fallback, Half, Key, Targets, key_of, trace_of};
 use super::sketch::Sketch;
-use super::windows::{SeriesAgg, Windows};
+use super::windows::SeriesAgg;
 
 /// Bumped when the layout changes incompatibly.
 const FORMAT: u32 = 1;
@@ -183,7 +183,7 @@ impl Graph {
             .open
             .iter()
             .map(|(index, window)| {
-                let rows = Windows::rows(window);
+                let rows = window.rows();
                 (
                     *index,
                     rows.into_iter()
@@ -681,5 +681,6 @@ fn restore_agg(state: AggState) -> SeriesAgg {
         errors: state.errors,
         latency: Sketch::from_parts(&state.bins, state.count, state.sum_ns, state.max_ns),
         instances: state.instances.into_iter().map(Arc::from).collect(),
+        last_instance: None,
     }
 }
