@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crate::model::{ConnectionType, ResourceInfo, Span, SpanKind, Timestamp, TraceId};
 
-use super::super::edges::{EdgeKey, Recorded, Request};
+use super::super::edges::{EdgeRef, Recorded, Request};
 use super::super::outcome::{AdvanceOutcome, EdgeDrops, Expiry, HalfKind, ObserveOutcome};
 use super::super::pairing::{Fallback, Half, Key, trace_of};
 use super::super::windows::{EdgeSample, ServiceSample};
@@ -16,7 +16,7 @@ use super::observe::Side;
 
 /// One request to record on an edge; a missing resource is a virtual side.
 struct EdgeRequest<'a> {
-    key: EdgeKey,
+    key: EdgeRef<'a>,
     client: Option<&'a Arc<ResourceInfo>>,
     server: Option<&'a Arc<ResourceInfo>>,
     client_ns: u64,
@@ -41,9 +41,9 @@ impl Graph {
                 ConnectionType::Direct
             };
         let request = EdgeRequest {
-            key: EdgeKey {
-                client: client.resource.service.clone(),
-                server: server.resource.service.clone(),
+            key: EdgeRef {
+                client: &client.resource.service,
+                server: &server.resource.service,
                 connection_type,
             },
             client: Some(&client.resource),
@@ -89,7 +89,7 @@ impl Graph {
             out.edges_dropped.node_limit += 1;
             return;
         };
-        let service = half.resource.service.clone();
+        let service = &half.resource.service;
         let client_side = half.is_client_side();
         let connection_type = if *database {
             ConnectionType::Database
@@ -97,12 +97,12 @@ impl Graph {
             ConnectionType::VirtualNode
         };
         let (client, server) = if client_side {
-            (service, name)
+            (service, &name)
         } else {
-            (name, service)
+            (&name, service)
         };
         let request = EdgeRequest {
-            key: EdgeKey {
+            key: EdgeRef {
                 client,
                 server,
                 connection_type,
@@ -122,40 +122,40 @@ impl Graph {
     /// Records a request on an edge and its window series. `false` when a
     /// cardinality limit dropped it.
     fn record_edge(&mut self, request: EdgeRequest<'_>, drops: &mut EdgeDrops) -> bool {
-        let version_of = |r: Option<&Arc<ResourceInfo>>| r.and_then(|r| r.version.clone());
-        let server_version = version_of(request.server).unwrap_or_else(|| self.empty.clone());
+        let empty = &self.empty;
+        let server_version = version_of(request.server, empty);
         let edge_request = Request {
             client_ns: request.client_ns,
             server_ns: request.server_ns,
             failed: request.failed,
             at: request.at,
             trace: request.trace,
-            server_version: &server_version,
+            server_version,
         };
-        match self.edges.record(&request.key, edge_request) {
+        match self.edges.record(request.key, edge_request) {
             Recorded::Full => {
                 drops.edge_limit += 1;
                 return false;
             }
             Recorded::Created => {
-                self.nodes.add_edge(&request.key.client);
-                self.nodes.add_edge(&request.key.server);
+                self.nodes.add_edge(request.key.client);
+                self.nodes.add_edge(request.key.server);
             }
             Recorded::Existing => {}
         }
         let environment = request
             .client
             .or(request.server)
-            .and_then(|r| r.environment.clone())
-            .unwrap_or_else(|| self.empty.clone());
-        let client_version = version_of(request.client).unwrap_or_else(|| self.empty.clone());
+            .and_then(|r| r.environment.as_ref())
+            .unwrap_or(empty);
+        let client_version = version_of(request.client, empty);
         let sample = EdgeSample {
-            environment: &environment,
-            client: &request.key.client,
-            server: &request.key.server,
+            environment,
+            client: request.key.client,
+            server: request.key.server,
             connection_type: request.key.connection_type,
-            client_version: &client_version,
-            server_version: &server_version,
+            client_version,
+            server_version,
             latency_ns: request.server_ns,
             error: request.failed,
         };
@@ -186,4 +186,9 @@ impl Graph {
         let recorded = self.windows.record_service(span.end, sample);
         debug_assert!(recorded, "span recorded into a closed window");
     }
+}
+
+/// The version of a side, or `empty` for a virtual side or an unversioned service.
+fn version_of<'a>(resource: Option<&'a Arc<ResourceInfo>>, empty: &'a Arc<str>) -> &'a Arc<str> {
+    resource.and_then(|r| r.version.as_ref()).unwrap_or(empty)
 }
