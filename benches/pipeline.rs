@@ -46,7 +46,12 @@ fn run(settings: &epicenter::graph::Settings, encoded: &[Vec<u8>]) -> usize {
 }
 
 /// Prints on-CPU ns per span of the whole path (five runs: min and median).
-fn report_on_cpu(name: &str, settings: &epicenter::graph::Settings, encoded: &[Vec<u8>], spans: u64) {
+fn report_on_cpu(
+    name: &str,
+    settings: &epicenter::graph::Settings,
+    encoded: &[Vec<u8>],
+    spans: u64,
+) {
     let mut runs = Vec::new();
     for _ in 0..5 {
         let Some(before) = on_cpu_nanos() else { return };

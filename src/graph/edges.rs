@@ -322,6 +322,21 @@ mod tests {
     }
 
     #[test]
+    fn borrowed_edge_keys_hash_like_owned_ones() {
+        use std::hash::BuildHasher;
+        let hasher = foldhash::fast::FixedState::with_seed(7);
+        let owned = key("a", "b");
+        assert_eq!(
+            hasher.hash_one(&owned),
+            hasher.hash_one(&by(&owned) as &dyn EdgeKeyView)
+        );
+        let mut edges = Edges::new(4, 100 * SEC, Arc::from(vec![SEC]));
+        let v = Arc::from("");
+        edges.record(by(&owned), request(1, false, &v));
+        assert!(edges.map.get(&by(&owned) as &dyn EdgeKeyView).is_some());
+    }
+
+    #[test]
     fn counts_requests_failures_and_versions() {
         let mut edges = Edges::new(4, 100 * SEC, Arc::from(vec![SEC / 10]));
         let (v1, v2) = (Arc::from("v1"), Arc::from("v2"));

@@ -274,32 +274,34 @@ pub(crate) type ServiceKey = (Arc<str>, Arc<str>);
 pub(crate) type EdgeGroupKey = (Arc<str>, Arc<str>, Arc<str>);
 
 /// A borrowed view of a [`ServiceKey`] or an [`EdgeGroupKey`]: hashes and
-/// compares exactly like the owned tuple (each `str` in order).
+/// compares exactly like the owned tuple (each `str` in order, as the
+/// tuple's own `Hash` does), as `Borrow` requires.
 pub(crate) trait KeyView {
-    fn parts(&self) -> [&str; 3];
+    /// The two or three strings of the key.
+    fn parts(&self) -> (&str, &str, Option<&str>);
 }
 
 impl KeyView for ServiceKey {
-    fn parts(&self) -> [&str; 3] {
-        [&self.0, &self.1, ""]
+    fn parts(&self) -> (&str, &str, Option<&str>) {
+        (&self.0, &self.1, None)
     }
 }
 
 impl KeyView for EdgeGroupKey {
-    fn parts(&self) -> [&str; 3] {
-        [&self.0, &self.1, &self.2]
+    fn parts(&self) -> (&str, &str, Option<&str>) {
+        (&self.0, &self.1, Some(&self.2))
     }
 }
 
 impl KeyView for (&str, &str) {
-    fn parts(&self) -> [&str; 3] {
-        [self.0, self.1, ""]
+    fn parts(&self) -> (&str, &str, Option<&str>) {
+        (self.0, self.1, None)
     }
 }
 
 impl KeyView for (&str, &str, &str) {
-    fn parts(&self) -> [&str; 3] {
-        [self.0, self.1, self.2]
+    fn parts(&self) -> (&str, &str, Option<&str>) {
+        (self.0, self.1, Some(self.2))
     }
 }
 
@@ -317,9 +319,12 @@ impl<'a> Borrow<dyn KeyView + 'a> for EdgeGroupKey {
 
 impl Hash for dyn KeyView + '_ {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        // Both maps hold one key arity, so the empty third part of service
-        // keys never makes two different keys equal.
-        self.parts().hash(state);
+        let (a, b, c) = self.parts();
+        a.hash(state);
+        b.hash(state);
+        if let Some(c) = c {
+            c.hash(state);
+        }
     }
 }
 

@@ -117,3 +117,39 @@ fn series_are_sorted_and_instances_counted() {
         .collect();
     assert_eq!(rows, [(key("a"), 3, 0, 2), (key("b"), 1, 1, 1)]);
 }
+
+#[test]
+fn borrowed_group_keys_hash_like_the_owned_tuples() {
+    use std::hash::BuildHasher;
+    let hasher = foldhash::fast::FixedState::with_seed(7);
+    let service: group::ServiceKey = (Arc::from("prod"), Arc::from("checkout"));
+    let view: (&str, &str) = ("prod", "checkout");
+    assert_eq!(
+        hasher.hash_one(&service),
+        hasher.hash_one(&view as &dyn KeyView)
+    );
+    let edge: group::EdgeGroupKey = (Arc::from("prod"), Arc::from("a"), Arc::from("b"));
+    let view: (&str, &str, &str) = ("prod", "a", "b");
+    assert_eq!(
+        hasher.hash_one(&edge),
+        hasher.hash_one(&view as &dyn KeyView)
+    );
+    // And the maps find entries through the views.
+    let mut window = Window::default();
+    let mut pool = Vec::new();
+    window
+        .services
+        .insert(service.clone(), ServiceGroup::new(&mut pool));
+    assert!(
+        window
+            .services
+            .get(&("prod", "checkout") as &dyn KeyView)
+            .is_some()
+    );
+    assert!(
+        window
+            .services
+            .get(&("prod", "cart") as &dyn KeyView)
+            .is_none()
+    );
+}
