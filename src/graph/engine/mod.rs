@@ -111,15 +111,14 @@ impl Graph {
                 out.invalid += 1;
                 continue;
             };
-            let resource = match slot {
+            match slot {
                 Resolved::Rejected => {
                     out.node_limit += 1;
                     continue;
                 }
-                Resolved::Ok { info, first, last } => {
+                Resolved::Ok { first, last, .. } => {
                     *first = (*first).min(span.end);
                     *last = (*last).max(span.end);
-                    info.clone()
                 }
                 Resolved::Unresolved => {
                     let info = &batch.resources[span.resource as usize];
@@ -132,21 +131,23 @@ impl Graph {
                         out.node_limit += 1;
                         continue;
                     }
-                    let info = Arc::new(info.clone());
                     *slot = Resolved::Ok {
-                        info: info.clone(),
+                        info: Arc::new(info.clone()),
                         first: span.end,
                         last: span.end,
                     };
-                    info
                 }
+            }
+            // Borrowed, not cloned: see `observe::Side`.
+            let Resolved::Ok { info: resource, .. } = &*slot else {
+                continue;
             };
             self.max_end = self.max_end.max(span.end);
             if span.kind == SpanKind::Internal {
                 out.internal += 1;
                 continue;
             }
-            self.observe_span(span, &resource, &mut out);
+            self.observe_span(span, resource, &mut out);
         }
         for slot in resources {
             if let Resolved::Ok { info, first, last } = slot {

@@ -15,34 +15,38 @@ use super::super::outcome::ObserveOutcome;
 use super::super::pairing::{Fallback, Half, Key, Targets, key_of, trace_of};
 use super::Graph;
 
-/// The parts of one side of an edge that the edge needs.
-#[derive(Clone, Debug)]
-pub(super) struct Side {
+/// The parts of one side of an edge that the edge needs. It borrows the
+/// resource: reference-count updates are atomic operations, which stall
+/// behind pending cache misses, so the per-span path avoids them.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Side<'a> {
     pub(super) kind: SpanKind,
     pub(super) end: Timestamp,
     pub(super) duration_ns: u64,
     pub(super) error: bool,
-    pub(super) resource: Arc<ResourceInfo>,
+    pub(super) resource: &'a Arc<ResourceInfo>,
 }
 
-impl Side {
-    pub(super) fn of_half(half: &Half) -> Self {
+impl<'a> Side<'a> {
+    /// A held half's side; `resource` is the half's resource (cloned by the
+    /// caller so the store can be changed while the side is in use).
+    pub(super) fn of_half(half: &Half, resource: &'a Arc<ResourceInfo>) -> Self {
         Self {
             kind: half.kind,
             end: half.end,
             duration_ns: half.duration_ns,
             error: half.error,
-            resource: half.resource.clone(),
+            resource,
         }
     }
 
-    pub(super) fn of_span(span: &Span, resource: &Arc<ResourceInfo>) -> Self {
+    pub(super) fn of_span(span: &Span, resource: &'a Arc<ResourceInfo>) -> Self {
         Self {
             kind: span.kind,
             end: span.end,
             duration_ns: span.duration_nanos(),
             error: span.error,
-            resource: resource.clone(),
+            resource,
         }
     }
 }
@@ -77,7 +81,8 @@ impl Graph {
             // Zipkin-style shared span id: the client and the server span of
             // one call carry the same id. Pair them directly; the new span is
             // not held (the held one already de-duplicates the id).
-            let held = Side::of_half(held);
+            let held_resource = held.resource.clone();
+            let held = Side::of_half(held, &held_resource);
             let (client, server) = if client_side {
                 (&this, &held)
             } else {
@@ -100,7 +105,7 @@ impl Graph {
         &mut self,
         span: &Span,
         key: Key,
-        this: Side,
+        this: Side<'_>,
         out: &mut ObserveOutcome,
     ) {
         let mut paired = false;
@@ -112,7 +117,8 @@ impl Graph {
                 if server.is_client_side() || !self.within_ttl(this.end, server.end) {
                     continue;
                 }
-                let server = Side::of_half(server);
+                let server_resource = server.resource.clone();
+                let server = Side::of_half(server, &server_resource);
                 self.pair(&this, &server, span.trace_id, out);
                 self.store.mark_paired(waiter);
                 paired = true;
@@ -131,7 +137,7 @@ impl Graph {
             end: span.end,
             duration_ns: this.duration_ns,
             error: span.error,
-            resource: this.resource,
+            resource: this.resource.clone(),
             targets: Targets::None,
             fallback,
             paired,
@@ -145,7 +151,7 @@ impl Graph {
         &mut self,
         span: &Span,
         key: Key,
-        this: Side,
+        this: Side<'_>,
         out: &mut ObserveOutcome,
     ) {
         let targets = targets_of(span);
@@ -155,7 +161,8 @@ impl Graph {
             match self.store.get(target) {
                 Some(client) if client.is_client_side() => {
                     if self.within_ttl(client.end, this.end) {
-                        let client = Side::of_half(client);
+                        let client_resource = client.resource.clone();
+                        let client = Side::of_half(client, &client_resource);
                         self.pair(&client, &this, trace_of(target), out);
                         self.store.mark_paired(target);
                         paired = true;
@@ -178,7 +185,7 @@ impl Graph {
             end: span.end,
             duration_ns: this.duration_ns,
             error: span.error,
-            resource: this.resource,
+            resource: this.resource.clone(),
             targets,
             fallback,
             paired,

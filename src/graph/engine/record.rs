@@ -29,8 +29,8 @@ struct EdgeRequest<'a> {
 impl Graph {
     pub(super) fn pair(
         &mut self,
-        client: &Side,
-        server: &Side,
+        client: &Side<'_>,
+        server: &Side<'_>,
         trace: TraceId,
         out: &mut ObserveOutcome,
     ) {
@@ -46,8 +46,8 @@ impl Graph {
                 server: &server.resource.service,
                 connection_type,
             },
-            client: Some(&client.resource),
-            server: Some(&server.resource),
+            client: Some(client.resource),
+            server: Some(server.resource),
             client_ns: client.duration_ns,
             server_ns: server.duration_ns,
             failed: client.error || server.error,
@@ -170,15 +170,20 @@ impl Graph {
         resource: &Arc<ResourceInfo>,
         out: &mut ObserveOutcome,
     ) {
-        let (operation, overflowed) =
-            self.nodes
-                .operation(&resource.service, &span.operation, span.end);
+        let overflowed = self
+            .nodes
+            .operation(&resource.service, &span.operation, span.end);
         out.operations_overflowed += u64::from(overflowed);
+        let operation = if overflowed {
+            self.nodes.other()
+        } else {
+            &span.operation
+        };
         let sample = ServiceSample {
             environment: resource.environment.as_ref().unwrap_or(&self.empty),
             service: &resource.service,
             version: resource.version.as_ref().unwrap_or(&self.empty),
-            operation: &operation,
+            operation,
             instance: resource.instance.as_ref().unwrap_or(&self.empty),
             latency_ns: span.duration_nanos(),
             error: span.error,
