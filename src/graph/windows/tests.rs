@@ -151,3 +151,99 @@ fn borrowed_group_keys_hash_like_the_owned_tuples() {
             .contains_key(&("prod", "cart") as &dyn KeyView)
     );
 }
+
+mod shared_aggregates {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// One recorded event: a server-side span or an edge request.
+    #[derive(Clone, Debug)]
+    struct Event {
+        edge: bool,
+        at: u64,
+        a: usize,
+        b: usize,
+        c: usize,
+        d: usize,
+        latency_ns: u64,
+        error: bool,
+    }
+
+    fn event() -> impl Strategy<Value = Event> {
+        (
+            any::<bool>(),
+            0u64..3 * W,
+            (0usize..2, 0usize..3, 0usize..3, 0usize..3),
+            0u64..10_000_000,
+            any::<bool>(),
+        )
+            .prop_map(|(edge, at, (a, b, c, d), latency_ns, error)| Event {
+                edge,
+                at,
+                a,
+                b,
+                c,
+                d,
+                latency_ns,
+                error,
+            })
+    }
+
+    proptest! {
+        /// Recording through the grouped, shared path gives exactly the rows
+        /// of recording every series separately.
+        #[test]
+        fn grouped_recording_equals_separate_series(events in prop::collection::vec(event(), 0..120)) {
+            let names: Vec<Arc<str>> = ["", "v1", "v2", "svc-a", "svc-b"].map(Arc::from).to_vec();
+            let types = [ConnectionType::Direct, ConnectionType::Database, ConnectionType::VirtualNode];
+            let env: Arc<str> = Arc::from("prod");
+            let (mut grouped, mut separate) = (Windows::new(W, 0, 2), Windows::new(W, 0, 2));
+            for e in &events {
+                let sample = |instance| Sample { latency_ns: e.latency_ns, error: e.error, instance };
+                let at = Timestamp(e.at);
+                if e.edge {
+                    let (client, server) = (&names[3 + e.a], &names[4 - e.a]);
+                    let (client_version, server_version) = (&names[e.c], &names[e.d]);
+                    grouped.record_edge(at, EdgeSample {
+                        environment: &env,
+                        client,
+                        server,
+                        connection_type: types[e.b],
+                        client_version,
+                        server_version,
+                        latency_ns: e.latency_ns,
+                        error: e.error,
+                    });
+                    for key in [
+                        SeriesKey::Edge { environment: env.clone(), client: client.clone(), server: server.clone(), connection_type: types[e.b] },
+                        SeriesKey::EdgeByClientVersion { environment: env.clone(), client: client.clone(), client_version: client_version.clone(), server: server.clone() },
+                        SeriesKey::EdgeByServerVersion { environment: env.clone(), client: client.clone(), server: server.clone(), server_version: server_version.clone() },
+                    ] {
+                        separate.record(at, key, sample(None));
+                    }
+                } else {
+                    let service = &names[3 + e.a];
+                    let (version, operation, instance) = (&names[e.b], &names[e.c], &names[e.d]);
+                    grouped.record_service(at, ServiceSample {
+                        environment: &env,
+                        service,
+                        version,
+                        operation,
+                        instance,
+                        latency_ns: e.latency_ns,
+                        error: e.error,
+                    });
+                    let (environment, service) = (env.clone(), service.clone());
+                    separate.record(at, SeriesKey::Service { environment: environment.clone(), service: service.clone() }, sample(Some(instance)));
+                    separate.record(at, SeriesKey::ServiceVersion { environment: environment.clone(), service: service.clone(), version: version.clone() }, sample(Some(instance)));
+                    separate.record(at, SeriesKey::Operation { environment, service, operation: operation.clone() }, sample(None));
+                }
+            }
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            grouped.close(None, &mut a);
+            separate.close(None, &mut b);
+            prop_assert_eq!(a, b);
+        }
+    }
+}
