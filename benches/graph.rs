@@ -125,6 +125,7 @@ fn observe(c: &mut Criterion) {
     let batches: Vec<SpanBatch> = (0..600)
         .map(|n| batch(n, &resources, &operations))
         .collect();
+    report_on_cpu(&batches);
     let mut group = c.benchmark_group("graph");
     group.throughput(Throughput::Elements(BATCH as u64));
     group.measurement_time(Duration::from_secs(10));
@@ -148,6 +149,39 @@ fn observe(c: &mut Criterion) {
         });
     });
     group.finish();
+}
+
+/// Nanoseconds this thread has spent on a CPU (Linux), independent of how
+/// busy the machine is, unlike criterion's wall-clock figures.
+fn on_cpu_nanos() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    stat.split_whitespace().next()?.parse().ok()
+}
+
+/// Prints the on-CPU time of steady-state `observe` per span: five runs over
+/// the last 30 s of batches after a 30 s warm-up; min and median.
+fn report_on_cpu(batches: &[SpanBatch]) {
+    let mut runs = Vec::new();
+    for _ in 0..5 {
+        let mut graph = Graph::new(&settings());
+        for batch in &batches[..300] {
+            graph.observe(batch);
+            graph.take_closed_windows();
+        }
+        let Some(before) = on_cpu_nanos() else { return };
+        for batch in &batches[300..] {
+            black_box(graph.observe(black_box(batch)));
+            black_box(graph.take_closed_windows());
+        }
+        let Some(after) = on_cpu_nanos() else { return };
+        runs.push((after - before) as f64 / ((batches.len() - 300) * BATCH) as f64);
+    }
+    runs.sort_by(f64::total_cmp);
+    eprintln!(
+        "on-cpu graph/observe steady state: min {:.0} ns/span, median {:.0} ns/span",
+        runs[0],
+        runs[runs.len() / 2]
+    );
 }
 
 fn close_window(c: &mut Criterion) {

@@ -26,6 +26,48 @@ fn batches(topology: Topology, rate: f64, secs: f64) -> (Vec<Vec<u8>>, u64) {
     (out, spans)
 }
 
+/// Nanoseconds this thread has spent on a CPU (Linux), independent of how
+/// busy the machine is, unlike criterion's wall-clock figures.
+fn on_cpu_nanos() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    stat.split_whitespace().next()?.parse().ok()
+}
+
+/// Decode → graph → windows over all `encoded` batches with a fresh graph.
+fn run(settings: &epicenter::graph::Settings, encoded: &[Vec<u8>]) -> usize {
+    let mut graph = Graph::new(settings);
+    let mut windows = 0usize;
+    for bytes in encoded {
+        let decoded = decode_otlp_proto(bytes).expect("simulator output decodes");
+        graph.observe(&decoded.batch);
+        windows += graph.take_closed_windows().len();
+    }
+    windows + graph.finish().len()
+}
+
+/// Prints on-CPU ns per span of the whole path (five runs: min and median).
+fn report_on_cpu(
+    name: &str,
+    settings: &epicenter::graph::Settings,
+    encoded: &[Vec<u8>],
+    spans: u64,
+) {
+    let mut runs = Vec::new();
+    for _ in 0..5 {
+        let Some(before) = on_cpu_nanos() else { return };
+        black_box(run(settings, encoded));
+        let Some(after) = on_cpu_nanos() else { return };
+        runs.push((after - before) as f64 / spans as f64);
+    }
+    runs.sort_by(f64::total_cmp);
+    eprintln!(
+        "on-cpu pipeline/{name}: min {:.0} ns/span ({:.2} M spans/s per core), median {:.0} ns/span",
+        runs[0],
+        1e3 / runs[0],
+        runs[runs.len() / 2]
+    );
+}
+
 fn pipeline(c: &mut Criterion) {
     let settings = Config::default().validate().expect("defaults are valid");
     let mut group = c.benchmark_group("pipeline");
@@ -34,20 +76,11 @@ fn pipeline(c: &mut Criterion) {
         ("generated_500", Topology::generated(500, 3), 200.0),
     ] {
         let (encoded, spans) = batches(topology, rate, 60.0);
+        report_on_cpu(name, &settings, &encoded, spans);
         group.throughput(Throughput::Elements(spans));
         group.sample_size(10);
         group.bench_function(format!("decode_pair_window/{name}"), |b| {
-            b.iter(|| {
-                let mut graph = Graph::new(&settings);
-                let mut windows = 0usize;
-                for bytes in &encoded {
-                    let decoded = decode_otlp_proto(bytes).expect("simulator output decodes");
-                    graph.observe(&decoded.batch);
-                    windows += graph.take_closed_windows().len();
-                }
-                windows += graph.finish().len();
-                black_box(windows)
-            })
+            b.iter(|| black_box(run(&settings, &encoded)))
         });
     }
     group.finish();

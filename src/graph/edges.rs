@@ -16,6 +16,8 @@
 //! Never does: decide which spans pair, or touch nodes (the engine keeps the
 //! node reference counts).
 
+use std::borrow::Borrow;
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use foldhash::HashMap;
@@ -34,6 +36,65 @@ pub(crate) struct EdgeKey {
     pub(crate) server: Arc<str>,
     pub(crate) connection_type: ConnectionType,
 }
+
+/// A borrowed [`EdgeKey`], to look an edge up without cloning its names.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct EdgeRef<'a> {
+    pub(crate) client: &'a Arc<str>,
+    pub(crate) server: &'a Arc<str>,
+    pub(crate) connection_type: ConnectionType,
+}
+
+impl EdgeRef<'_> {
+    fn to_owned_key(self) -> EdgeKey {
+        EdgeKey {
+            client: self.client.clone(),
+            server: self.server.clone(),
+            connection_type: self.connection_type,
+        }
+    }
+}
+
+/// What [`EdgeKey`] and [`EdgeRef`] have in common; hashes and compares
+/// exactly like the derived `Hash`/`Eq` of [`EdgeKey`] (fields in order).
+pub(crate) trait EdgeKeyView {
+    fn parts(&self) -> (&str, &str, ConnectionType);
+}
+
+impl EdgeKeyView for EdgeKey {
+    fn parts(&self) -> (&str, &str, ConnectionType) {
+        (&self.client, &self.server, self.connection_type)
+    }
+}
+
+impl EdgeKeyView for EdgeRef<'_> {
+    fn parts(&self) -> (&str, &str, ConnectionType) {
+        (self.client, self.server, self.connection_type)
+    }
+}
+
+impl<'a> Borrow<dyn EdgeKeyView + 'a> for EdgeKey {
+    fn borrow(&self) -> &(dyn EdgeKeyView + 'a) {
+        self
+    }
+}
+
+impl Hash for dyn EdgeKeyView + '_ {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        let (client, server, connection_type) = self.parts();
+        client.hash(state);
+        server.hash(state);
+        connection_type.hash(state);
+    }
+}
+
+impl PartialEq for dyn EdgeKeyView + '_ {
+    fn eq(&self, other: &Self) -> bool {
+        self.parts() == other.parts()
+    }
+}
+
+impl Eq for dyn EdgeKeyView + '_ {}
 
 /// Requests and failures of one server version on an edge.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -117,8 +178,8 @@ impl Edges {
     }
 
     /// Adds one request to `key`, creating the edge if there is room.
-    pub(crate) fn record(&mut self, key: &EdgeKey, request: Request<'_>) -> Recorded {
-        if let Some(edge) = self.map.get_mut(key) {
+    pub(crate) fn record(&mut self, key: EdgeRef<'_>, request: Request<'_>) -> Recorded {
+        if let Some(edge) = self.map.get_mut(&key as &dyn EdgeKeyView) {
             apply(edge, request, &self.bounds_ns, self.idle_ns);
             return Recorded::Existing;
         }
@@ -127,7 +188,7 @@ impl Edges {
         }
         let mut edge = Edge::new(self.bounds_ns.len(), request.at);
         apply(&mut edge, request, &self.bounds_ns, self.idle_ns);
-        self.map.insert(key.clone(), edge);
+        self.map.insert(key.to_owned_key(), edge);
         Recorded::Created
     }
 
@@ -241,6 +302,14 @@ mod tests {
         }
     }
 
+    fn by(key: &EdgeKey) -> EdgeRef<'_> {
+        EdgeRef {
+            client: &key.client,
+            server: &key.server,
+            connection_type: key.connection_type,
+        }
+    }
+
     fn request(at: u64, failed: bool, version: &Arc<str>) -> Request<'_> {
         Request {
             client_ns: SEC / 10,
@@ -253,15 +322,30 @@ mod tests {
     }
 
     #[test]
+    fn borrowed_edge_keys_hash_like_owned_ones() {
+        use std::hash::BuildHasher;
+        let hasher = foldhash::fast::FixedState::with_seed(7);
+        let owned = key("a", "b");
+        assert_eq!(
+            hasher.hash_one(&owned),
+            hasher.hash_one(&by(&owned) as &dyn EdgeKeyView)
+        );
+        let mut edges = Edges::new(4, 100 * SEC, Arc::from(vec![SEC]));
+        let v = Arc::from("");
+        edges.record(by(&owned), request(1, false, &v));
+        assert!(edges.map.contains_key(&by(&owned) as &dyn EdgeKeyView));
+    }
+
+    #[test]
     fn counts_requests_failures_and_versions() {
         let mut edges = Edges::new(4, 100 * SEC, Arc::from(vec![SEC / 10]));
         let (v1, v2) = (Arc::from("v1"), Arc::from("v2"));
         assert_eq!(
-            edges.record(&key("a", "b"), request(SEC, false, &v1)),
+            edges.record(by(&key("a", "b")), request(SEC, false, &v1)),
             Recorded::Created
         );
         assert_eq!(
-            edges.record(&key("a", "b"), request(2 * SEC, true, &v2)),
+            edges.record(by(&key("a", "b")), request(2 * SEC, true, &v2)),
             Recorded::Existing
         );
         let snap = edges.snapshot(Timestamp(0), &Arc::from(vec![0.1]));
@@ -286,15 +370,15 @@ mod tests {
         let mut edges = Edges::new(1, 100 * SEC, Arc::from(vec![SEC]));
         let v = Arc::from("");
         assert_eq!(
-            edges.record(&key("a", "b"), request(1, false, &v)),
+            edges.record(by(&key("a", "b")), request(1, false, &v)),
             Recorded::Created
         );
         assert_eq!(
-            edges.record(&key("a", "c"), request(1, false, &v)),
+            edges.record(by(&key("a", "c")), request(1, false, &v)),
             Recorded::Full
         );
         assert_eq!(
-            edges.record(&key("a", "b"), request(2, false, &v)),
+            edges.record(by(&key("a", "b")), request(2, false, &v)),
             Recorded::Existing
         );
     }
@@ -303,17 +387,17 @@ mod tests {
     fn idle_edges_are_swept_and_restart_after_a_gap() {
         let mut edges = Edges::new(4, 100, Arc::from(vec![SEC]));
         let v = Arc::from("");
-        edges.record(&key("a", "b"), request(10, false, &v));
-        edges.record(&key("a", "b"), request(50, false, &v));
+        edges.record(by(&key("a", "b")), request(10, false, &v));
+        edges.record(by(&key("a", "b")), request(50, false, &v));
         assert_eq!(edges.map[&key("a", "b")].requests, 2);
-        edges.record(&key("a", "b"), request(200, false, &v));
+        edges.record(by(&key("a", "b")), request(200, false, &v));
         assert_eq!(
             edges.map[&key("a", "b")].requests,
             1,
             "a gap > idle restarts the counters"
         );
         assert_eq!(edges.map[&key("a", "b")].first_seen, Timestamp(200));
-        edges.record(&key("c", "d"), request(10, false, &v));
+        edges.record(by(&key("c", "d")), request(10, false, &v));
         assert_eq!(edges.sweep(Timestamp(100)), vec![key("c", "d")]);
         assert_eq!(edges.len(), 1);
     }
@@ -323,7 +407,7 @@ mod tests {
         let mut edges = Edges::new(4, u64::MAX / 2, Arc::from(vec![SEC]));
         let versions: Vec<Arc<str>> = (0..40).map(|i| Arc::from(format!("v{i:02}"))).collect();
         for (i, v) in versions.iter().enumerate() {
-            edges.record(&key("a", "b"), request(i as u64, false, v));
+            edges.record(by(&key("a", "b")), request(i as u64, false, v));
         }
         let edge = &edges.map[&key("a", "b")];
         assert_eq!(edge.by_server_version.len(), MAX_VERSIONS_PER_EDGE);
@@ -367,8 +451,13 @@ mod memory {
         };
         for (i, version) in ["v1", "v2"].iter().enumerate() {
             let version: Arc<str> = Arc::from(*version);
+            let by_ref = EdgeRef {
+                client: &key.client,
+                server: &key.server,
+                connection_type: key.connection_type,
+            };
             edges.record(
-                &key,
+                by_ref,
                 Request {
                     client_ns: 1_000_000,
                     server_ns: 900_000,

@@ -1,18 +1,18 @@
-//! Latency aggregates: the cumulative per-edge-side distribution
-//! ([`SideLatency`]: Tempo buckets, exemplars and an HDR histogram for
-//! quantiles) and the compact per-window [`Sketch`].
+//! Cumulative latency of one edge side ([`SideLatency`]: Tempo buckets,
+//! exemplars and an HDR histogram for quantiles). The per-window sketch is in
+//! [`super::sketch`].
 //!
 //! Everything here is order-independent: sums are exact integers
 //! (nanoseconds) and exemplars keep the sample with the greatest event time,
 //! so the same samples in any order give the same state.
 //!
-//! Never does: allocate per sample (except a [`Sketch`] growing by a new bin).
+//! Never does: allocate per sample.
 
 use std::sync::Arc;
 
 use hdrhistogram::Histogram;
 
-use crate::model::{BucketCounts, LatencySummary, Timestamp, TraceId};
+use crate::model::{BucketCounts, Timestamp, TraceId};
 
 /// Quantile histograms record microseconds from 1 µs to 1 h (longer samples
 /// saturate at 1 h).
@@ -129,103 +129,6 @@ pub(crate) fn bucket_index(bounds_ns: &[u64], value_ns: u64) -> usize {
     bounds_ns.partition_point(|bound| *bound < value_ns)
 }
 
-/// Values below this are their own bin.
-const EXACT: u64 = 32;
-/// log2(EXACT): 32 sub-bins per power of two; a bin's midpoint is within
-/// 1/64 ≈ 1.6 % of any value in it. Finer bins cost insert time (the sparse
-/// vector grows) for precision detection does not need.
-const SUB_BITS: u32 = 5;
-
-/// A compact, sparse log-linear latency sketch for one series in one window.
-///
-/// Bins are `(index, count)` pairs sorted by index; most series in a window
-/// touch a few dozen bins, so this is far smaller than a dense histogram. The
-/// bin vector is recycled between windows (see [`Sketch::take_bins`]).
-#[derive(Clone, Debug, Default, PartialEq)]
-pub(crate) struct Sketch {
-    pub(crate) bins: Vec<(u16, u32)>,
-    pub(crate) count: u64,
-    pub(crate) sum_ns: u128,
-    pub(crate) max_ns: u64,
-}
-
-impl Sketch {
-    /// An empty sketch reusing `bins`' allocation.
-    pub(crate) fn with_bins(mut bins: Vec<(u16, u32)>) -> Self {
-        bins.clear();
-        Self {
-            bins,
-            count: 0,
-            sum_ns: 0,
-            max_ns: 0,
-        }
-    }
-
-    /// Records one sample in nanoseconds.
-    pub(crate) fn record(&mut self, value_ns: u64) {
-        let index = bin_of(value_ns);
-        match self.bins.binary_search_by_key(&index, |(i, _)| *i) {
-            Ok(at) => self.bins[at].1 = self.bins[at].1.saturating_add(1),
-            Err(at) => self.bins.insert(at, (index, 1)),
-        }
-        self.count += 1;
-        self.sum_ns += u128::from(value_ns);
-        self.max_ns = self.max_ns.max(value_ns);
-    }
-
-    /// Count, sum, p50/p95/p99 and max, in seconds.
-    pub(crate) fn summary(&self) -> LatencySummary {
-        let quantile = |q: f64| -> f64 {
-            let rank = ((q * self.count as f64).ceil() as u64).clamp(1, self.count.max(1));
-            let mut seen = 0u64;
-            for (index, count) in &self.bins {
-                seen += u64::from(*count);
-                if seen >= rank {
-                    return value_of(*index).min(self.max_ns) as f64 / 1e9;
-                }
-            }
-            self.max_ns as f64 / 1e9
-        };
-        if self.count == 0 {
-            return LatencySummary::default();
-        }
-        LatencySummary {
-            count: self.count,
-            sum: self.sum_ns as f64 / 1e9,
-            p50: quantile(0.5),
-            p95: quantile(0.95),
-            p99: quantile(0.99),
-            max: self.max_ns as f64 / 1e9,
-        }
-    }
-
-    /// Gives the bin vector back for reuse.
-    pub(crate) fn take_bins(&mut self) -> Vec<(u16, u32)> {
-        std::mem::take(&mut self.bins)
-    }
-}
-
-fn bin_of(value_ns: u64) -> u16 {
-    if value_ns < EXACT {
-        return value_ns as u16;
-    }
-    let exponent = 63 - value_ns.leading_zeros(); // >= SUB_BITS
-    let mantissa = (value_ns >> (exponent - SUB_BITS)) & (EXACT - 1);
-    (EXACT + u64::from(exponent - SUB_BITS) * EXACT + mantissa) as u16
-}
-
-/// The midpoint of a bin's value range.
-fn value_of(bin: u16) -> u64 {
-    let bin = u64::from(bin);
-    if bin < EXACT {
-        return bin;
-    }
-    let shift = (bin - EXACT) / EXACT;
-    let mantissa = (bin - EXACT) % EXACT;
-    let low = (EXACT + mantissa) << shift;
-    low + ((1u64 << shift) >> 1)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -287,52 +190,5 @@ mod tests {
         assert_eq!(two.distinct_values(), 3328);
         let three = Histogram::<u64>::new_with_bounds(1, HDR_HIGH_MICROS, 3).unwrap();
         assert_eq!(three.distinct_values() * 8, 188_416, "184 KiB");
-    }
-
-    #[test]
-    fn sketch_bins_round_trip_within_two_percent() {
-        for value in [
-            0,
-            1,
-            63,
-            64,
-            65,
-            1000,
-            123_456,
-            9_999_999,
-            3_600_000_000_000,
-        ] {
-            let back = value_of(bin_of(value));
-            let error = (back as f64 - value as f64).abs() / (value.max(1) as f64);
-            assert!(error <= 0.016, "{value} -> {back}");
-        }
-        assert!(bin_of(u64::MAX) < u16::MAX);
-    }
-
-    #[test]
-    fn sketch_summary_matches_exact_quantiles_closely() {
-        let mut sketch = Sketch::default();
-        for ms in (1..=100u64).rev() {
-            sketch.record(ms * MS);
-        }
-        let summary = sketch.summary();
-        assert_eq!(summary.count, 100);
-        assert!((summary.sum - 5.05).abs() < 1e-9);
-        assert!((summary.p50 - 0.050).abs() < 0.001, "{}", summary.p50);
-        assert!((summary.p95 - 0.095).abs() < 0.002, "{}", summary.p95);
-        assert!((summary.p99 - 0.099).abs() < 0.002, "{}", summary.p99);
-        assert_eq!(summary.max, 0.1);
-        assert_eq!(Sketch::default().summary(), LatencySummary::default());
-    }
-
-    #[test]
-    fn sketch_reuses_its_allocation() {
-        let mut sketch = Sketch::default();
-        sketch.record(5);
-        let bins = sketch.take_bins();
-        let capacity = bins.capacity();
-        let reused = Sketch::with_bins(bins);
-        assert!(reused.bins.is_empty());
-        assert_eq!(reused.bins.capacity(), capacity);
     }
 }

@@ -69,12 +69,14 @@
 pub mod config;
 mod edges;
 mod engine;
+mod expiry;
 mod latency;
 pub mod metrics;
 pub mod naming;
 mod nodes;
 mod outcome;
 mod pairing;
+mod sketch;
 mod state;
 pub mod task;
 mod windows;

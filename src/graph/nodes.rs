@@ -172,26 +172,27 @@ impl Nodes {
         rejected
     }
 
-    /// The operation name to aggregate a span under: itself while the service
-    /// has room, else `__other__` (`true` = overflowed).
-    pub(crate) fn operation(
-        &mut self,
-        service: &str,
-        operation: &Arc<str>,
-        at: Timestamp,
-    ) -> (Arc<str>, bool) {
+    /// Whether a span's operation overflows: `false` = it is aggregated
+    /// under its own name (the service has room), `true` = under
+    /// [`Self::other`] (`__other__`).
+    pub(crate) fn operation(&mut self, service: &str, operation: &Arc<str>, at: Timestamp) -> bool {
         let Some(node) = self.map.get_mut(service) else {
-            return (self.other.clone(), true);
+            return true;
         };
         if let Some(last) = node.operations.get_mut(operation) {
             *last = (*last).max(at);
-            return (operation.clone(), false);
+            return false;
         }
         if node.operations.len() < self.max_operations {
             node.operations.insert(operation.clone(), at);
-            return (operation.clone(), false);
+            return false;
         }
-        (self.other.clone(), true)
+        true
+    }
+
+    /// The shared `__other__` operation name.
+    pub(crate) fn other(&self) -> &Arc<str> {
+        &self.other
     }
 
     pub(crate) fn add_edge(&mut self, name: &str) {
@@ -323,22 +324,11 @@ mod tests {
         let mut nodes = Nodes::new(8, 2, 4, 1_000);
         nodes.ensure("svc", NodeKind::Service, Timestamp(1));
         let op = |n: &str| Arc::<str>::from(n);
-        assert_eq!(
-            nodes.operation("svc", &op("a"), Timestamp(1)),
-            (op("a"), false)
-        );
-        assert_eq!(
-            nodes.operation("svc", &op("b"), Timestamp(1)),
-            (op("b"), false)
-        );
-        assert_eq!(
-            nodes.operation("svc", &op("c"), Timestamp(1)),
-            (op(OTHER_OPERATION), true)
-        );
-        assert_eq!(
-            nodes.operation("svc", &op("a"), Timestamp(2)),
-            (op("a"), false)
-        );
+        assert!(!nodes.operation("svc", &op("a"), Timestamp(1)));
+        assert!(!nodes.operation("svc", &op("b"), Timestamp(1)));
+        assert!(nodes.operation("svc", &op("c"), Timestamp(1)), "overflows");
+        assert_eq!(&**nodes.other(), OTHER_OPERATION);
+        assert!(!nodes.operation("svc", &op("a"), Timestamp(2)));
     }
 
     #[test]

@@ -11,21 +11,21 @@
 //!
 //! Server-side halves that arrive before their client register as
 //! *waiters* under the key they wait for (the parent span, or each linked
-//! producer). Expiry pops halves in `(expire_at, key)` order from a heap, so
-//! it is deterministic whatever the arrival order.
+//! producer). Expiry pops halves in `(expire_at, key)` order from a bucketed
+//! queue ([`super::expiry`]), so it is deterministic whatever the arrival order.
 //!
 //! Memory is bounded by `max_pending_spans`: when the store is full, *new*
 //! halves are rejected, so a flood of unmatched spans cannot evict good ones.
 //!
 //! Never does: decide what an expired half becomes, count metrics, log.
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 use std::sync::Arc;
 
 use foldhash::HashMap;
 
 use crate::model::{ResourceInfo, SpanId, SpanKind, Timestamp, TraceId};
+
+use super::expiry::ExpiryQueue;
 
 /// `trace id ‖ span id`: fixed size, no allocation, cheap to hash and compare.
 pub(crate) type Key = [u8; 24];
@@ -132,7 +132,7 @@ pub(crate) struct PairingStore {
     waiters: HashMap<Key, Waiters>,
     /// `(expire_at, key)`, earliest first: expiry pops instead of scanning,
     /// and ties break on the key so the order never depends on arrival.
-    expiry: BinaryHeap<Reverse<(Timestamp, Key)>>,
+    expiry: ExpiryQueue,
     /// Halves not yet paired (what peers call "pending").
     unpaired: usize,
     ttl_ns: u64,
@@ -145,7 +145,7 @@ impl PairingStore {
         Self {
             halves: HashMap::default(),
             waiters: HashMap::default(),
-            expiry: BinaryHeap::new(),
+            expiry: ExpiryQueue::default(),
             unpaired: 0,
             ttl_ns,
             max,
@@ -195,8 +195,7 @@ impl PairingStore {
                 Some(Waiters::Many(keys)) => keys.push(key),
             }
         }
-        self.expiry
-            .push(Reverse((half.expire_at(self.ttl_ns), key)));
+        self.expiry.push(half.expire_at(self.ttl_ns), key);
         if !half.paired {
             self.unpaired += 1;
         }
@@ -212,7 +211,7 @@ impl PairingStore {
     /// Removes the earliest half that expired at `watermark`
     /// (`watermark > end + ttl`), or any half when `watermark` is `None`.
     pub(crate) fn pop_expired(&mut self, watermark: Option<Timestamp>) -> Option<(Key, Half)> {
-        let Reverse((expire_at, key)) = *self.expiry.peek()?;
+        let (expire_at, key) = self.expiry.peek()?;
         if watermark.is_some_and(|w| w <= expire_at) {
             return None;
         }
@@ -278,8 +277,7 @@ impl PairingStore {
     /// Holds a restored half without registering waiters (see [`Self::rebuild_waiters`]).
     /// Ignores the capacity: restored state was within it when exported.
     pub(crate) fn restore_half(&mut self, key: Key, half: Half) {
-        self.expiry
-            .push(Reverse((half.expire_at(self.ttl_ns), key)));
+        self.expiry.push(half.expire_at(self.ttl_ns), key);
         if !half.paired {
             self.unpaired += 1;
         }
@@ -406,7 +404,7 @@ mod memory {
     fn a_held_half_costs_about_150_bytes() {
         // Map entry (key + half) + expiry heap entry; the 500 000 default
         // `max_pending_spans` therefore bounds the store to ~75 MB (plus hash-map slack).
-        let entry = size_of::<Key>() + size_of::<Half>() + size_of::<Reverse<(Timestamp, Key)>>();
+        let entry = size_of::<Key>() + size_of::<Half>() + size_of::<super::super::expiry::Entry>();
         eprintln!("held half: {entry} bytes");
         assert!(entry <= 160, "{entry} bytes");
     }

@@ -1,76 +1,28 @@
-//! Export and restore of the whole graph state, for restarts.
+//! The serialisable parts of a [`super::GraphState`] (halves, nodes, edges,
+//! window series) and their conversions to and from the live structures.
+//! The layout is the state format: changing it needs a new `FORMAT`.
 //!
-//! [`GraphState`] is a plain serde value (JSON-friendly: ids are hex,
-//! enums are their label strings). It holds the watermark, every held half,
-//! nodes, edges with their cumulative counters, buckets and quantile
-//! histograms, open windows and the cumulative outcomes. Exporting is
-//! deterministic (everything sorted), so equal graphs give equal states.
-//!
-//! Never does: I/O. The caller (`store`) decides where the bytes go.
+//! Never does: I/O, or decide what is exported (see the parent module).
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use foldhash::HashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::model::{
     ConnectionType, NodeKind, ResourceInfo, SeriesKey, SpanId, SpanKind, Timestamp, TraceId,
 };
 
-use super::config::Settings;
-use super::edges::{Edge, EdgeKey, VersionCount};
-use super::engine::Graph;
-use super::latency::{Exemplar, SideLatency, Sketch, new_hdr};
-use super::nodes::{InstanceSeen, Node};
-use super::outcome::ObserveOutcome;
-use super::pairing::{Fallback, Half, Key, Targets, key_of, trace_of};
-use super::windows::{SeriesAgg, Windows};
-
-/// Bumped when the layout changes incompatibly.
-const FORMAT: u32 = 1;
-
-/// Why a state could not be restored. The caller starts from an empty graph.
-#[derive(Clone, Copy, Debug, thiserror::Error, PartialEq, Eq)]
-pub enum RestoreError {
-    /// Written by an incompatible version.
-    #[error("unsupported graph state format {0}")]
-    Format(u32),
-    /// `window_secs` changed: open windows cannot be re-cut.
-    #[error("window length changed from {was_ns} ns")]
-    WindowChanged {
-        /// The window length the state was written with.
-        was_ns: u64,
-    },
-    /// `histogram_buckets` changed: cumulative bucket counts cannot be re-cut.
-    #[error("histogram buckets changed")]
-    BucketsChanged,
-    /// A value that cannot be parsed back (corrupt or hand-edited state).
-    #[error("invalid graph state: {0}")]
-    Invalid(&'static str),
-}
-
-/// The serialisable state of a [`Graph`]. Opaque: persist it and give it back
-/// to [`Graph::restore`].
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct GraphState {
-    format: u32,
-    watermark: u64,
-    max_end: u64,
-    window_ns: u64,
-    bounds_ns: Vec<u64>,
-    resources: Vec<ResourceState>,
-    halves: Vec<HalfState>,
-    nodes: Vec<NodeState>,
-    edges: Vec<EdgeState>,
-    next_window: Option<u64>,
-    empty_windows: u64,
-    windows: Vec<(u64, Vec<(KeyState, AggState)>)>,
-    totals: ObserveOutcome,
-}
+use super::super::edges::{Edge, EdgeKey, VersionCount};
+use super::super::latency::{Exemplar, SideLatency, new_hdr};
+use super::super::nodes::{InstanceSeen, Node};
+use super::super::pairing::{Fallback, Half, Key, Targets, key_of, trace_of};
+use super::super::sketch::Sketch;
+use super::super::windows::SeriesAgg;
+use super::RestoreError;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-struct ResourceState {
+pub(super) struct ResourceState {
     service: String,
     namespace: Option<String>,
     version: Option<String>,
@@ -79,7 +31,7 @@ struct ResourceState {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-struct HalfState {
+pub(super) struct HalfState {
     key: String,
     kind: i32,
     end: u64,
@@ -93,8 +45,8 @@ struct HalfState {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-struct NodeState {
-    name: String,
+pub(super) struct NodeState {
+    pub(super) name: String,
     kind: String,
     namespace: Option<String>,
     environments: Vec<String>,
@@ -107,7 +59,7 @@ struct NodeState {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-struct SideState {
+pub(super) struct SideState {
     counts: Vec<u64>,
     /// `(trace hex, value ns, at)` per bucket.
     exemplars: Vec<Option<(String, u64, u64)>>,
@@ -118,7 +70,7 @@ struct SideState {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-struct EdgeState {
+pub(super) struct EdgeState {
     client: String,
     server: String,
     connection_type: String,
@@ -134,10 +86,10 @@ struct EdgeState {
 
 /// `SeriesKey` as `(variant, [strings…], connection type)`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-struct KeyState(String, Vec<String>, String);
+pub(super) struct KeyState(String, Vec<String>, String);
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-struct AggState {
+pub(super) struct AggState {
     requests: u64,
     errors: u64,
     bins: Vec<(u16, u32)>,
@@ -147,127 +99,13 @@ struct AggState {
     instances: Vec<String>,
 }
 
-// === export ===
-
-impl Graph {
-    /// The full state, for a restart. Deterministic: equal graphs give equal states.
-    pub fn export_state(&self) -> GraphState {
-        let mut resources = Vec::new();
-        let mut resource_index: HashMap<*const ResourceInfo, usize> = HashMap::default();
-        let halves = self
-            .store
-            .iter_in_expiry_order()
-            .into_iter()
-            .map(|(key, half)| {
-                let index = *resource_index
-                    .entry(Arc::as_ptr(&half.resource))
-                    .or_insert_with(|| {
-                        resources.push(resource_state(&half.resource));
-                        resources.len() - 1
-                    });
-                half_state(key, half, index)
-            })
-            .collect();
-        let mut nodes: Vec<NodeState> = self
-            .nodes
-            .map
-            .iter()
-            .map(|(name, node)| node_state(name, node))
-            .collect();
-        nodes.sort_by(|a, b| a.name.cmp(&b.name));
-        let mut edges: Vec<(&EdgeKey, &Edge)> = self.edges.map.iter().collect();
-        edges.sort_by(|a, b| a.0.cmp(b.0));
-        let windows = self
-            .windows
-            .open
-            .iter()
-            .map(|(index, window)| {
-                let rows = Windows::rows(window);
-                (
-                    *index,
-                    rows.into_iter()
-                        .map(|(k, a)| (key_state(&k), agg_state(a)))
-                        .collect(),
-                )
-            })
-            .collect();
-        GraphState {
-            format: FORMAT,
-            watermark: self.watermark.0,
-            max_end: self.max_end.0,
-            window_ns: self.settings.window_ns,
-            bounds_ns: self.settings.bounds_ns.to_vec(),
-            resources,
-            halves,
-            nodes,
-            edges: edges.into_iter().map(|(k, e)| edge_state(k, e)).collect(),
-            next_window: self.windows.next,
-            empty_windows: self.windows.empties,
-            windows,
-            totals: self.totals.clone(),
-        }
-    }
-
-    /// Rebuilds a graph from [`Graph::export_state`] output.
-    ///
-    /// # Errors
-    /// When the state's format, window length or buckets do not match
-    /// `settings`, or a value cannot be parsed.
-    pub fn restore(settings: &Settings, state: GraphState) -> Result<Graph, RestoreError> {
-        if state.format != FORMAT {
-            return Err(RestoreError::Format(state.format));
-        }
-        if state.window_ns != settings.window_ns {
-            return Err(RestoreError::WindowChanged {
-                was_ns: state.window_ns,
-            });
-        }
-        if state.bounds_ns[..] != settings.bounds_ns[..] {
-            return Err(RestoreError::BucketsChanged);
-        }
-        let mut graph = Graph::new(settings);
-        graph.watermark = Timestamp(state.watermark);
-        graph.max_end = Timestamp(state.max_end);
-        graph.totals = state.totals;
-        let resources: Vec<Arc<ResourceInfo>> = state
-            .resources
-            .into_iter()
-            .map(|r| Arc::new(resource_info(r)))
-            .collect();
-        for half in state.halves {
-            let (key, half) = restore_half(half, &resources)?;
-            graph.store.restore_half(key, half);
-        }
-        graph.store.rebuild_waiters();
-        for node in state.nodes {
-            let (name, node) = restore_node(node)?;
-            graph.nodes.map.insert(name, node);
-        }
-        let buckets = settings.bounds_ns.len();
-        for edge in state.edges {
-            let (key, edge) = restore_edge(edge, buckets)?;
-            graph.edges.map.insert(key, edge);
-        }
-        graph.windows.next = state.next_window;
-        graph.windows.empties = state.empty_windows;
-        for (index, rows) in state.windows {
-            for (key, agg) in rows {
-                graph
-                    .windows
-                    .restore(index, restore_key(key)?, restore_agg(agg));
-            }
-        }
-        Ok(graph)
-    }
-}
-
-fn hex_key(key: &Key) -> String {
+pub(super) fn hex_key(key: &Key) -> String {
     let mut span = [0u8; 8];
     span.copy_from_slice(&key[16..]);
     format!("{}{}", trace_of(key).to_hex(), SpanId(span).to_hex())
 }
 
-fn parse_key(text: &str) -> Result<Key, RestoreError> {
+pub(super) fn parse_key(text: &str) -> Result<Key, RestoreError> {
     let invalid = RestoreError::Invalid("span key");
     let (trace, span) = (
         text.get(..32).ok_or(invalid)?,
@@ -278,15 +116,15 @@ fn parse_key(text: &str) -> Result<Key, RestoreError> {
     Ok(key_of(&trace, &span))
 }
 
-fn owned(value: &Option<Arc<str>>) -> Option<String> {
+pub(super) fn owned(value: &Option<Arc<str>>) -> Option<String> {
     value.as_deref().map(str::to_owned)
 }
 
-fn shared(value: Option<String>) -> Option<Arc<str>> {
+pub(super) fn shared(value: Option<String>) -> Option<Arc<str>> {
     value.map(Arc::from)
 }
 
-fn resource_state(r: &ResourceInfo) -> ResourceState {
+pub(super) fn resource_state(r: &ResourceInfo) -> ResourceState {
     ResourceState {
         service: r.service.to_string(),
         namespace: owned(&r.namespace),
@@ -296,7 +134,7 @@ fn resource_state(r: &ResourceInfo) -> ResourceState {
     }
 }
 
-fn resource_info(r: ResourceState) -> ResourceInfo {
+pub(super) fn resource_info(r: ResourceState) -> ResourceInfo {
     ResourceInfo {
         service: Arc::from(r.service),
         namespace: shared(r.namespace),
@@ -306,7 +144,7 @@ fn resource_info(r: ResourceState) -> ResourceInfo {
     }
 }
 
-fn kind_number(kind: SpanKind) -> i32 {
+pub(super) fn kind_number(kind: SpanKind) -> i32 {
     match kind {
         SpanKind::Internal => 1,
         SpanKind::Server => 2,
@@ -316,7 +154,7 @@ fn kind_number(kind: SpanKind) -> i32 {
     }
 }
 
-fn node_kind(text: &str) -> Result<NodeKind, RestoreError> {
+pub(super) fn node_kind(text: &str) -> Result<NodeKind, RestoreError> {
     [
         NodeKind::Service,
         NodeKind::Database,
@@ -329,7 +167,7 @@ fn node_kind(text: &str) -> Result<NodeKind, RestoreError> {
     .ok_or(RestoreError::Invalid("node kind"))
 }
 
-fn connection_type(text: &str) -> Result<ConnectionType, RestoreError> {
+pub(super) fn connection_type(text: &str) -> Result<ConnectionType, RestoreError> {
     [
         ConnectionType::Direct,
         ConnectionType::VirtualNode,
@@ -341,7 +179,7 @@ fn connection_type(text: &str) -> Result<ConnectionType, RestoreError> {
     .ok_or(RestoreError::Invalid("connection type"))
 }
 
-fn half_state(key: &Key, half: &Half, resource: usize) -> HalfState {
+pub(super) fn half_state(key: &Key, half: &Half, resource: usize) -> HalfState {
     HalfState {
         key: hex_key(key),
         kind: kind_number(half.kind),
@@ -362,7 +200,7 @@ fn half_state(key: &Key, half: &Half, resource: usize) -> HalfState {
     }
 }
 
-fn restore_half(
+pub(super) fn restore_half(
     state: HalfState,
     resources: &[Arc<ResourceInfo>],
 ) -> Result<(Key, Half), RestoreError> {
@@ -399,7 +237,7 @@ fn restore_half(
     Ok((parse_key(&state.key)?, half))
 }
 
-fn node_state(name: &Arc<str>, node: &Node) -> NodeState {
+pub(super) fn node_state(name: &Arc<str>, node: &Node) -> NodeState {
     let mut instances: Vec<(String, String, u64)> = node
         .instances
         .iter()
@@ -425,7 +263,7 @@ fn node_state(name: &Arc<str>, node: &Node) -> NodeState {
     }
 }
 
-fn restore_node(state: NodeState) -> Result<(Arc<str>, Node), RestoreError> {
+pub(super) fn restore_node(state: NodeState) -> Result<(Arc<str>, Node), RestoreError> {
     let node = Node {
         kind: node_kind(&state.kind)?,
         namespace: shared(state.namespace),
@@ -459,7 +297,7 @@ fn restore_node(state: NodeState) -> Result<(Arc<str>, Node), RestoreError> {
     Ok((Arc::from(state.name), node))
 }
 
-fn side_state(side: &SideLatency) -> SideState {
+pub(super) fn side_state(side: &SideLatency) -> SideState {
     SideState {
         counts: side.counts.to_vec(),
         exemplars: side
@@ -477,7 +315,7 @@ fn side_state(side: &SideLatency) -> SideState {
     }
 }
 
-fn restore_side(state: SideState, buckets: usize) -> Result<SideLatency, RestoreError> {
+pub(super) fn restore_side(state: SideState, buckets: usize) -> Result<SideLatency, RestoreError> {
     if state.counts.len() != buckets + 1 || state.exemplars.len() != buckets + 1 {
         return Err(RestoreError::BucketsChanged);
     }
@@ -505,7 +343,7 @@ fn restore_side(state: SideState, buckets: usize) -> Result<SideLatency, Restore
     Ok(side)
 }
 
-fn edge_state(key: &EdgeKey, edge: &Edge) -> EdgeState {
+pub(super) fn edge_state(key: &EdgeKey, edge: &Edge) -> EdgeState {
     let mut versions: Vec<(String, u64, u64, u64)> = edge
         .by_server_version
         .iter()
@@ -526,7 +364,10 @@ fn edge_state(key: &EdgeKey, edge: &Edge) -> EdgeState {
     }
 }
 
-fn restore_edge(state: EdgeState, buckets: usize) -> Result<(EdgeKey, Edge), RestoreError> {
+pub(super) fn restore_edge(
+    state: EdgeState,
+    buckets: usize,
+) -> Result<(EdgeKey, Edge), RestoreError> {
     let key = EdgeKey {
         client: Arc::from(state.client),
         server: Arc::from(state.server),
@@ -553,7 +394,7 @@ fn restore_edge(state: EdgeState, buckets: usize) -> Result<(EdgeKey, Edge), Res
     Ok((key, edge))
 }
 
-fn key_state(key: &SeriesKey) -> KeyState {
+pub(super) fn key_state(key: &SeriesKey) -> KeyState {
     let s = |v: &Arc<str>| v.to_string();
     match key {
         SeriesKey::Service {
@@ -615,7 +456,7 @@ fn key_state(key: &SeriesKey) -> KeyState {
     }
 }
 
-fn restore_key(state: KeyState) -> Result<SeriesKey, RestoreError> {
+pub(super) fn restore_key(state: KeyState) -> Result<SeriesKey, RestoreError> {
     let KeyState(variant, parts, ct) = state;
     let parts: Vec<Arc<str>> = parts.into_iter().map(Arc::from).collect();
     let key = match (variant.as_str(), parts.as_slice()) {
@@ -660,13 +501,13 @@ fn restore_key(state: KeyState) -> Result<SeriesKey, RestoreError> {
     Ok(key)
 }
 
-fn agg_state(agg: &SeriesAgg) -> AggState {
+pub(super) fn agg_state(agg: &SeriesAgg) -> AggState {
     let mut instances: Vec<String> = agg.instances.iter().map(|i| i.to_string()).collect();
     instances.sort();
     AggState {
         requests: agg.requests,
         errors: agg.errors,
-        bins: agg.latency.bins.clone(),
+        bins: agg.latency.bins(),
         count: agg.latency.count,
         sum_ns: agg.latency.sum_ns,
         max_ns: agg.latency.max_ns,
@@ -674,16 +515,12 @@ fn agg_state(agg: &SeriesAgg) -> AggState {
     }
 }
 
-fn restore_agg(state: AggState) -> SeriesAgg {
+pub(super) fn restore_agg(state: AggState) -> SeriesAgg {
     SeriesAgg {
         requests: state.requests,
         errors: state.errors,
-        latency: Sketch {
-            bins: state.bins,
-            count: state.count,
-            sum_ns: state.sum_ns,
-            max_ns: state.max_ns,
-        },
+        latency: Sketch::from_parts(&state.bins, state.count, state.sum_ns, state.max_ns),
         instances: state.instances.into_iter().map(Arc::from).collect(),
+        last_instance: None,
     }
 }
