@@ -2,7 +2,8 @@
 //! the validated settings of the whole analysis stage, which also carry the
 //! `release:`, `detect:` and `attribute:` sections.
 //!
-//! Never does: read files or the environment (the wiring layer does).
+//! Never does: read the environment; the only file it reads is the owners
+//! file `analysis.owners_file` names.
 
 use serde::{Deserialize, Serialize};
 
@@ -31,6 +32,10 @@ pub struct Config {
     pub topology_min_windows: u32,
     /// Silent edges are forgotten after this long, seconds.
     pub topology_ttl_secs: u64,
+    /// YAML file mapping service → `team`, `channel`, `tier`; every alert
+    /// names the owners of its service and of the release it names, and
+    /// Alertmanager gets `team` and `tier` labels. Empty = no owners.
+    pub owners_file: String,
 }
 
 impl Default for Config {
@@ -42,6 +47,7 @@ impl Default for Config {
             topology_vanish_secs: 600,
             topology_min_windows: 30,
             topology_ttl_secs: 3600,
+            owners_file: String::new(),
         }
     }
 }
@@ -63,6 +69,8 @@ pub struct Settings {
     pub(crate) topology_vanish_ns: u64,
     pub(crate) topology_min_windows: u32,
     pub(crate) topology_ttl_ns: u64,
+    /// Owners of services (empty when no owners file).
+    pub owners: super::Owners,
 }
 
 impl Settings {
@@ -111,6 +119,25 @@ impl Settings {
                 "must be at least analysis.topology_vanish_secs",
             ));
         }
+        let owners = if config.owners_file.is_empty() {
+            super::Owners::default()
+        } else {
+            // The one file this section names; read here so a bad file is a
+            // configuration error reported with the others.
+            match std::fs::read_to_string(&config.owners_file) {
+                Ok(text) => super::Owners::parse(&text).unwrap_or_else(|e| {
+                    errors.push(Invalid::new("analysis.owners_file", e));
+                    super::Owners::default()
+                }),
+                Err(e) => {
+                    errors.push(Invalid::new(
+                        "analysis.owners_file",
+                        format!("cannot read {}: {e}", config.owners_file),
+                    ));
+                    super::Owners::default()
+                }
+            }
+        };
         if !errors.is_empty() {
             return Err(errors);
         }
@@ -126,6 +153,7 @@ impl Settings {
             topology_vanish_ns: config.topology_vanish_secs * s,
             topology_min_windows: config.topology_min_windows,
             topology_ttl_ns: config.topology_ttl_secs * s,
+            owners,
         })
     }
 }
@@ -145,6 +173,7 @@ impl Default for Settings {
             topology_vanish_ns: c.topology_vanish_secs * s,
             topology_min_windows: c.topology_min_windows,
             topology_ttl_ns: c.topology_ttl_secs * s,
+            owners: super::Owners::default(),
         }
     }
 }

@@ -15,12 +15,14 @@ pub mod config;
 mod history;
 mod inputs;
 pub mod metrics;
+pub mod owners;
 pub mod task;
 mod topology;
 
 pub use analyzer::{Analyzer, Outcome};
 pub use config::{Config, Settings};
 pub use metrics::Metrics;
+pub use owners::Owners;
 
 #[cfg(test)]
 mod tests;

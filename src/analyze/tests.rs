@@ -205,3 +205,32 @@ fn edges_seen_while_the_graph_settles_are_not_changes() {
     let alerts = run(&fleet, 120, &[]);
     assert!(alerts.is_empty(), "{alerts:#?}");
 }
+
+#[test]
+fn alerts_name_the_owners_of_their_service_and_release() {
+    let fleet = Fleet {
+        new_from: Some(120),
+        new_errors: 6,
+        extra_from: None,
+    };
+    let settings = Settings {
+        owners: Owners::parse("pay:\n  team: payments\n  tier: 1\n").unwrap(),
+        ..Settings::default()
+    };
+    let mut analyzer = Analyzer::new(settings);
+    analyzer.on_deploy(deploy(119));
+    let alerts: Vec<_> = (0..200)
+        .flat_map(|i| analyzer.on_window(&fleet.window(i)).alerts)
+        .collect();
+    let attribution = alerts
+        .iter()
+        .find(|a| a.kind == AlertType::Attribution)
+        .unwrap();
+    assert_eq!(attribution.owners.len(), 1, "{:?}", attribution.owners);
+    assert_eq!(attribution.owners[0].team, "payments");
+    assert!(
+        alerts
+            .iter()
+            .all(|a| a.owners.iter().all(|o| o.service == "pay"))
+    );
+}

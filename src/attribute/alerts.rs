@@ -150,6 +150,7 @@ pub fn anomaly_alert(
             None
         },
         verdict: None,
+        owners: Vec::new(),
         topology: None,
     }
 }
@@ -190,6 +191,7 @@ pub fn resolved_alert(original: &Alert, recovered_at: Timestamp) -> Alert {
         severity: Severity::Info,
         resolves: Some(original.id.clone()),
         verdict: None,
+        owners: Vec::new(),
         topology: None,
     }
 }
@@ -260,6 +262,7 @@ pub fn verdict_alert(
             evidence: outcome.evidence.clone(),
             mttr_secs: outcome.mttr_secs,
         }),
+        owners: Vec::new(),
         topology: None,
     }
 }
@@ -311,6 +314,7 @@ pub fn topology_alert(
         severity: Severity::Info,
         resolves: None,
         verdict: None,
+        owners: Vec::new(),
         topology: Some(TopologyInfo {
             added,
             removed,

@@ -69,3 +69,28 @@ fn yaml_syntax_errors_name_the_file() {
     let errors = load(&source("api: [unclosed")).unwrap_err().0;
     assert_eq!(errors[0].key, "test.yaml");
 }
+
+#[test]
+fn an_owners_file_is_loaded_and_a_bad_one_is_a_configuration_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("owners.yaml");
+    std::fs::write(&good, "payment:\n  team: payments\n").unwrap();
+    let settings =
+        load(&Source::default().flag("analysis.owners_file", good.display().to_string())).unwrap();
+    assert_eq!(
+        settings.analysis.owners.of("payment").unwrap().team,
+        "payments"
+    );
+
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(&bad, "payment:\n  squad: x\n").unwrap();
+    for path in [bad, dir.path().join("missing.yaml")] {
+        let errors =
+            load(&Source::default().flag("analysis.owners_file", path.display().to_string()))
+                .unwrap_err();
+        assert!(
+            errors.0.iter().any(|e| e.key == "analysis.owners_file"),
+            "{errors}"
+        );
+    }
+}

@@ -116,6 +116,25 @@ pub struct Alert {
     /// For `topology_change`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub topology: Option<TopologyInfo>,
+    /// Owners (from the owners file) of the alert's service and of the
+    /// suspected or judged release's service, in that order, when known.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub owners: Vec<OwnerRef>,
+}
+
+/// Who owns a service, from the owners file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OwnerRef {
+    /// The service.
+    pub service: String,
+    /// Owning team (Alertmanager label `team`).
+    pub team: String,
+    /// On-call channel, when given.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub channel: String,
+    /// Criticality tier (1 = most critical), when given (label `tier`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tier: Option<u8>,
 }
 
 impl Alert {

@@ -59,6 +59,7 @@ fn alert(id: &str, service: &str) -> Alert {
         severity: Severity::Critical,
         resolves: None,
         verdict: None,
+        owners: Vec::new(),
         topology: None,
     }
 }

@@ -46,6 +46,7 @@ impl Analyzer {
                     severity: crate::model::Severity::Warning,
                     resolves: None,
                     verdict: None,
+                    owners: Vec::new(),
                     topology: None,
                 };
                 self.incidents.insert(

@@ -174,6 +174,9 @@ impl Analyzer {
             self.detect_window(&coarse, &mut out);
         }
         self.judge_releases(window.end, &mut out);
+        for alert in &mut out.alerts {
+            self.settings.owners.annotate(alert);
+        }
         out
     }
 

@@ -138,6 +138,14 @@ impl Mapping {
                 &format!("{}@{}", r.service, r.version),
             );
         }
+        // Route to the team that has to act: the release's owner when a
+        // release is named, else the owner of the alert's service.
+        if let Some(owner) = alert.owners.last() {
+            put(&mut labels, "team", &owner.team);
+            if let Some(tier) = owner.tier {
+                put(&mut labels, "tier", &tier.to_string());
+            }
+        }
         if let Some(a) = &alert.anomaly
             && let Some((client, server)) = a
                 .series

@@ -66,6 +66,7 @@ fn alert(kind: AlertType, id: &str) -> Alert {
         },
         resolves: None,
         verdict: None,
+        owners: Vec::new(),
         topology: None,
     }
 }
@@ -307,4 +308,29 @@ fn active_alerts_are_bounded_evicting_resolved_first() {
         ids,
         ["http://e/api/v1/alerts/b", "http://e/api/v1/alerts/c"]
     );
+}
+
+#[test]
+fn owners_route_an_attribution_to_the_team_of_the_release() {
+    let owner = |service: &str, team: &str, tier| crate::model::OwnerRef {
+        service: service.into(),
+        team: team.into(),
+        channel: String::new(),
+        tier,
+    };
+    let mut a = alert(AlertType::Attribution, "a-1");
+    let mapping = Mapping {
+        public_url: "http://epicenter:9470".into(),
+        runbook_base_url: String::new(),
+        source: "epicenter".into(),
+    };
+    let (labels, _, _) = mapping.labels_and_annotations(&a);
+    assert!(!labels.contains_key("team"), "no owners, no team label");
+    a.owners = vec![
+        owner("checkout", "storefront", None),
+        owner("payment", "payments", Some(1)),
+    ];
+    let (labels, _, _) = mapping.labels_and_annotations(&a);
+    assert_eq!(labels["team"], "payments");
+    assert_eq!(labels["tier"], "1");
 }

@@ -61,6 +61,7 @@ fn example() -> Alert {
         severity: Severity::Critical,
         resolves: None,
         verdict: None,
+        owners: Vec::new(),
         topology: None,
     }
 }

@@ -37,6 +37,7 @@ fn alert(kind: AlertType, at_secs: u64, suspects: &[(&str, &str)]) -> Alert {
         severity: Severity::Critical,
         resolves: None,
         verdict: None,
+        owners: Vec::new(),
         topology: None,
     }
 }
