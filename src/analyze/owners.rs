@@ -76,6 +76,11 @@ impl Owners {
         })
     }
 
+    /// Every owner, sorted by service.
+    pub fn all(&self) -> Vec<OwnerRef> {
+        self.by_service.keys().filter_map(|s| self.of(s)).collect()
+    }
+
     /// Fills `alert.owners`: the alert's service, then the release it names.
     pub fn annotate(&self, alert: &mut Alert) {
         if self.is_empty() {

@@ -1,6 +1,6 @@
-//! `GET /api/v1/alerts` and `GET /api/v1/releases`: what the analysis stage
-//! published most recently (the last 1,000 alerts; every release the index
-//! holds).
+//! `GET /api/v1/alerts`, `GET /api/v1/releases` and `GET /api/v1/owners`:
+//! what the analysis stage published most recently (the last 1,000 alerts;
+//! every release the index holds; the owners file).
 //!
 //! Never does: analysis; durable history and queries over past periods are
 //! not here.
@@ -43,6 +43,11 @@ pub(super) async fn alerts(
     let skip = alerts.len().saturating_sub(limit);
     alerts.drain(..skip);
     Ok(Json(json!({ "alerts": alerts })))
+}
+
+/// The owners file, by service (empty without one).
+pub(super) async fn owners(State(state): State<ApiState>) -> Json<Value> {
+    Json(json!({ "owners": state.analysis.owner_list() }))
 }
 
 /// Every release the index holds, newest first.

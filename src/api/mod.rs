@@ -77,6 +77,7 @@ pub fn router(state: ApiState) -> Router {
         )
         .route("/api/v1/alerts", get(analysis::alerts))
         .route("/api/v1/releases", get(analysis::releases))
+        .route("/api/v1/owners", get(analysis::owners))
         .route("/healthz", get(handlers::healthz))
         .route("/readyz", get(handlers::readyz))
         .route("/metrics", get(metrics::metrics))

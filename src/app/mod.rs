@@ -177,6 +177,7 @@ pub async fn start(
     )
     .context("starting the alert sinks")?;
     let published = crate::store::analysis::Published::default();
+    published.owners(settings.analysis.owners.all());
     let outputs = crate::analyze::task::Outputs {
         emitter,
         metrics: crate::analyze::Metrics::register(&mut registry),

@@ -7,7 +7,7 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, RwLock};
 
-use crate::model::{Alert, Release};
+use crate::model::{Alert, OwnerRef, Release};
 
 /// Alerts kept for the API.
 pub const RECENT_ALERTS: usize = 1000;
@@ -16,6 +16,7 @@ pub const RECENT_ALERTS: usize = 1000;
 struct Inner {
     alerts: VecDeque<Alert>,
     releases: Vec<Release>,
+    owners: Vec<OwnerRef>,
 }
 
 /// Shared, cheap to clone.
@@ -40,6 +41,20 @@ impl Published {
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .releases = releases;
+    }
+
+    /// Sets the owners (from the owners file), sorted by service.
+    pub fn owners(&self, owners: Vec<OwnerRef>) {
+        self.inner.write().unwrap_or_else(|e| e.into_inner()).owners = owners;
+    }
+
+    /// The owners, sorted by service.
+    pub fn owner_list(&self) -> Vec<OwnerRef> {
+        self.inner
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .owners
+            .clone()
     }
 
     /// The recent alerts, oldest first.

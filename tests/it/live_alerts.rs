@@ -73,7 +73,10 @@ async fn the_daemon_emits_the_alerts_replay_finds() {
 
     // Live.
     let live_alerts = dir.path().join("live.alerts.jsonl");
+    let owners = dir.path().join("owners.yaml");
+    std::fs::write(&owners, "payment:\n  team: payments\n  tier: 1\n").unwrap();
     let source = Source::default()
+        .flag("analysis.owners_file", owners.display().to_string())
         .flag("data_dir", dir.path().join("data").display().to_string())
         .flag("api.listen", "127.0.0.1:0")
         .flag("ingest.otlp.grpc_listen", "127.0.0.1:0")
@@ -152,6 +155,31 @@ async fn the_daemon_emits_the_alerts_replay_finds() {
         !from_api["alerts"].as_array().unwrap().is_empty(),
         "no attribution alert in the API: {from_api}"
     );
+    let releases: serde_json::Value = client
+        .get(format!("{api}/api/v1/releases"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let payment = releases["releases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["service"] == "payment" && r["version"] == "1.5.0")
+        .unwrap_or_else(|| panic!("payment 1.5.0 not in /api/v1/releases: {releases}"));
+    assert_eq!(payment["origin"], "cdevent");
+    assert!(!payment["timeline"].as_array().unwrap().is_empty());
+    let owners_api: serde_json::Value = client
+        .get(format!("{api}/api/v1/owners"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(owners_api["owners"][0]["team"], "payments");
     running.stop();
     running.wait().await.unwrap();
     let live = parse_alerts(&std::fs::read_to_string(&live_alerts).unwrap()).unwrap();
@@ -179,6 +207,15 @@ async fn the_daemon_emits_the_alerts_replay_finds() {
                 .is_some_and(|s| s.release.service == "payment" && s.release.version == "1.5.0")
     });
     assert!(blamed, "replay did not blame payment 1.5.0: {replayed:#?}");
+    let owned = live
+        .iter()
+        .find(|a| a.kind == AlertType::Attribution)
+        .map(|a| a.owners.iter().map(|o| o.team.clone()).collect::<Vec<_>>());
+    assert_eq!(
+        owned,
+        Some(vec!["payments".to_owned()]),
+        "owners on the live attribution"
+    );
     let live_keys: Vec<_> = live.iter().map(key).collect();
     let replay_keys: Vec<_> = replayed.iter().map(key).collect();
     for k in &live_keys {
