@@ -5,7 +5,9 @@ use std::sync::Arc;
 use super::time::Timestamp;
 
 /// What a deployment event says happened (CDEvents `service.*` predicates).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum DeployKind {
     /// A new instance of a service was deployed (`service.deployed`).
     Deployed,
@@ -33,7 +35,9 @@ impl DeployKind {
 }
 
 /// How Epicenter learned about a release.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum ReleaseOrigin {
     /// A CDEvent (structured or CloudEvents binary mode).
     CdEvent,
@@ -55,7 +59,7 @@ impl ReleaseOrigin {
 }
 
 /// One deployment event, normalized.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct DeployEvent {
     /// Event id (CDEvents `context.id`); with `source`, the dedup key.
     pub id: String,

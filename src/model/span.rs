@@ -74,7 +74,19 @@ impl SpanKind {
 }
 
 /// The `connection_type` label of a service-graph edge (Tempo's values).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 pub enum ConnectionType {
     /// A plain request between two instrumented services (label value `""`).
     #[default]

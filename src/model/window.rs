@@ -8,7 +8,9 @@ use super::time::Timestamp;
 /// Which series a [`SeriesStats`] belongs to. Every key carries the
 /// environment (empty when unknown): a release only explains anomalies in its
 /// own environment.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum SeriesKey {
     /// Server-side RED of a service (its SERVER and CONSUMER spans).
     Service {
@@ -71,7 +73,7 @@ pub enum SeriesKey {
 }
 
 /// Latency of one series in one window, in seconds.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LatencySummary {
     /// Samples recorded.
     pub count: u64,
@@ -88,7 +90,7 @@ pub struct LatencySummary {
 }
 
 /// Request, error and latency aggregates of one series in one window.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SeriesStats {
     /// Requests (spans, or paired edges).
     pub requests: u64,
@@ -102,7 +104,7 @@ pub struct SeriesStats {
 }
 
 /// One closed window: `[start, end)` in event time. Windows close in order.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WindowStats {
     /// Inclusive start.
     pub start: Timestamp,
