@@ -192,14 +192,16 @@ impl Log {
     /// last complete record and the chain does not advance.
     pub fn append(&mut self, at: &str, kind: Kind, payload: Value) -> Result<Record, AuditError> {
         let (record, line) = self.build(at, kind, payload.clone())?;
-        if self.size > 0 && self.size + line.len() as u64 > self.segment_bytes {
-            if let Some(archived) = self.roll()? {
-                let (note, note_line) = self.build(at, Kind::Archived, archived)?;
-                self.write(note, &note_line)?;
-                self.sync()?;
-                let (record, line) = self.build(at, kind, payload)?;
-                return self.write(record, &line);
-            }
+        // Rolls only when the record would overflow a non-empty segment.
+        if self.size > 0
+            && self.size + line.len() as u64 > self.segment_bytes
+            && let Some(archived) = self.roll()?
+        {
+            let (note, note_line) = self.build(at, Kind::Archived, archived)?;
+            self.write(note, &note_line)?;
+            self.sync()?;
+            let (record, line) = self.build(at, kind, payload)?;
+            return self.write(record, &line);
         }
         self.write(record, &line)
     }
