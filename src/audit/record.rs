@@ -2,13 +2,15 @@
 //! deployment events, alerts and configuration loads.
 //!
 //! The hash of a record is SHA-256 over the bytes `epicenter.audit/v1\n`
-//! followed by the compact JSON array `[seq, at, kind, payload, prev]`,
-//! object keys sorted (serde_json's default map). `prev` is the previous
-//! record's hash, [`GENESIS`] for the first record ever written.
+//! followed by the compact JSON array `[seq, at, kind, payload, prev]`, in
+//! which `payload` is the payload's JSON text exactly as written in the
+//! line (so float formatting can never make a verifier disagree). `prev` is
+//! the previous record's hash, [`GENESIS`] for the first record ever written.
 //!
 //! Never does: I/O.
 
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 
@@ -55,7 +57,7 @@ impl Kind {
 }
 
 /// One line of a segment file.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Record {
     /// Position in the chain, from 1, without gaps.
@@ -64,8 +66,8 @@ pub struct Record {
     pub at: String,
     /// A [`Kind`] name.
     pub kind: String,
-    /// What was recorded.
-    pub payload: Value,
+    /// What was recorded, as the JSON text written (see [`Record::payload_value`]).
+    pub payload: Box<RawValue>,
     /// Hex SHA-256 of the previous record ([`GENESIS`] for the first).
     pub prev: String,
     /// Hex SHA-256 of this record (see the module docs).
@@ -76,6 +78,9 @@ impl Record {
     /// Builds and hashes the record that follows `prev`.
     pub fn new(seq: u64, at: String, kind: Kind, payload: Value, prev: String) -> Self {
         let kind = kind.as_str().to_string();
+        // Serializing a `Value` cannot fail (its map keys are strings).
+        let payload =
+            serde_json::value::to_raw_value(&payload).unwrap_or_else(|_| RawValue::NULL.to_owned());
         let hash = hash(seq, &at, &kind, &payload, &prev);
         Self {
             seq,
@@ -87,6 +92,11 @@ impl Record {
         }
     }
 
+    /// The payload parsed (`Null` if unreadable).
+    pub fn payload_value(&self) -> Value {
+        serde_json::from_str(self.payload.get()).unwrap_or(Value::Null)
+    }
+
     /// The hash this record's content should have.
     pub fn computed_hash(&self) -> String {
         hash(self.seq, &self.at, &self.kind, &self.payload, &self.prev)
@@ -94,10 +104,10 @@ impl Record {
 }
 
 /// The canonical record hash.
-pub fn hash(seq: u64, at: &str, kind: &str, payload: &Value, prev: &str) -> String {
+pub fn hash(seq: u64, at: &str, kind: &str, payload: &RawValue, prev: &str) -> String {
     let mut hasher = Sha256::new();
     hasher.update(DOMAIN);
-    // Serializing a `Value` cannot fail (its map keys are strings).
+    // Serializing strings, numbers and raw JSON text cannot fail.
     let body = serde_json::to_vec(&(seq, at, kind, payload, prev)).unwrap_or_default();
     hasher.update(&body);
     to_hex(&hasher.finalize())
@@ -209,7 +219,7 @@ mod tests {
         assert_eq!(back.computed_hash(), record.hash);
 
         let mut altered = record.clone();
-        altered.payload = json!({"b": 1.26, "a": "x"});
+        altered.payload = serde_json::value::to_raw_value(&json!({"b": 1.26, "a": "x"})).unwrap();
         assert_ne!(altered.computed_hash(), record.hash);
         let mut altered = record.clone();
         altered.seq = 2;

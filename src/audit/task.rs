@@ -258,7 +258,7 @@ mod tests {
             .lines()
             .map(|l| serde_json::from_str::<crate::audit::Record>(l).unwrap())
             .filter(|r| r.kind == "dropped")
-            .map(|r| r.payload["count"].as_u64().unwrap())
+            .map(|r| r.payload_value()["count"].as_u64().unwrap())
             .sum();
         assert!(recorded > 0, "no dropped record written");
         assert!(recorded <= metrics.dropped_count());

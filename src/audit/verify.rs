@@ -251,7 +251,7 @@ fn check(files: &[PathBuf], lines: &[Line]) -> Outcome {
 fn anchor(lines: &[Line], first: &Record) -> Option<u64> {
     lines.iter().find_map(|l| {
         let r = l.record.as_ref().ok()?;
-        let p = &r.payload;
+        let p = r.payload_value();
         (r.kind == "archived"
             && p["last_seq"].as_u64() == Some(first.seq - 1)
             && p["last_hash"].as_str() == Some(first.prev.as_str()))

@@ -164,7 +164,7 @@ async fn verify_accepts_the_daemons_log_and_names_the_first_tampered_record() {
             record["seq"].as_u64().unwrap(),
             record["at"].as_str().unwrap(),
             record["kind"].as_str().unwrap(),
-            &record["payload"],
+            &serde_json::value::to_raw_value(&record["payload"]).unwrap(),
             record["prev"].as_str().unwrap(),
         );
         record["hash"] = hash.into();
