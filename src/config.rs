@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::model::Invalid;
-use crate::{analyze, api, attribute, detect, emit, graph, ingest, release};
+use crate::{analyze, api, attribute, audit, detect, emit, graph, ingest, release};
 
 /// Top-level sections; an environment variable whose first segment is not
 /// one of these is ignored (so `EPICENTER_TEST_KAFKA` is not a config key).
@@ -33,6 +33,7 @@ const SECTIONS: &[&str] = &[
     "attribute",
     "analysis",
     "emit",
+    "audit",
     "log",
 ];
 
@@ -58,6 +59,8 @@ pub struct Config {
     pub analysis: analyze::Config,
     /// Alert delivery: Kafka, Alertmanager, file.
     pub emit: emit::Config,
+    /// The hash-chained audit log under `DATA_DIR/audit/`.
+    pub audit: audit::Config,
     /// Logging.
     pub log: LogConfig,
 }
@@ -117,6 +120,7 @@ impl Default for Config {
             attribute: attribute::Config::default(),
             analysis: analyze::Config::default(),
             emit: emit::Config::default(),
+            audit: audit::Config::default(),
             log: LogConfig::default(),
         }
     }
@@ -142,6 +146,8 @@ pub struct Settings {
     /// Alert sinks. The Kafka sink defaults to the ingest brokers when Kafka
     /// ingest is enabled and `emit.kafka.brokers` is empty.
     pub emit: emit::Settings,
+    /// The audit log.
+    pub audit: audit::Settings,
     /// Log format.
     pub log_json: bool,
     /// Default log filter.
@@ -302,6 +308,7 @@ fn deserialize_sections(tree: Value, errors: &mut Vec<Invalid>) -> Config {
             "attribute" => section(&key, value, errors, &mut config.attribute),
             "analysis" => section(&key, value, errors, &mut config.analysis),
             "emit" => section(&key, value, errors, &mut config.emit),
+            "audit" => section(&key, value, errors, &mut config.audit),
             "log" => section(&key, value, errors, &mut config.log),
             other => errors.push(Invalid::new(
                 other,
@@ -364,6 +371,7 @@ fn validate(raw: &Config, errors: &mut Vec<Invalid>) -> Option<Settings> {
         emit_config.kafka.brokers = raw.ingest.kafka.brokers.join(",");
     }
     let emit = collect(emit_config.validate(), errors);
+    let audit = collect(raw.audit.validate(), errors);
     Some(Settings {
         data_dir: raw.data_dir.clone(),
         api: api?,
@@ -373,6 +381,7 @@ fn validate(raw: &Config, errors: &mut Vec<Invalid>) -> Option<Settings> {
         graph: graph?,
         analysis: analysis?,
         emit: emit?,
+        audit: audit?,
         log_json,
         log_level: raw.log.level.clone(),
         raw: raw.clone(),

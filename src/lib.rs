@@ -34,6 +34,8 @@
 //! * [`emit`]: alert delivery to Kafka, Alertmanager and a JSON-lines file,
 //!   each behind a bounded queue that drops the newest when full.
 //! * [`store`]: latest snapshots for readers; durable state in the data directory.
+//! * [`audit`]: the append-only, hash-chained audit log (SHA-256) of
+//!   configuration loads, deployment events and alerts; verify and export.
 //! * [`api`]: the HTTP API and `/metrics`; reads only [`store`].
 //! * [`sim`]: a seeded, deterministic traffic simulator (demo, tests, benches).
 //! * [`config`], [`app`], [`shutdown`]: loading, wiring and stopping.
@@ -53,7 +55,8 @@
 //! | `sim` | `model`, `proto` |
 //! | `attribute` | `model`, `telemetry` |
 //! | `emit` | `model`, `telemetry`, `proto` |
-//! | `analyze` | `model`, `telemetry`, `release`, `detect`, `attribute`, `emit`, `store` |
+//! | `audit` | `model`, `telemetry` |
+//! | `analyze` | `model`, `telemetry`, `release`, `detect`, `attribute`, `emit`, `store`, `audit` |
 //!
 //! `app`, `config`, `shutdown` and `main` are the wiring layer. The table is
 //! enforced by `tests/it/architecture.rs`.
@@ -62,6 +65,7 @@ pub mod analyze;
 pub mod api;
 pub mod app;
 pub mod attribute;
+pub mod audit;
 pub mod baseline;
 pub mod config;
 pub mod detect;

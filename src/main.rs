@@ -25,6 +25,7 @@ fn main() -> ExitCode {
             Command::Simulate(args) => epicenter::app::cli::simulate(args).await,
             Command::Graph(args) => epicenter::app::cli::graph(args).await,
             Command::CheckConfig(args) => epicenter::app::cli::check_config(args),
+            Command::Audit(command) => epicenter::app::cli::audit(command),
         }
     });
     // Do not wait for stray blocking tasks (stdin readers, DNS) at exit.

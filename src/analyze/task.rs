@@ -29,6 +29,9 @@ pub struct Outputs {
     pub detect_metrics: crate::detect::metrics::Metrics,
     /// Recent alerts and releases for the API.
     pub published: crate::store::analysis::Published,
+    /// The audit log (issue 4): every deployment event received and every
+    /// alert emitted is recorded; `None` when `audit.enabled` is false.
+    pub audit: Option<crate::audit::Audit>,
 }
 
 /// Runs until both the window and the deployment channels close; returns
@@ -46,13 +49,13 @@ pub async fn run(
         tokio::select! {
             biased;
             event = deployments.recv(), if deployments_open => match event {
-                Some(event) => analyzer.on_deploy(event),
+                Some(event) => deploy(&mut analyzer, event, &outputs),
                 None => deployments_open = false,
             },
             window = windows.recv(), if windows_open => match window {
                 Some(window) => {
                     while let Ok(event) = deployments.try_recv() {
-                        analyzer.on_deploy(event);
+                        deploy(&mut analyzer, event, &outputs);
                     }
                     step(&mut analyzer, &window, &outputs);
                 }
@@ -61,6 +64,14 @@ pub async fn run(
         }
     }
     analyzer
+}
+
+/// A deployment event received: audited (issue 4), then applied.
+fn deploy(analyzer: &mut Analyzer, event: DeployEvent, outputs: &Outputs) {
+    if let Some(audit) = &outputs.audit {
+        audit.release_event(&event);
+    }
+    analyzer.on_deploy(event);
 }
 
 fn step(analyzer: &mut Analyzer, window: &WindowStats, outputs: &Outputs) {
@@ -82,6 +93,10 @@ fn step(analyzer: &mut Analyzer, window: &WindowStats, outputs: &Outputs) {
             summary = %alert.summary,
             "alert"
         );
+        // Audit (issue 4): `verdict` for release verdicts, `alert` otherwise.
+        if let Some(audit) = &outputs.audit {
+            audit.alert(alert);
+        }
         outputs.published.alert(alert.clone());
         outputs.emitter.emit(alert.clone());
     }

@@ -35,6 +35,39 @@ pub enum Command {
     Graph(GraphArgs),
     /// Validate a configuration file and print every error.
     CheckConfig(ConfigArgs),
+    /// Verify or export the hash-chained audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+/// `epicenter audit ...`.
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check the whole chain (archive, then live segments); exit 1 naming
+    /// the first altered, removed or reordered record.
+    Verify(AuditVerifyArgs),
+    /// Verify, then write every segment in order to one `.jsonl.gz` and a
+    /// manifest with the head hash to `OUT.manifest.json`.
+    Export(AuditExportArgs),
+}
+
+/// `epicenter audit verify`.
+#[derive(Debug, Args, Clone)]
+pub struct AuditVerifyArgs {
+    /// The daemon's data directory (holding `audit/`).
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: PathBuf,
+}
+
+/// `epicenter audit export`.
+#[derive(Debug, Args, Clone)]
+pub struct AuditExportArgs {
+    /// The daemon's data directory (holding `audit/`).
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: PathBuf,
+    /// The archive to write (gzip'd JSON lines), e.g. `audit-2026-03.jsonl.gz`.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
 }
 
 /// Options shared by every command that loads the configuration.
@@ -271,6 +304,54 @@ pub async fn graph(args: GraphArgs) -> ExitCode {
             eprintln!("graph: {error:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// `epicenter audit verify|export`: 0 intact/exported, 1 broken or failed.
+pub fn audit(command: AuditCommand) -> ExitCode {
+    match command {
+        AuditCommand::Verify(args) => match crate::audit::verify(&args.data_dir) {
+            Ok(crate::audit::Outcome::Intact(report)) => {
+                for note in &report.notes {
+                    eprintln!("note: {note}");
+                }
+                eprintln!(
+                    "audit log intact: {} records in {} segments, seq {}..{}, head {}",
+                    report.records,
+                    report.segments.len(),
+                    report.first_seq,
+                    report.head_seq,
+                    report.head_hash
+                );
+                ExitCode::SUCCESS
+            }
+            Ok(crate::audit::Outcome::Broken(broken)) => {
+                eprintln!("audit log BROKEN at {broken}");
+                ExitCode::FAILURE
+            }
+            Err(error) => {
+                eprintln!("audit verify: {error}");
+                ExitCode::FAILURE
+            }
+        },
+        AuditCommand::Export(args) => match crate::audit::export(&args.data_dir, &args.out) {
+            Ok((manifest, manifest_path)) => {
+                eprintln!(
+                    "exported {} records ({} segments) to {}; manifest {} (head seq {}, hash {})",
+                    manifest.records,
+                    manifest.segments.len(),
+                    args.out.display(),
+                    manifest_path.display(),
+                    manifest.head_seq,
+                    manifest.head_hash
+                );
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("audit export: {error}");
+                ExitCode::FAILURE
+            }
+        },
     }
 }
 

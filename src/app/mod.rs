@@ -93,6 +93,9 @@ pub async fn start(
     let store = StateStore::open(&settings.data_dir)
         .with_context(|| format!("opening data directory {}", settings.data_dir.display()))?;
     let graph = restore_graph(&store, &settings.graph);
+    // Audit log (issue 4): opened first so the configuration is its first
+    // record of this run; closed (fsync) after the analysis task ends.
+    let (audit, audit_writer) = open_audit(&settings, &mut registry)?;
 
     let graph_metrics = graph::Metrics::register(registry.sub_registry_with_prefix("graph"));
     let ingest_registry = registry.sub_registry_with_prefix("ingest");
@@ -188,6 +191,7 @@ pub async fn start(
             registry.sub_registry_with_prefix("detect"),
         ),
         published: published.clone(),
+        audit,
     };
     let analysis_task = tokio::spawn(
         crate::analyze::task::run(
@@ -251,6 +255,10 @@ pub async fn start(
             let graph = graph_task.await.context("graph stage panicked")?;
             persist_graph(&store, &graph);
             let _analyzer = analysis_task.await.context("analysis stage panicked")?;
+            // Every audit handle went with the analysis task: write the rest, fsync.
+            if let Some(writer) = audit_writer {
+                writer.close().await;
+            }
             for task in emit_tasks {
                 let _ignored = task.await;
             }
@@ -273,6 +281,36 @@ pub async fn start(
         shutdown,
         done,
     })
+}
+
+/// Opens the audit log and records the configuration, unless disabled.
+fn open_audit(
+    settings: &Settings,
+    registry: &mut prometheus_client::registry::Registry,
+) -> anyhow::Result<(Option<crate::audit::Audit>, Option<crate::audit::Writer>)> {
+    if !settings.audit.enabled {
+        return Ok((None, None));
+    }
+    let metrics = crate::audit::Metrics::register(registry.sub_registry_with_prefix("audit"));
+    let (audit, writer) = crate::audit::start(
+        &settings.data_dir,
+        &settings.audit,
+        Arc::new(wall_clock_now),
+        metrics,
+    )
+    .context("opening the audit log")?;
+    // Secrets serialize masked (`***`); the log holds only the hash of this.
+    let config = serde_json::to_value(&settings.raw).unwrap_or_default();
+    let summary = serde_json::json!({
+        "data_dir": settings.data_dir.display().to_string(),
+        "otlp": settings.otlp.enabled,
+        "kafka": settings.kafka.is_some(),
+        "graph_window_secs": settings.raw.graph.window_secs,
+        "audit_segment_bytes": settings.audit.segment_bytes,
+        "audit_retain_segments": settings.audit.retain_segments,
+    });
+    audit.config_loaded(&config, summary);
+    Ok((Some(audit), Some(writer)))
 }
 
 /// The wall clock as event time: for live defaults such as the simulator's

@@ -18,6 +18,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("baseline", &["model"]),
     ("detect", &["model", "baseline", "telemetry"]),
     ("emit", &["model", "telemetry", "proto"]),
+    ("audit", &["model", "telemetry"]),
     (
         "analyze",
         &[
@@ -28,6 +29,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "attribute",
             "emit",
             "store",
+            "audit",
         ],
     ),
 ];

@@ -183,6 +183,34 @@ async fn the_daemon_emits_the_alerts_replay_finds() {
     running.stop();
     running.wait().await.unwrap();
     let live = parse_alerts(&std::fs::read_to_string(&live_alerts).unwrap()).unwrap();
+    // Audit log (issue 4): every alert emitted and the deployment event are
+    // recorded, and the chain verifies.
+    let audit_dir = dir.path().join("data");
+    let audited: Vec<serde_json::Value> =
+        std::fs::read_to_string(audit_dir.join("audit/segment-000001.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+    for alert in &live {
+        let kind = if alert.kind == AlertType::ReleaseVerdict {
+            "verdict"
+        } else {
+            "alert"
+        };
+        assert!(
+            audited
+                .iter()
+                .any(|r| r["kind"] == kind && r["payload"]["id"] == alert.id.as_str()),
+            "alert {} is not in the audit log",
+            alert.id
+        );
+    }
+    assert!(audited.iter().any(|r| r["kind"] == "release_event"));
+    match epicenter::audit::verify(&audit_dir).unwrap() {
+        epicenter::audit::Outcome::Intact(_) => {}
+        epicenter::audit::Outcome::Broken(broken) => panic!("audit chain broken: {broken}"),
+    }
 
     // Replay.
     let replay_alerts = dir.path().join("replay.alerts.jsonl");

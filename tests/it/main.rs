@@ -44,3 +44,7 @@ mod scenarios;
 mod deploy_http;
 // Alert delivery: fake Alertmanager, file sink, and Kafka when a broker is configured.
 mod emit;
+
+// The audit log end to end: the daemon records, `epicenter audit verify`
+// catches altered, removed and reordered records; export.
+mod audit;
