@@ -14,6 +14,7 @@ mod coarse;
 pub mod config;
 mod history;
 mod inputs;
+pub mod journal;
 pub mod metrics;
 pub mod owners;
 pub mod task;
@@ -21,8 +22,11 @@ mod topology;
 
 pub use analyzer::{Analyzer, Outcome};
 pub use config::{Config, Settings};
+pub use journal::Journal;
 pub use metrics::Metrics;
 pub use owners::Owners;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_support;

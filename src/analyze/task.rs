@@ -12,6 +12,7 @@
 use tokio::sync::mpsc;
 
 use super::analyzer::Analyzer;
+use super::journal::Journal;
 use super::metrics::Metrics;
 use crate::emit::Emitter;
 use crate::model::{DeployEvent, WindowStats};
@@ -35,13 +36,14 @@ pub struct Outputs {
 }
 
 /// Runs until both the window and the deployment channels close; returns
-/// the analyzer so its state can be inspected or saved.
+/// the analyzer and the journal of its recent input (to be saved).
 pub async fn run(
     mut analyzer: Analyzer,
+    mut journal: Journal,
     mut windows: mpsc::Receiver<WindowStats>,
     mut deployments: mpsc::Receiver<DeployEvent>,
     outputs: Outputs,
-) -> Analyzer {
+) -> (Analyzer, Journal) {
     let (mut windows_open, mut deployments_open) = (true, true);
     // Runs until both inputs closed: a daemon with no span source still
     // takes deployment events until it stops.
@@ -49,25 +51,27 @@ pub async fn run(
         tokio::select! {
             biased;
             event = deployments.recv(), if deployments_open => match event {
-                Some(event) => deploy(&mut analyzer, event, &outputs),
+                Some(event) => deploy(&mut analyzer, &mut journal, event, &outputs),
                 None => deployments_open = false,
             },
             window = windows.recv(), if windows_open => match window {
                 Some(window) => {
                     while let Ok(event) = deployments.try_recv() {
-                        deploy(&mut analyzer, event, &outputs);
+                        deploy(&mut analyzer, &mut journal, event, &outputs);
                     }
+                    journal.window(&window);
                     step(&mut analyzer, &window, &outputs);
                 }
                 None => windows_open = false,
             },
         }
     }
-    analyzer
+    (analyzer, journal)
 }
 
 /// A deployment event received: audited (issue 4), then applied.
-fn deploy(analyzer: &mut Analyzer, event: DeployEvent, outputs: &Outputs) {
+fn deploy(analyzer: &mut Analyzer, journal: &mut Journal, event: DeployEvent, outputs: &Outputs) {
+    journal.event(&event);
     if let Some(audit) = &outputs.audit {
         audit.release_event(&event);
     }

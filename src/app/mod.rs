@@ -14,6 +14,9 @@ pub mod cli;
 pub mod demo;
 pub mod graph_cmd;
 pub mod replay;
+mod state;
+
+use state::{persist_graph, persist_journal, restore_graph, restore_journal};
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -27,14 +30,11 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
 
 use crate::config::Settings;
-use crate::graph::{self, Graph, GraphState};
+use crate::graph;
 use crate::ingest;
 use crate::model::SpanBatch;
 use crate::store::persist::StateStore;
 use crate::store::state::{Component, Health, SnapshotStore};
-
-/// Key of the graph's state blob in the state store.
-const GRAPH_STATE_KEY: &str = "graph";
 
 /// How long shutdown may take before the daemon gives up and exits non-zero.
 const GRACE: Duration = Duration::from_secs(30);
@@ -193,14 +193,10 @@ pub async fn start(
         published: published.clone(),
         audit,
     };
+    let (analyzer, journal) = restore_journal(&store, &settings.analysis);
     let analysis_task = tokio::spawn(
-        crate::analyze::task::run(
-            crate::analyze::Analyzer::new(settings.analysis.clone()),
-            window_rx,
-            deploy_rx,
-            outputs,
-        )
-        .instrument(tracing::info_span!("analysis")),
+        crate::analyze::task::run(analyzer, journal, window_rx, deploy_rx, outputs)
+            .instrument(tracing::info_span!("analysis")),
     );
 
     let registry = Arc::new(registry);
@@ -254,7 +250,8 @@ pub async fn start(
             }
             let graph = graph_task.await.context("graph stage panicked")?;
             persist_graph(&store, &graph);
-            let _analyzer = analysis_task.await.context("analysis stage panicked")?;
+            let (_analyzer, journal) = analysis_task.await.context("analysis stage panicked")?;
+            persist_journal(&store, &journal);
             // Every audit handle went with the analysis task: write the rest, fsync.
             if let Some(writer) = audit_writer {
                 writer.close().await;
@@ -347,40 +344,4 @@ where
         }
         .instrument(tracing::info_span!("source", name)),
     )
-}
-
-fn restore_graph(store: &StateStore, settings: &graph::Settings) -> Graph {
-    match store.get(GRAPH_STATE_KEY) {
-        Ok(Some(bytes)) => match serde_json::from_slice::<GraphState>(&bytes) {
-            Ok(state) => match Graph::restore(settings, state) {
-                Ok(graph) => {
-                    tracing::info!(bytes = bytes.len(), "graph state restored");
-                    graph
-                }
-                Err(error) => {
-                    tracing::warn!(%error, "stored graph state does not fit; starting empty");
-                    Graph::new(settings)
-                }
-            },
-            Err(error) => {
-                tracing::warn!(%error, "stored graph state is unreadable; starting empty");
-                Graph::new(settings)
-            }
-        },
-        Ok(None) => Graph::new(settings),
-        Err(error) => {
-            tracing::warn!(%error, "cannot read stored graph state; starting empty");
-            Graph::new(settings)
-        }
-    }
-}
-
-fn persist_graph(store: &StateStore, graph: &Graph) {
-    match serde_json::to_vec(&graph.export_state()) {
-        Ok(bytes) => match store.put(GRAPH_STATE_KEY, &bytes) {
-            Ok(()) => tracing::info!(bytes = bytes.len(), "graph state saved"),
-            Err(error) => tracing::error!(%error, "graph state could not be saved"),
-        },
-        Err(error) => tracing::error!(%error, "graph state could not be encoded"),
-    }
 }

@@ -23,8 +23,47 @@ use crate::support::otlp::http_client;
 
 const START: Timestamp = Timestamp::from_secs(1_772_442_000);
 
+/// Posts every body (JSON) to `url`, expecting `status` for each.
+pub(crate) async fn post_all(url: &str, bodies: &[String], status: u16) {
+    let client = http_client();
+    for body in bodies {
+        let got = client
+            .post(url)
+            .header("content-type", "application/json")
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(got.as_u16(), status, "POST {url} answered {got}");
+    }
+}
+
+/// Waits until analysis has been idle for a while (its window count stable).
+pub(crate) async fn settle(api: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    let mut last = String::new();
+    loop {
+        let text = metrics(api).await;
+        let windows = text
+            .lines()
+            .find(|l| l.starts_with("epicenter_analysis_windows_total"))
+            .unwrap_or_default()
+            .to_owned();
+        if windows == last && !windows.is_empty() {
+            return;
+        }
+        last = windows;
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "analysis never settled"
+        );
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+    }
+}
+
 /// The comparable part of an alert.
-fn key(a: &Alert) -> (String, AlertType, String, Option<String>) {
+pub(crate) fn key(a: &Alert) -> (String, AlertType, String, Option<String>) {
     (
         a.id.clone(),
         a.kind,
@@ -35,7 +74,7 @@ fn key(a: &Alert) -> (String, AlertType, String, Option<String>) {
     )
 }
 
-fn lines(path: &Path) -> Vec<String> {
+pub(crate) fn lines(path: &Path) -> Vec<String> {
     std::fs::read_to_string(path)
         .unwrap()
         .lines()
@@ -90,49 +129,14 @@ async fn the_daemon_emits_the_alerts_replay_finds() {
     let api = format!("http://{}", running.api_addr);
     let otlp = format!("http://{}/v1/traces", running.otlp_http_addr.unwrap());
     let client = http_client();
-    for event in lines(&deployments) {
-        let status = client
-            .post(format!("{api}/api/v1/deployments"))
-            .header("content-type", "application/json")
-            .body(event)
-            .send()
-            .await
-            .unwrap()
-            .status();
-        assert_eq!(status.as_u16(), 202);
-    }
-    let spans = lines(&files.spans);
-    for line in &spans {
-        let status = client
-            .post(&otlp)
-            .header("content-type", "application/json")
-            .body(line.clone())
-            .send()
-            .await
-            .unwrap()
-            .status();
-        assert_eq!(status.as_u16(), 200, "OTLP/HTTP refused a batch");
-    }
-    // Wait until the graph has taken every span and analysis is idle.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
-    let mut last = String::new();
-    loop {
-        let text = metrics(&api).await;
-        let windows = text
-            .lines()
-            .find(|l| l.starts_with("epicenter_analysis_windows_total"))
-            .unwrap_or_default()
-            .to_owned();
-        if windows == last && !windows.is_empty() {
-            break;
-        }
-        last = windows;
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "analysis never settled"
-        );
-        tokio::time::sleep(Duration::from_millis(1500)).await;
-    }
+    post_all(
+        &format!("{api}/api/v1/deployments"),
+        &lines(&deployments),
+        202,
+    )
+    .await;
+    post_all(&otlp, &lines(&files.spans), 200).await;
+    settle(&api).await;
     let text = metrics(&api).await;
     for name in [
         "epicenter_analysis_alerts_total{type=\"attribution\"}",

@@ -35,6 +35,7 @@ mod sim;
 // The Kafka span consumer against a real broker (scripts/test.sh starts it).
 mod kafka_real;
 mod live_alerts;
+mod live_restart;
 
 // The whole daemon: node limit, SIGTERM and restart, replay determinism.
 mod daemon;

@@ -1,0 +1,105 @@
+//! Saving and restoring stage state in the data directory: the graph
+//! (edges, pending halves, open windows) and the analysis journal (recent
+//! windows and deployment events, from which the analyzer is rebuilt).
+//!
+//! Never does: decide what the state contains; a blob that does not fit is
+//! logged and ignored, and the stage starts empty.
+
+use crate::analyze::{self, Analyzer, Journal};
+use crate::graph::{self, Graph, GraphState};
+use crate::store::persist::StateStore;
+
+/// Key of the graph's state blob in the state store.
+const GRAPH_STATE_KEY: &str = "graph";
+/// Key of the analysis journal in the state store.
+const JOURNAL_KEY: &str = "analysis_journal";
+
+pub(super) fn restore_graph(store: &StateStore, settings: &graph::Settings) -> Graph {
+    match store.get(GRAPH_STATE_KEY) {
+        Ok(Some(bytes)) => match serde_json::from_slice::<GraphState>(&bytes) {
+            Ok(state) => match Graph::restore(settings, state) {
+                Ok(graph) => {
+                    tracing::info!(bytes = bytes.len(), "graph state restored");
+                    graph
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "stored graph state does not fit; starting empty");
+                    Graph::new(settings)
+                }
+            },
+            Err(error) => {
+                tracing::warn!(%error, "stored graph state is unreadable; starting empty");
+                Graph::new(settings)
+            }
+        },
+        Ok(None) => Graph::new(settings),
+        Err(error) => {
+            tracing::warn!(%error, "cannot read stored graph state; starting empty");
+            Graph::new(settings)
+        }
+    }
+}
+
+pub(super) fn persist_graph(store: &StateStore, graph: &Graph) {
+    match serde_json::to_vec(&graph.export_state()) {
+        Ok(bytes) => match store.put(GRAPH_STATE_KEY, &bytes) {
+            Ok(()) => tracing::info!(bytes = bytes.len(), "graph state saved"),
+            Err(error) => tracing::error!(%error, "graph state could not be saved"),
+        },
+        Err(error) => tracing::error!(%error, "graph state could not be encoded"),
+    }
+}
+
+/// The analyzer rebuilt from the saved journal, or a fresh one.
+pub(super) fn restore_journal(
+    store: &StateStore,
+    settings: &analyze::Settings,
+) -> (Analyzer, Journal) {
+    let fresh = || {
+        (
+            Analyzer::new(settings.clone()),
+            Journal::new(settings.journal_ns),
+        )
+    };
+    if settings.journal_ns == 0 {
+        return fresh();
+    }
+    match store.get(JOURNAL_KEY) {
+        Ok(Some(bytes)) => match serde_json::from_slice::<Journal>(&bytes) {
+            Ok(journal) => {
+                let windows = journal.windows();
+                let (analyzer, journal) = journal.rebuild(settings.clone(), settings.journal_ns);
+                tracing::info!(
+                    bytes = bytes.len(),
+                    windows,
+                    "analysis rebuilt from its journal"
+                );
+                (analyzer, journal)
+            }
+            Err(error) => {
+                tracing::warn!(%error, "stored analysis journal is unreadable; starting fresh");
+                fresh()
+            }
+        },
+        Ok(None) => fresh(),
+        Err(error) => {
+            tracing::warn!(%error, "cannot read the analysis journal; starting fresh");
+            fresh()
+        }
+    }
+}
+
+/// Saves the journal (nothing when it is off).
+pub(super) fn persist_journal(store: &StateStore, journal: &Journal) {
+    match serde_json::to_vec(journal) {
+        Ok(bytes) => match store.put(JOURNAL_KEY, &bytes) {
+            Ok(()) => tracing::info!(
+                bytes = bytes.len(),
+                windows = journal.windows(),
+                "analysis journal saved"
+            ),
+            Err(error) => tracing::error!(%error, "analysis journal could not be saved"),
+        },
+        Err(error) => tracing::error!(%error, "analysis journal could not be encoded"),
+    }
+}
