@@ -144,6 +144,16 @@ pub async fn start(
         ));
     }
     if let Some(kafka) = settings.kafka.clone() {
+        // Ready once the group has assigned this consumer a partition; the
+        // check runs until the daemon stops (a rebalance away unreadies it).
+        health.expect(Component::Kafka);
+        let (h, m, t) = (health.clone(), kafka_metrics.clone(), sources.clone());
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(500));
+            while tokio::select! { _ = t.cancelled() => false, _ = tick.tick() => true } {
+                h.set_ready(Component::Kafka, m.assigned_partitions() > 0);
+            }
+        });
         let (tx, dtx, t) = (span_tx.clone(), deploy_tx.clone(), sources.clone());
         ingest_tasks.push(spawn_source(
             "kafka",

@@ -388,3 +388,38 @@ fn an_invalid_configuration_reports_every_error_and_exits_64() {
         .unwrap();
     assert_eq!(run.status.code(), Some(64));
 }
+
+#[tokio::test]
+async fn readyz_waits_for_kafka_until_partitions_are_assigned() {
+    let dir = tempfile::tempdir().unwrap();
+    let free = free_port();
+    let source = Source::default()
+        .flag("data_dir", dir.path().display().to_string())
+        .flag("api.listen", "127.0.0.1:0")
+        .flag("ingest.otlp.grpc_listen", "127.0.0.1:0")
+        .flag("ingest.otlp.http_listen", "127.0.0.1:0")
+        // Nothing listens there: the consumer never gets a partition.
+        .flag(
+            "ingest.kafka.brokers",
+            serde_json::json!([format!("127.0.0.1:{free}")]),
+        );
+    let settings = config::load(&source).unwrap();
+    let running = epicenter::app::start(
+        settings,
+        epicenter::telemetry::new_registry(),
+        tokio_util::sync::CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let response = http_client()
+        .get(format!("http://{}/readyz", running.api_addr))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 503);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["waiting_for"], serde_json::json!(["kafka"]), "{body}");
+    running.stop();
+    running.wait().await.unwrap();
+}

@@ -333,6 +333,11 @@ impl Metrics {
         }
     }
 
+    /// Partitions currently assigned (for readiness).
+    pub fn assigned_partitions(&self) -> i64 {
+        self.assigned_partitions.get()
+    }
+
     /// A rebalance callback ran; `assigned` is the resulting partition count.
     pub(crate) fn rebalanced(&self, event: RebalanceEvent, assigned: usize) {
         self.rebalances

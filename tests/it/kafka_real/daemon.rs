@@ -139,6 +139,21 @@ async fn a_daemon_restarted_mid_stream_neither_loses_nor_double_counts_requests(
     .expect("daemon restarts");
     wait_for_edges(&second, 40, 40).await;
     wait_for_committed(&broker, &group, &topic, 3, records as i64).await;
+    // Consuming means partitions are assigned: /readyz says so.
+    let readyz = format!("http://{}/readyz", second.api_addr);
+    let mut ready = (0, String::new());
+    for _ in 0..40 {
+        let response = reqwest::get(&readyz).await.expect("readyz answers");
+        ready = (
+            response.status().as_u16(),
+            response.text().await.unwrap_or_default(),
+        );
+        if ready.0 == 200 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    assert_eq!(ready.0, 200, "not ready while consuming: {}", ready.1);
     // Everything is consumed and committed: the counts are final.
     let snapshots = second.snapshots.clone();
     second.stop();
