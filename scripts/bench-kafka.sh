@@ -15,6 +15,10 @@
 #   BENCH_SPANS        spans to produce, approximately (default 2000000)
 #   BENCH_RATE         simulated root requests per second of event time (default 200)
 #   BENCH_PARTITIONS   partitions of the bench topic (default 6)
+#   BENCH_KEYED        1 (default) = one record per trace keyed by its id, as the
+#                      Collector's exporter writes with partition_traces_by_id
+#                      (what Epicenter's docs recommend); 0 = one unkeyed record
+#                      per Collector batch (random partition per record)
 #   BENCH_KEEP_TOPIC   1 = do not delete the topic afterwards
 #   BENCH_BROKERS      use this running broker instead of starting one
 #   EPICENTER_KAFKA_*  as for scripts/kafka.sh (a free port pair is picked if unset)
@@ -32,6 +36,9 @@ source "$ROOT/scripts/bench-lib.sh"
 SPANS="${BENCH_SPANS:-2000000}"
 RATE="${BENCH_RATE:-200}"
 PARTITIONS="${BENCH_PARTITIONS:-6}"
+KEYED="${BENCH_KEYED:-1}"
+key_flag=()
+[[ "$KEYED" == 1 ]] && key_flag=(--key-by-trace-id)
 RUN_ID="$(date +%s)-$$"
 TOPIC="bench_spans_$RUN_ID"
 
@@ -84,7 +91,7 @@ DURATION=$(((SPANS + per_sec - 1) / per_sec))
 START="$(date -u -d "@$(($(date +%s) - DURATION - 120))" +%Y-%m-%dT%H:%M:%SZ)"
 log "producing ≈$SPANS spans: $RATE req/s for $DURATION s of event time from $START"
 produce_started=$SECONDS
-"$BIN" simulate --kafka "$BROKERS" --topic "$TOPIC" --rate "$RATE" --duration "$DURATION" \
+"$BIN" simulate --kafka "$BROKERS" --topic "$TOPIC" "${key_flag[@]}" --rate "$RATE" --duration "$DURATION" \
     --speed 0 --seed 1 --start "$START" 2>"$WORK/produce.log" >/dev/null ||
     { cat "$WORK/produce.log" >&2; die "producing failed"; }
 PRODUCED="$(sim_spans <"$WORK/produce.log")"
@@ -139,7 +146,7 @@ while :; do
     if [[ -z "$first_ns" ]] && ((received > 0)); then first_ns="$now_ns"; fi
     ((received >= PRODUCED)) && break
     ((SECONDS < deadline)) || die "timed out at $received of $PRODUCED spans"
-    sleep 0.25
+    sleep 0.1
 done
 done_ns="$now_ns"
 d_cpu="$(proc_cpu_seconds "$DAEMON_PID")"
@@ -151,6 +158,7 @@ d_total="$(awk -v a="$started_ns" -v b="$done_ns" 'BEGIN { printf "%.3f", (b - a
 metrics="$(curl -fsS "http://127.0.0.1:$API_PORT/metrics")"
 kafka_spans="$(metric_sum "$metrics" epicenter_ingest_kafka_spans_received_total)"
 discarded="$(metric_sum "$metrics" epicenter_graph_spans_discarded_total)"
+reasons="$(sed -n 's/^epicenter_graph_spans_discarded_total{reason="\([a-z_]*\)"} \([0-9]*\)$/\1 \2/p' <<<"$metrics" | tr '\n' ' ')"
 paired="$(metric_sum "$metrics" epicenter_graph_edges_paired_total)"
 kill -TERM "$DAEMON_PID" 2>/dev/null || true
 wait "$DAEMON_PID" 2>/dev/null || true
@@ -158,8 +166,8 @@ DAEMON_PID=""
 
 # --- report -----------------------------------------------------------------
 echo
-echo "Kafka end to end: $PRODUCED spans in $c_records records ($(awk -v b="$c_bytes" 'BEGIN { printf "%.0f", b / 1048576 }') MiB), topic of $PARTITIONS partitions, $(nproc) cores"
-echo "epicenter: kafka spans $kafka_spans, graph spans $received, discarded $discarded, edges paired $paired; $d_total s from start (incl. group join)"
+echo "Kafka end to end: $PRODUCED spans in $c_records records ($(awk -v b="$c_bytes" 'BEGIN { printf "%.0f", b / 1048576 }') MiB), topic of $PARTITIONS partitions, keyed by trace id: $KEYED, $(nproc) cores"
+echo "epicenter: kafka spans $kafka_spans, graph spans $received, discarded $discarded ($reasons), edges paired $paired; $d_total s from start (incl. group join)"
 printf '%-22s %12s %10s %14s %12s %12s  %s\n' consumer "spans/s" "wall s" "CPU s/M spans" "spans/CPU s" "peak RSS MB" "load (1 min)"
 row() { # name spans secs cpu hwm_kib load
     awk -v n="$1" -v s="$2" -v w="$3" -v c="$4" -v h="$5" -v l="$6" 'BEGIN {
