@@ -51,6 +51,14 @@ mod handoff;
 /// multi-megabyte batch does not stall the async worker it runs on.
 const BLOCKING_DECODE_BYTES: usize = 256 << 10;
 
+/// How long a full queue may hold the consumer before it pauses its
+/// partitions. Pausing drops librdkafka's prefetched records and resuming
+/// fetches and re-delivers them partition by partition, which costs a fetch
+/// round trip per pause and skews event time between partitions; a queue
+/// that only filled for a moment (the graph stage is busy with a burst)
+/// drains within this long. Measured with `scripts/bench-kafka.sh`.
+const PAUSE_GRACE: Duration = Duration::from_millis(500);
+
 /// How long shutdown waits for the graph stage to take a held batch.
 const SHUTDOWN_SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -264,8 +272,20 @@ impl Worker {
         }
     }
 
-    /// Backpressure: pause, keep polling, hand `held` off when there is room.
+    /// Backpressure: wait up to [`PAUSE_GRACE`] for room; then pause, keep
+    /// polling, and hand `held` off when there is room.
     async fn wait_for_room(&mut self, held: Held) -> Result<(), KafkaError> {
+        tokio::select! {
+            biased;
+            // Shutdown: the paused path below finishes the hand-off.
+            () = self.shutdown.cancelled() => {}
+            waited = tokio::time::timeout(PAUSE_GRACE, self.reserve(&held.item)) => {
+                if let Ok(permit) = waited {
+                    self.hand_off(permit?, held);
+                    return Ok(());
+                }
+            }
+        }
         let since = Instant::now();
         self.set_paused(true);
         let consumer = self.consumer.clone();

@@ -1,0 +1,184 @@
+#!/usr/bin/env bash
+# Kafka end to end (issue #5): produce N simulator spans into a 6-partition
+# topic on a real Apache Kafka broker, as OTLP protobuf in Collector-like
+# batches (`epicenter simulate --kafka`), then time over the same topic
+#   (a) `epicenter run` consuming everything through the whole pipeline
+#       (decode → graph → windows → analysis), done when
+#       epicenter_graph_spans_received_total reaches the produced span count;
+#   (b) a do-nothing rdkafka consumer (examples/kafka_ceiling.rs), the ceiling.
+# Prints spans/s, on-CPU seconds per million spans (utime + stime of the whole
+# process from /proc/<pid>/stat) and peak RSS (VmHWM) for both, with the load.
+#
+# Usage: scripts/bench-kafka.sh            (from any directory of a clone)
+#
+# Environment:
+#   BENCH_SPANS        spans to produce, approximately (default 2000000)
+#   BENCH_RATE         simulated root requests per second of event time (default 200)
+#   BENCH_PARTITIONS   partitions of the bench topic (default 6)
+#   BENCH_KEYED        1 (default) = one record per trace keyed by its id, as the
+#                      Collector's exporter writes with partition_traces_by_id
+#                      (what Epicenter's docs recommend); 0 = one unkeyed record
+#                      per Collector batch (random partition per record)
+#   BENCH_KEEP_TOPIC   1 = do not delete the topic afterwards
+#   BENCH_BROKERS      use this running broker instead of starting one
+#   EPICENTER_KAFKA_*  as for scripts/kafka.sh (a free port pair is picked if unset)
+#
+# Needs: Rust, Java 17+ and Maven (first run fetches the broker jars), curl.
+# The broker is started with scripts/kafka.sh and stopped on exit only if this
+# script started it. Runs in a fresh temporary directory, removed on exit.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+# shellcheck source=scripts/bench-lib.sh
+source "$ROOT/scripts/bench-lib.sh"
+
+SPANS="${BENCH_SPANS:-2000000}"
+RATE="${BENCH_RATE:-200}"
+PARTITIONS="${BENCH_PARTITIONS:-6}"
+KEYED="${BENCH_KEYED:-1}"
+key_flag=()
+[[ "$KEYED" == 1 ]] && key_flag=(--key-by-trace-id)
+RUN_ID="$(date +%s)-$$"
+TOPIC="bench_spans_$RUN_ID"
+
+log "building (release)"
+# Two builds: an example pulls in dev-dependencies, which changes feature
+# unification; built alone, the daemon is the same binary the other bench
+# scripts build (and neither invalidates the other's cache).
+cargo build --release -q --bin epicenter
+cargo build --release -q --example kafka_ceiling
+BIN="$ROOT/target/release/epicenter"
+CEILING="$ROOT/target/release/examples/kafka_ceiling"
+
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/epicenter-bench-kafka.XXXXXX")"
+DAEMON_PID=""
+STARTED_BROKER=0
+BROKERS=""
+cleanup() {
+    if [[ -n "$DAEMON_PID" ]] && kill -0 "$DAEMON_PID" 2>/dev/null; then
+        kill -TERM "$DAEMON_PID" 2>/dev/null || true
+        wait "$DAEMON_PID" 2>/dev/null || true
+    fi
+    if [[ -n "$BROKERS" && "${BENCH_KEEP_TOPIC:-0}" != 1 ]]; then
+        "$CEILING" delete "$BROKERS" "$TOPIC" 2>/dev/null || true
+    fi
+    if ((STARTED_BROKER)); then
+        scripts/kafka.sh stop || true
+    fi
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# --- broker -----------------------------------------------------------------
+if [[ -n "${BENCH_BROKERS:-}" ]]; then
+    BROKERS="$BENCH_BROKERS"
+else
+    pick_kafka_ports
+    if ! BROKERS="$(scripts/kafka.sh status 2>/dev/null)"; then
+        STARTED_BROKER=1
+        BROKERS="$(scripts/kafka.sh start)"
+    fi
+fi
+log "kafka at $BROKERS; topic $TOPIC ($PARTITIONS partitions)"
+"$CEILING" create "$BROKERS" "$TOPIC" "$PARTITIONS"
+
+# --- produce ----------------------------------------------------------------
+# Spans per root request of the default fleet, from a short file run, sizes
+# the event-time duration so that about $SPANS spans come out.
+"$BIN" simulate --out "$WORK/calibrate.jsonl" --rate "$RATE" --duration 60 --seed 7 \
+    2>"$WORK/calibrate.log" >/dev/null
+per_sec="$(sim_spans <"$WORK/calibrate.log")"
+((per_sec > 0)) || die "calibration produced no spans"
+per_sec=$((per_sec / 60))
+DURATION=$(((SPANS + per_sec - 1) / per_sec))
+START="$(date -u -d "@$(($(date +%s) - DURATION - 120))" +%Y-%m-%dT%H:%M:%SZ)"
+log "producing ≈$SPANS spans: $RATE req/s for $DURATION s of event time from $START"
+produce_started=$SECONDS
+"$BIN" simulate --kafka "$BROKERS" --topic "$TOPIC" "${key_flag[@]}" --rate "$RATE" --duration "$DURATION" \
+    --speed 0 --seed 1 --start "$START" 2>"$WORK/produce.log" >/dev/null ||
+    { cat "$WORK/produce.log" >&2; die "producing failed"; }
+PRODUCED="$(sim_spans <"$WORK/produce.log")"
+tail -n 1 "$WORK/produce.log" | sed 's/^/  /' >&2
+grep -q " 0 failed" "$WORK/produce.log" || die "some records failed to produce"
+log "produced $PRODUCED spans in $((SECONDS - produce_started)) s"
+
+# --- (b) the ceiling --------------------------------------------------------
+log "ceiling: do-nothing rdkafka consumer"
+load_before="$(load1)"
+ceiling_out="$("$CEILING" consume "$BROKERS" "$TOPIC" "bench-ceiling-$RUN_ID")"
+load_after="$(load1)"
+c_records="$(kv records "$ceiling_out")"
+c_bytes="$(kv bytes "$ceiling_out")"
+c_secs="$(kv seconds "$ceiling_out")"
+c_cpu="$(kv cpu_seconds "$ceiling_out")"
+c_hwm="$(kv vmhwm_kib "$ceiling_out")"
+c_load="$load_before→$load_after"
+
+# --- (a) epicenter ----------------------------------------------------------
+API_PORT="$(free_port)"
+cat >"$WORK/config.yaml" <<EOF
+data_dir: $WORK/data
+api:
+  listen: 127.0.0.1:$API_PORT
+ingest:
+  otlp:
+    enabled: false
+  kafka:
+    brokers: [$BROKERS]
+    group_id: bench-epicenter-$RUN_ID
+    auto_offset_reset: earliest
+    topics:
+    - name: $TOPIC
+      encoding: otlp_proto
+log:
+  level: warn
+EOF
+log "epicenter run: consuming through the whole pipeline"
+load_before="$(load1)"
+"$BIN" run --config "$WORK/config.yaml" 2>"$WORK/daemon.log" >/dev/null &
+DAEMON_PID=$!
+started_ns="$(date +%s%N)"
+first_ns=""
+metric=epicenter_graph_spans_received_total
+deadline=$((SECONDS + 1800))
+received=0
+while :; do
+    kill -0 "$DAEMON_PID" 2>/dev/null || { cat "$WORK/daemon.log" >&2; die "the daemon exited"; }
+    received="$(scrape "$API_PORT" "$metric")"
+    now_ns="$(date +%s%N)"
+    if [[ -z "$first_ns" ]] && ((received > 0)); then first_ns="$now_ns"; fi
+    ((received >= PRODUCED)) && break
+    ((SECONDS < deadline)) || die "timed out at $received of $PRODUCED spans"
+    sleep 0.1
+done
+done_ns="$now_ns"
+d_cpu="$(proc_cpu_seconds "$DAEMON_PID")"
+d_hwm="$(proc_status_kib "$DAEMON_PID" VmHWM)"
+load_after="$(load1)"
+d_load="$load_before→$load_after"
+d_secs="$(awk -v a="$first_ns" -v b="$done_ns" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')"
+d_total="$(awk -v a="$started_ns" -v b="$done_ns" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')"
+metrics="$(curl -fsS "http://127.0.0.1:$API_PORT/metrics")"
+kafka_spans="$(metric_sum "$metrics" epicenter_ingest_kafka_spans_received_total)"
+discarded="$(metric_sum "$metrics" epicenter_graph_spans_discarded_total)"
+reasons="$(sed -n 's/^epicenter_graph_spans_discarded_total{reason="\([a-z_]*\)"} \([0-9]*\)$/\1 \2/p' <<<"$metrics" | tr '\n' ' ')"
+paired="$(metric_sum "$metrics" epicenter_graph_edges_paired_total)"
+kill -TERM "$DAEMON_PID" 2>/dev/null || true
+wait "$DAEMON_PID" 2>/dev/null || true
+DAEMON_PID=""
+
+# --- report -----------------------------------------------------------------
+echo
+echo "Kafka end to end: $PRODUCED spans in $c_records records ($(awk -v b="$c_bytes" 'BEGIN { printf "%.0f", b / 1048576 }') MiB), topic of $PARTITIONS partitions, keyed by trace id: $KEYED, $(nproc) cores"
+echo "epicenter: kafka spans $kafka_spans, graph spans $received, discarded $discarded ($reasons), edges paired $paired; $d_total s from start (incl. group join)"
+printf '%-22s %12s %10s %14s %12s %12s  %s\n' consumer "spans/s" "wall s" "CPU s/M spans" "spans/CPU s" "peak RSS MB" "load (1 min)"
+row() { # name spans secs cpu hwm_kib load
+    awk -v n="$1" -v s="$2" -v w="$3" -v c="$4" -v h="$5" -v l="$6" 'BEGIN {
+        printf "%-22s %12.0f %10.2f %14.2f %12.0f %12.1f  %s\n", n, s / w, w, c / (s / 1e6), s / c, h / 1024, l }'
+}
+row "rdkafka (ceiling)" "$PRODUCED" "$c_secs" "$c_cpu" "$c_hwm" "$c_load"
+row "epicenter run" "$PRODUCED" "$d_secs" "$d_cpu" "$d_hwm" "$d_load"
+awk -v a="$d_secs" -v b="$c_secs" -v ca="$d_cpu" -v cb="$c_cpu" 'BEGIN {
+    printf "epicenter / ceiling: %.0f%% of the wall-clock rate, %.0f%% of the per-CPU-second rate (goal: 50%%)\n",
+        100 * b / a, 100 * cb / ca }'

@@ -1,0 +1,72 @@
+# Helpers shared by scripts/bench-*.sh (sourced, not run).
+# shellcheck shell=bash
+
+log() { echo "$(basename "$0"): $*" >&2; }
+die() {
+    log "$*"
+    exit 1
+}
+
+port_free() {
+    ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# A free loopback port (racy, like every such helper, but good enough here).
+free_port() {
+    local port tries=0
+    while :; do
+        port=$((20000 + RANDOM % 20000))
+        port_free "$port" && break
+        tries=$((tries + 1))
+        ((tries < 50)) || die "no free port"
+    done
+    echo "$port"
+}
+
+# Two free loopback ports for the broker and its controller, exported for
+# scripts/kafka.sh (several checkouts on one machine may run brokers at once).
+pick_kafka_ports() {
+    [[ -n "${EPICENTER_KAFKA_PORT:-}" ]] && return 0
+    local port=19092 tries=0
+    until port_free "$port" && port_free "$((port + 1))"; do
+        tries=$((tries + 1))
+        ((tries < 50)) || die "no free port pair for kafka"
+        port=$((20000 + RANDOM % 20000))
+    done
+    export EPICENTER_KAFKA_PORT="$port"
+    export EPICENTER_KAFKA_CONTROLLER_PORT="$((port + 1))"
+}
+
+# The 1-minute load average.
+load1() { cut -d' ' -f1 /proc/loadavg; }
+
+# `key=value` from a line of such pairs.
+kv() { tr ' ' '\n' <<<"$2" | sed -n "s/^$1=//p"; }
+
+# The span count of `epicenter simulate`'s report on stdin.
+sim_spans() { sed -n 's/^\([0-9][0-9]*\) spans in .*/\1/p' | tail -n 1; }
+
+# utime + stime of a process (all threads), seconds.
+proc_cpu_seconds() {
+    local tck
+    tck="$(getconf CLK_TCK)"
+    sed 's/^.*) //' "/proc/$1/stat" | awk -v t="$tck" '{ printf "%.2f", ($12 + $13) / t }'
+}
+
+# A kB field of /proc/<pid>/status (VmRSS, VmHWM).
+proc_status_kib() { awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status"; }
+
+# The sum of every series of a metric in a Prometheus text exposition.
+metric_sum() {
+    awk -v m="$2" '$1 == m || index($1, m "{") == 1 { s += $NF } END { printf "%.0f", s }' <<<"$1"
+}
+
+# The sum of a metric scraped from a local daemon's /metrics (0 if unreachable).
+scrape() {
+    local text
+    text="$(curl -fsS --max-time 5 "http://127.0.0.1:$1/metrics" 2>/dev/null)" || {
+        echo 0
+        return 0
+    }
+    metric_sum "$text" "$2"
+}
