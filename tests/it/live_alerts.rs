@@ -62,6 +62,33 @@ pub(crate) async fn settle(api: &str) {
     }
 }
 
+/// Every live alert is one replay found, and every replay alert detected by
+/// `end` (the daemon keeps its last open windows for a restart) was emitted
+/// live. Returns the live alerts' keys.
+pub(crate) fn assert_live_matches_replay(
+    live: &[Alert],
+    replayed: &[Alert],
+    end: Timestamp,
+) -> Vec<(String, AlertType, String, Option<String>)> {
+    let live_keys: Vec<_> = live.iter().map(key).collect();
+    let replay_keys: Vec<_> = replayed.iter().map(key).collect();
+    for k in &live_keys {
+        assert!(
+            replay_keys.contains(k),
+            "live alert {k:?} is not in replay's {replay_keys:#?}"
+        );
+    }
+    for (alert, k) in replayed.iter().zip(&replay_keys) {
+        if alert.detected_at <= end {
+            assert!(
+                live_keys.contains(k),
+                "replay alert {k:?} was never emitted live: {live_keys:#?}"
+            );
+        }
+    }
+    live_keys
+}
+
 /// The comparable part of an alert.
 pub(crate) fn key(a: &Alert) -> (String, AlertType, String, Option<String>) {
     (
@@ -248,26 +275,9 @@ async fn the_daemon_emits_the_alerts_replay_finds() {
         Some(vec!["payments".to_owned()]),
         "owners on the live attribution"
     );
-    let live_keys: Vec<_> = live.iter().map(key).collect();
-    let replay_keys: Vec<_> = replayed.iter().map(key).collect();
-    for k in &live_keys {
-        assert!(
-            replay_keys.contains(k),
-            "live alert {k:?} is not in replay's {replay_keys:#?}"
-        );
-    }
-    // The daemon keeps the last open windows for a restart; everything
-    // detected a minute before the last span must have been emitted live.
     let end = START
         .plus_nanos((spec.preset.scenario.duration_secs.unwrap() as u64 - 60) * Timestamp::SECOND);
-    for (alert, k) in replayed.iter().zip(&replay_keys) {
-        if alert.detected_at <= end {
-            assert!(
-                live_keys.contains(k),
-                "replay alert {k:?} was never emitted live: {live_keys:#?}"
-            );
-        }
-    }
+    let live_keys = assert_live_matches_replay(&live, &replayed, end);
     assert!(
         live_keys.len() >= 2,
         "expected an attribution and a verdict: {live_keys:#?}"
