@@ -63,7 +63,8 @@ async fn post(url: &str, request: &ExportTraceServiceRequest) -> u16 {
         .as_u16()
 }
 
-async fn metrics_text(api: &str) -> String {
+/// The `/metrics` text of the daemon at `api` (`http://host:port`).
+pub(crate) async fn metrics_text(api: &str) -> String {
     http_client()
         .get(format!("{api}/metrics"))
         .send()

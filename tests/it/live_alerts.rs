@@ -19,6 +19,7 @@ use epicenter::sim::score::parse_alerts;
 use epicenter::sim::{DeployFormat, ScenarioSpec, preset, write_scenario};
 use tokio_util::sync::CancellationToken;
 
+use crate::daemon::metrics_text;
 use crate::support::otlp::http_client;
 
 const START: Timestamp = Timestamp::from_secs(1_772_442_000);
@@ -44,7 +45,7 @@ pub(crate) async fn settle(api: &str) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
     let mut last = String::new();
     loop {
-        let text = metrics(api).await;
+        let text = metrics_text(api).await;
         let windows = text
             .lines()
             .find(|l| l.starts_with("epicenter_analysis_windows_total"))
@@ -110,17 +111,6 @@ pub(crate) fn lines(path: &Path) -> Vec<String> {
         .collect()
 }
 
-async fn metrics(api: &str) -> String {
-    http_client()
-        .get(format!("{api}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_daemon_emits_the_alerts_replay_finds() {
     let dir = tempfile::tempdir().unwrap();
@@ -164,7 +154,7 @@ async fn the_daemon_emits_the_alerts_replay_finds() {
     .await;
     post_all(&otlp, &lines(&files.spans), 200).await;
     settle(&api).await;
-    let text = metrics(&api).await;
+    let text = metrics_text(&api).await;
     for name in [
         "epicenter_analysis_alerts_total{type=\"attribution\"}",
         "epicenter_release_verdict{",
