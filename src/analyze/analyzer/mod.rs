@@ -199,7 +199,8 @@ impl Analyzer {
         for anomaly in detected.recovered.iter().chain(&detected.expired) {
             self.close_member(anomaly);
         }
-        self.watch_releases(now, out);
+        // Watch anomalies alert through their incidents.
+        self.watch_releases(now);
         self.attribute_open(&graph, now, out);
         self.resolve_closed(out);
         match &mut out.detect {

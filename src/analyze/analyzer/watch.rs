@@ -29,7 +29,7 @@
 
 use std::collections::BTreeSet;
 
-use super::{Analyzer, Outcome};
+use super::Analyzer;
 use crate::analyze::inputs;
 use crate::model::{Anomaly, Origin, Release, ReleaseState, SeriesKey, Signal, Timestamp};
 
@@ -63,8 +63,7 @@ struct Split {
 impl Analyzer {
     /// Opens watch anomalies for releases whose new version is worse, and
     /// recovers those whose release is gone.
-    pub(super) fn watch_releases(&mut self, now: crate::model::Timestamp, out: &mut Outcome) {
-        let _ = out; // watch anomalies alert through their incident
+    pub(super) fn watch_releases(&mut self, now: crate::model::Timestamp) {
         let since = now.minus_nanos(self.settings.attribute.lookback_ns);
         let releases: Vec<Release> = self
             .releases
