@@ -10,6 +10,9 @@ pub enum ApiError {
     /// The service (node) is not in the current graph.
     #[error("unknown service {0:?}")]
     UnknownService(String),
+    /// Something else asked for by id is not known (e.g. an incident).
+    #[error("{0}")]
+    NotFound(String),
     /// A query parameter is missing, malformed or out of range.
     #[error("{0}")]
     BadRequest(String),
@@ -21,7 +24,7 @@ pub enum ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = match self {
-            Self::UnknownService(_) => StatusCode::NOT_FOUND,
+            Self::UnknownService(_) | Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };

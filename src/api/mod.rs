@@ -8,6 +8,8 @@
 //! | `GET /api/v1/services` | every node with kind, versions, environments and in/out degree |
 //! | `GET /api/v1/services/{name}/dependencies` | what `name` calls; `?transitive=true` for everything reachable, with shortest path lengths and paths |
 //! | `GET /api/v1/services/{name}/dependents` | who calls `name`; `?transitive=true` for its blast radius |
+//! | `GET /api/v1/alerts`, `/releases`, `/owners` | what the analysis stage published |
+//! | `GET /api/v1/incidents`, `/api/v1/incidents/{id}` | reported incidents, `pending` or `answered` with the answer alert and culprit (`POST` is served by [`crate::ingest::incident`]) |
 //! | `GET /healthz` | liveness: 200 while the process serves |
 //! | `GET /readyz` | readiness: 503 until every expected component is up, and during shutdown |
 //! | `GET /metrics` | self-metrics plus the Tempo-compatible service-graph series ([`exposition`]) |
@@ -78,6 +80,8 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v1/alerts", get(analysis::alerts))
         .route("/api/v1/releases", get(analysis::releases))
         .route("/api/v1/owners", get(analysis::owners))
+        .route("/api/v1/incidents", get(analysis::incidents))
+        .route("/api/v1/incidents/{id}", get(analysis::incident))
         .route("/healthz", get(handlers::healthz))
         .route("/readyz", get(handlers::readyz))
         .route("/metrics", get(metrics::metrics))

@@ -110,6 +110,9 @@ pub struct ReplayArgs {
     /// Deployment event files (JSON lines).
     #[arg(long, num_args = 1.., value_name = "FILE")]
     pub deployments: Vec<PathBuf>,
+    /// Reported incident files (JSON lines; plain, PagerDuty or CDEvents form).
+    #[arg(long, num_args = 1.., value_name = "FILE")]
+    pub incidents: Vec<PathBuf>,
     /// Where to write alerts, one JSON object per line (`-` for stdout).
     #[arg(long, value_name = "OUT")]
     pub alerts: PathBuf,

@@ -14,6 +14,11 @@
 //! accepts (CDEvents v0.4/v0.5 bare or as a structured CloudEvent, or the
 //! plain form). An invalid event is reported on stderr and skipped.
 //!
+//! Incident files (`--incidents`) hold reported incidents the same way, in
+//! any form the daemon accepts; each is answered when the replay's event
+//! time passes its due time, exactly as the daemon answers one that arrived
+//! before that.
+//!
 //! Memory: every decoded span is held until it is sorted (about 250 bytes
 //! per span; 300,000 spans ≈ 75 MB).
 
@@ -29,7 +34,8 @@ use crate::config::Settings;
 use crate::graph::Graph;
 use crate::ingest::deploy::decode_deploy_event;
 use crate::ingest::file::SpanFile;
-use crate::model::{Alert, DeployEvent, ResourceInfo, Span, SpanBatch, WindowStats};
+use crate::ingest::incident::decode_incident;
+use crate::model::{Alert, DeployEvent, Incident, ResourceInfo, Span, SpanBatch, WindowStats};
 
 /// Spans per chunk handed to the graph; chunking never changes the result.
 const CHUNK: usize = 4096;
@@ -41,6 +47,8 @@ pub struct ReplayOptions {
     pub spans: Vec<PathBuf>,
     /// Deployment event files.
     pub deployments: Vec<PathBuf>,
+    /// Reported incident files (JSON documents one after another, or an array).
+    pub incidents: Vec<PathBuf>,
     /// Alerts output (`-` = stdout).
     pub alerts: PathBuf,
     /// Final graph output, JSON.
@@ -54,6 +62,7 @@ impl From<&super::cli::ReplayArgs> for ReplayOptions {
         Self {
             spans: args.spans.clone(),
             deployments: args.deployments.clone(),
+            incidents: args.incidents.clone(),
             alerts: args.alerts.clone(),
             graph: args.graph.clone(),
             progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
@@ -80,6 +89,10 @@ pub struct ReplayReport {
     pub deployments: u64,
     /// Deployment events that were invalid (reported on stderr, skipped).
     pub bad_deployments: u64,
+    /// Incidents read (valid, to answer).
+    pub incidents: u64,
+    /// Incidents that were invalid (reported on stderr, skipped).
+    pub bad_incidents: u64,
     /// Alerts written.
     pub alerts: u64,
 }
@@ -89,13 +102,16 @@ impl fmt::Display for ReplayReport {
         write!(
             f,
             "replayed {} spans from {} lines ({} bad lines, {} spans rejected): \
-             {} deployment events ({} invalid), {} windows, {} edges, {} alerts",
+             {} deployment events ({} invalid), {} incidents ({} invalid), {} windows, \
+             {} edges, {} alerts",
             self.spans,
             self.lines,
             self.bad_lines,
             self.rejected_spans,
             self.deployments,
             self.bad_deployments,
+            self.incidents,
+            self.bad_incidents,
             self.windows,
             self.edges,
             self.alerts
@@ -124,8 +140,14 @@ pub fn replay(settings: &Settings, options: &ReplayOptions) -> anyhow::Result<Re
     for event in read_deployments(&options.deployments, &mut report)? {
         analyzer.on_deploy(event);
     }
+    // Incidents are queued up front too: each is answered at the window
+    // that passes its due time, as the daemon answers one that arrived in time.
+    let mut early_alerts: Vec<Alert> = Vec::new();
+    for incident in read_incidents(&options.incidents, &mut report)? {
+        early_alerts.extend(analyzer.on_incident(incident).alerts);
+    }
     let mut graph = Graph::new(&settings.graph);
-    let mut alerts: Vec<Alert> = Vec::new();
+    let mut alerts: Vec<Alert> = early_alerts;
     let mut analyze = |windows: Vec<WindowStats>, report: &mut ReplayReport| {
         for window in windows {
             report.windows += 1;
@@ -247,6 +269,47 @@ fn read_deployments(
         }
     }
     Ok(events)
+}
+
+/// Reads every incident file (documents one after another, or arrays);
+/// invalid ones are reported and counted, well-formed ones with nothing to
+/// answer are skipped.
+fn read_incidents(paths: &[PathBuf], report: &mut ReplayReport) -> anyhow::Result<Vec<Incident>> {
+    let mut incidents = Vec::new();
+    for path in paths {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let mut documents = Vec::new();
+        for (n, value) in serde_json::Deserializer::from_str(&text)
+            .into_iter::<serde_json::Value>()
+            .enumerate()
+        {
+            match value {
+                Ok(serde_json::Value::Array(items)) => documents.extend(items),
+                Ok(value) => documents.push(value),
+                Err(error) => {
+                    report.bad_incidents += 1;
+                    eprintln!("{}: document {}: {error}", path.display(), n + 1);
+                    break;
+                }
+            }
+        }
+        for (n, document) in documents.iter().enumerate() {
+            let bytes = serde_json::to_vec(document)?;
+            match decode_incident(&bytes, &[]) {
+                Ok(Some(incident)) => {
+                    report.incidents += 1;
+                    incidents.push(incident);
+                }
+                Ok(None) => {}
+                Err(error) => {
+                    report.bad_incidents += 1;
+                    eprintln!("{}: incident {}: {error}", path.display(), n + 1);
+                }
+            }
+        }
+    }
+    Ok(incidents)
 }
 
 fn write_alerts(path: &PathBuf, alerts: &[Alert]) -> anyhow::Result<()> {

@@ -23,6 +23,8 @@ pub enum Sink {
     Alertmanager,
     /// The JSON-lines file.
     File,
+    /// CDEvents `incident.detected` (Kafka topic and/or file).
+    Cdevents,
 }
 
 impl Sink {
@@ -32,6 +34,7 @@ impl Sink {
             Self::Kafka => "kafka",
             Self::Alertmanager => "alertmanager",
             Self::File => "file",
+            Self::Cdevents => "cdevents",
         }
     }
 }

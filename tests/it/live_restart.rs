@@ -75,6 +75,7 @@ async fn a_restart_during_an_incident_neither_loses_nor_repeats_an_alert() {
         &ReplayOptions {
             spans: vec![files.spans.clone()],
             deployments: vec![deployments],
+            incidents: Vec::new(),
             alerts: replay_alerts.clone(),
             graph: None,
             progress: false,
