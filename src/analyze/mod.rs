@@ -29,4 +29,6 @@ pub use owners::Owners;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_incidents;
+#[cfg(test)]
 mod tests_support;
