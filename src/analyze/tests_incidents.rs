@@ -20,7 +20,12 @@ fn incident(id: &str, service: &str, at_window: u64) -> Incident {
 
 /// Runs `windows` windows with `early` incidents given up front and `late`
 /// ones after the last window; returns every answer.
-fn answers(fleet: &Fleet, windows: u64, early: &[Incident], late: &[Incident]) -> Vec<IncidentAnswer> {
+fn answers(
+    fleet: &Fleet,
+    windows: u64,
+    early: &[Incident],
+    late: &[Incident],
+) -> Vec<IncidentAnswer> {
     let mut analyzer = Analyzer::new(Settings::default());
     analyzer.on_deploy(deploy(119));
     let mut out = Vec::new();
@@ -50,13 +55,25 @@ fn an_incident_on_a_service_a_bad_release_degraded_blames_that_release() {
     let answer = &on_time[0];
     assert_eq!(answer.alert.kind, AlertType::Attribution, "{answer:#?}");
     let top = &answer.alert.suspects[0].release;
-    assert_eq!((top.service.as_str(), top.version.as_str()), ("pay", "2.0.0"));
+    assert_eq!(
+        (top.service.as_str(), top.version.as_str()),
+        ("pay", "2.0.0")
+    );
     assert_eq!(answer.environment, "prod");
     assert_eq!(answer.alert.id, crate::model::incident_alert_id("INC-1"));
     let incident = answer.alert.incident.as_ref().unwrap();
-    assert_eq!((incident.id.as_str(), incident.service.as_str()), ("INC-1", "front"));
     assert_eq!(
-        answer.culprit.as_ref().unwrap().release.deployment_id.as_deref(),
+        (incident.id.as_str(), incident.service.as_str()),
+        ("INC-1", "front")
+    );
+    assert_eq!(
+        answer
+            .culprit
+            .as_ref()
+            .unwrap()
+            .release
+            .deployment_id
+            .as_deref(),
         Some("d-1")
     );
     // Due: started_at (window 135 + 5 s) + 60 s, up to the 10 s grid.

@@ -221,7 +221,7 @@ pub async fn start(
             incident_rx,
             outputs,
         )
-            .instrument(tracing::info_span!("analysis")),
+        .instrument(tracing::info_span!("analysis")),
     );
 
     let registry = Arc::new(registry);

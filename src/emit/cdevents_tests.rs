@@ -71,12 +71,18 @@ fn incident_detected_is_a_v05_event_linked_to_the_culprit_deployment() {
         "0b6a1c1e-deploy"
     );
     assert_eq!(body["subject"]["id"], "INC-1");
-    assert!(body["subject"].get("type").is_none(), "v0.5 has no subject.type");
+    assert!(
+        body["subject"].get("type").is_none(),
+        "v0.5 has no subject.type"
+    );
     let content = &body["subject"]["content"];
     assert_eq!(content["description"], "checkout failing");
     assert_eq!(content["environment"]["id"], "prod");
     assert_eq!(content["service"]["id"], "checkout");
-    assert_eq!(content["artifactId"], "pkg:oci/payment@sha256%3Aabc?tag=1.5.0");
+    assert_eq!(
+        content["artifactId"],
+        "pkg:oci/payment@sha256%3Aabc?tag=1.5.0"
+    );
     let custom = &body["customData"]["epicenter"];
     assert_eq!(custom["deployment_id"], "0b6a1c1e-deploy");
     assert_eq!(custom["alert_id"], "incident-0011223344556677");
@@ -89,5 +95,9 @@ fn without_a_culprit_there_is_no_link_and_no_artifact() {
     let event = incident_detected(&answer(false), "/epicenter");
     assert!(event.body["context"].get("links").is_none());
     assert!(event.body["subject"]["content"].get("artifactId").is_none());
-    assert!(event.body["customData"]["epicenter"].get("deployment_id").is_none());
+    assert!(
+        event.body["customData"]["epicenter"]
+            .get("deployment_id")
+            .is_none()
+    );
 }

@@ -32,8 +32,8 @@ use crate::model::{Alert, IncidentAnswer, Timestamp};
 
 pub use alertmanager::{ALERTNAMES, PostableAlert, alertname};
 pub use config::{
-    AlertmanagerConfig, AlertmanagerSettings, CdEventsConfig, Config, FileConfig, FileSettings, KafkaConfig,
-    KafkaSettings, Settings,
+    AlertmanagerConfig, AlertmanagerSettings, CdEventsConfig, Config, FileConfig, FileSettings,
+    KafkaConfig, KafkaSettings, Settings,
 };
 pub use file::write_alert_line;
 pub use metrics::{Metrics, Reason, Sink};

@@ -18,8 +18,8 @@ pub mod window;
 
 pub use alert::{
     ALERT_SCHEMA, Alert, AlertAnomaly, AlertOrigin, AlertType, CounterReason, EdgeRef, Evidence,
-    EvidenceDetail, IncidentRef, OwnerRef, ReleaseRef, Severity, Suspect, TopologyInfo, Verdict, VerdictInfo,
-    alert_id, incident_alert_id, series_label, series_scope,
+    EvidenceDetail, IncidentRef, OwnerRef, ReleaseRef, Severity, Suspect, TopologyInfo, Verdict,
+    VerdictInfo, alert_id, incident_alert_id, series_label, series_scope,
 };
 pub use anomaly::{Anomaly, Origin, Signal};
 pub use ids::{SpanId, TraceId};

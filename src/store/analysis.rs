@@ -123,7 +123,11 @@ impl Published {
     /// One incident by id.
     pub fn incident(&self, id: &str) -> Option<IncidentEntry> {
         let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
-        inner.incidents.iter().find(|e| e.incident.id == id).cloned()
+        inner
+            .incidents
+            .iter()
+            .find(|e| e.incident.id == id)
+            .cloned()
     }
 
     /// The releases, as last published.

@@ -49,3 +49,7 @@ mod emit;
 // The audit log end to end: the daemon records, `epicenter audit verify`
 // catches altered, removed and reordered records; export.
 mod audit;
+
+// Reported incidents end to end: HTTP intake, answers, CDEvents output,
+// replay --incidents.
+mod incidents;

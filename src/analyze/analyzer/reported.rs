@@ -146,7 +146,11 @@ impl Analyzer {
             .unwrap_or(incident.started_at);
         let candidates: Vec<_> = self
             .releases
-            .candidates(&environment, earliest.minus_nanos(settings.lookback_ns), now)
+            .candidates(
+                &environment,
+                earliest.minus_nanos(settings.lookback_ns),
+                now,
+            )
             .into_iter()
             .filter(|r| r.started_at <= now)
             .map(|r| {
@@ -242,12 +246,13 @@ impl Analyzer {
                 }
             }
         }
-        let busiest = totals
-            .into_iter()
-            .fold(None::<(&Arc<str>, u64)>, |best, (env, n)| match best {
-                Some((_, m)) if m >= n => best,
-                _ => Some((env, n)),
-            });
+        let busiest =
+            totals
+                .into_iter()
+                .fold(None::<(&Arc<str>, u64)>, |best, (env, n)| match best {
+                    Some((_, m)) if m >= n => best,
+                    _ => Some((env, n)),
+                });
         if let Some((environment, _)) = busiest {
             return environment.to_string();
         }
@@ -274,11 +279,16 @@ impl Analyzer {
         let start = incident.started_at;
         let observed_from = start.minus_nanos(self.settings.incident_margin_ns);
         let measure = |signal: Signal| {
-            let before: Vec<f64> =
-                inputs::timeline(&self.history, &series, signal, start.minus_nanos(lookback), start)
-                    .into_iter()
-                    .map(|(_, v)| v)
-                    .collect();
+            let before: Vec<f64> = inputs::timeline(
+                &self.history,
+                &series,
+                signal,
+                start.minus_nanos(lookback),
+                start,
+            )
+            .into_iter()
+            .map(|(_, v)| v)
+            .collect();
             let after = inputs::timeline(&self.history, &series, signal, observed_from, now);
             let observed = if after.is_empty() {
                 0.0
@@ -297,9 +307,14 @@ impl Analyzer {
             (Signal::ErrorRatio, error_base, error_seen)
         };
         let threshold = baseline + (observed - baseline) / 2.0;
-        let values: VecDeque<(Timestamp, f64)> =
-            inputs::timeline(&self.history, &series, signal, start.minus_nanos(lookback), now)
-                .into();
+        let values: VecDeque<(Timestamp, f64)> = inputs::timeline(
+            &self.history,
+            &series,
+            signal,
+            start.minus_nanos(lookback),
+            now,
+        )
+        .into();
         let mut onset = start;
         if observed > baseline {
             for (at, value) in values.iter().rev() {

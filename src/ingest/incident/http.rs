@@ -29,8 +29,8 @@ use serde_json::json;
 use tokio::sync::mpsc::{self, error::TrySendError};
 use tokio_util::sync::CancellationToken;
 
-use super::metrics::{Format, Metrics, Outcome, Transport};
 use super::decode_with_format;
+use super::metrics::{Format, Metrics, Outcome, Transport};
 use crate::model::{Incident, incident_alert_id};
 
 /// The route's path.

@@ -138,7 +138,9 @@ fn plain(map: &Map<String, Value>) -> Result<Incident, IncidentError> {
         service: req_str(map, "service", "service")?.trim().into(),
         environment: opt_str(map, "environment", "environment")?.map(|e| Arc::from(e.trim())),
         started_at: req_time(map, "started_at", "started_at")?,
-        title: opt_str(map, "title", "title")?.unwrap_or_default().to_owned(),
+        title: opt_str(map, "title", "title")?
+            .unwrap_or_default()
+            .to_owned(),
         source: IncidentSource::Plain,
     })
 }

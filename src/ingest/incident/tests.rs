@@ -24,9 +24,10 @@ fn plain_form_with_and_without_environment() {
     assert_eq!(incident.started_at, t("2026-03-02T09:24:00Z"));
     assert_eq!(incident.title, "checkout errors");
     assert_eq!(incident.source, IncidentSource::Plain);
-    let numeric = decode(&json!({"id": 7, "service": "a", "started_at": "2026-03-02T09:24:00+01:00"}))
-        .unwrap()
-        .unwrap();
+    let numeric =
+        decode(&json!({"id": 7, "service": "a", "started_at": "2026-03-02T09:24:00+01:00"}))
+            .unwrap()
+            .unwrap();
     assert_eq!(numeric.id, "7");
     assert_eq!(numeric.environment, None);
     assert_eq!(numeric.title, "");
@@ -56,9 +57,11 @@ fn pagerduty(event_type: &str) -> serde_json::Value {
 
 #[test]
 fn pagerduty_triggered_is_an_incident_and_other_events_are_skipped() {
-    let (format, incident) =
-        decode_with_format(&serde_json::to_vec(&pagerduty("incident.triggered")).unwrap(), &[])
-            .unwrap();
+    let (format, incident) = decode_with_format(
+        &serde_json::to_vec(&pagerduty("incident.triggered")).unwrap(),
+        &[],
+    )
+    .unwrap();
     assert_eq!(format, Format::Pagerduty);
     let incident = incident.unwrap();
     assert_eq!(incident.id, "PT4KHLK");
@@ -106,8 +109,16 @@ fn cdevent(version_key: &str, version: &str, ty: &str) -> serde_json::Value {
 fn cdevents_incident_detected_v04_and_v05_bare_structured_and_binary() {
     for doc in [
         cdevent("version", "0.4.1", "dev.cdevents.incident.detected.0.2.0"),
-        cdevent("specversion", "0.5.1", "dev.cdevents.incident.detected.0.3.0"),
-        cdevent("specversion", "0.5.1", "dev.cdevents.incident.reported.0.3.0"),
+        cdevent(
+            "specversion",
+            "0.5.1",
+            "dev.cdevents.incident.detected.0.3.0",
+        ),
+        cdevent(
+            "specversion",
+            "0.5.1",
+            "dev.cdevents.incident.reported.0.3.0",
+        ),
     ] {
         let incident = decode(&doc).unwrap().unwrap();
         assert_eq!(incident.id, "incident-9");
@@ -125,9 +136,17 @@ fn cdevents_incident_detected_v04_and_v05_bare_structured_and_binary() {
         .unwrap();
         assert_eq!(binary.unwrap().id, "incident-9");
     }
-    let resolved = cdevent("specversion", "0.5.1", "dev.cdevents.incident.resolved.0.3.0");
+    let resolved = cdevent(
+        "specversion",
+        "0.5.1",
+        "dev.cdevents.incident.resolved.0.3.0",
+    );
     assert_eq!(decode(&resolved).unwrap(), None);
-    let deployed = cdevent("specversion", "0.5.1", "dev.cdevents.service.deployed.0.3.0");
+    let deployed = cdevent(
+        "specversion",
+        "0.5.1",
+        "dev.cdevents.service.deployed.0.3.0",
+    );
     assert_eq!(decode(&deployed).unwrap(), None);
     let foreign = cdevent("specversion", "0.5.1", "com.example.thing");
     assert!(decode(&foreign).is_err());

@@ -84,10 +84,11 @@ impl Worker {
             }
             Ok((format, None)) => {
                 self.shared.metrics.record(topic, RecordResult::Unsupported);
-                self.shared
-                    .metrics
-                    .incidents()
-                    .incident(Transport::Kafka, format, Outcome::Ignored);
+                self.shared.metrics.incidents().incident(
+                    Transport::Kafka,
+                    format,
+                    Outcome::Ignored,
+                );
                 self.store(topic, partition, offset, epoch);
                 Ok(None)
             }
