@@ -9,7 +9,7 @@
 //! | `GET /api/v1/services/{name}/dependencies` | what `name` calls; `?transitive=true` for everything reachable, with shortest path lengths and paths |
 //! | `GET /api/v1/services/{name}/dependents` | who calls `name`; `?transitive=true` for its blast radius |
 //! | `GET /api/v1/alerts`, `/releases`, `/owners` | what the analysis stage published |
-//! | `GET /api/v1/incidents`, `/api/v1/incidents/{id}` | reported incidents, `pending` or `answered` with the answer alert and culprit (`POST` is served by [`crate::ingest::incident`]) |
+//! | `GET /api/v1/incidents`, `/api/v1/incidents/{id}` | reported incidents, `pending` or `answered` with the answer alert and culprit (`POST` is served by the ingest layer) |
 //! | `GET /healthz` | liveness: 200 while the process serves |
 //! | `GET /readyz` | readiness: 503 until every expected component is up, and during shutdown |
 //! | `GET /metrics` | self-metrics plus the Tempo-compatible service-graph series ([`exposition`]) |
