@@ -36,6 +36,8 @@
 //! * [`store`]: latest snapshots for readers; durable state in the data directory.
 //! * [`audit`]: the append-only, hash-chained audit log (SHA-256) of
 //!   configuration loads, deployment events and alerts; verify and export.
+//! * [`report`]: post-mortem drafts: Markdown and hand-written SVG charts
+//!   from alerts, releases and per-window series (any [`report::ReportSource`]).
 //! * [`api`]: the HTTP API and `/metrics`; reads only [`store`].
 //! * [`sim`]: a seeded, deterministic traffic simulator (demo, tests, benches).
 //! * [`config`], [`app`], [`shutdown`]: loading, wiring and stopping.
@@ -56,6 +58,7 @@
 //! | `attribute` | `model`, `telemetry` |
 //! | `emit` | `model`, `telemetry`, `proto` |
 //! | `audit` | `model`, `telemetry` |
+//! | `report` | `model` |
 //! | `analyze` | `model`, `telemetry`, `release`, `detect`, `attribute`, `emit`, `store`, `audit` |
 //!
 //! `app`, `config`, `shutdown` and `main` are the wiring layer. The table is
@@ -75,6 +78,7 @@ pub mod ingest;
 pub mod model;
 pub mod proto;
 pub mod release;
+pub mod report;
 pub mod shutdown;
 pub mod sim;
 pub mod store;
