@@ -14,6 +14,7 @@ pub mod cli;
 pub mod demo;
 pub mod graph_cmd;
 pub mod replay;
+pub mod report_cmd;
 mod state;
 
 use state::{persist_graph, persist_journal, restore_graph, restore_journal};

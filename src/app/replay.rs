@@ -35,7 +35,9 @@ use crate::graph::Graph;
 use crate::ingest::deploy::decode_deploy_event;
 use crate::ingest::file::SpanFile;
 use crate::ingest::incident::decode_incident;
-use crate::model::{Alert, DeployEvent, Incident, ResourceInfo, Span, SpanBatch, WindowStats};
+use crate::model::{
+    Alert, DeployEvent, GraphSnapshot, Incident, ResourceInfo, Span, SpanBatch, WindowStats,
+};
 
 /// Spans per chunk handed to the graph; chunking never changes the result.
 const CHUNK: usize = 4096;
@@ -125,12 +127,49 @@ struct Entry {
     resource: Arc<ResourceInfo>,
 }
 
+/// Everything a replay produced, for callers in this process
+/// (`epicenter report` builds its report from it).
+#[derive(Debug)]
+pub struct ReplayRun {
+    /// Counts.
+    pub report: ReplayReport,
+    /// Every alert, in emission order.
+    pub alerts: Vec<Alert>,
+    /// The final graph.
+    pub snapshot: GraphSnapshot,
+    /// The analyzer after the last window (its release index holds every release).
+    pub analyzer: Analyzer,
+}
+
 /// Runs the replay. Blocking; call from `spawn_blocking` in async contexts.
 ///
 /// # Errors
 /// When an input file cannot be opened or an output cannot be written.
 /// A line that fails to decode is reported and skipped, not an error.
 pub fn replay(settings: &Settings, options: &ReplayOptions) -> anyhow::Result<ReplayReport> {
+    let run = run(settings, options, &mut |_| {})?;
+    // The output file is always written, even empty, so callers can rely on it.
+    write_alerts(&options.alerts, &run.alerts)?;
+    if let Some(path) = &options.graph {
+        let json = crate::api::graph_json(&run.snapshot);
+        let text = serde_json::to_string_pretty(&json)?;
+        std::fs::write(path, text + "\n")
+            .with_context(|| format!("writing graph to {}", path.display()))?;
+    }
+    Ok(run.report)
+}
+
+/// The replay pipeline without its outputs: every closed window is shown
+/// to `on_window` (in event-time order) after the analyzer has seen it.
+/// `options.alerts` and `options.graph` are not written.
+///
+/// # Errors
+/// When an input file cannot be opened or read.
+pub fn run(
+    settings: &Settings,
+    options: &ReplayOptions,
+    on_window: &mut dyn FnMut(&WindowStats),
+) -> anyhow::Result<ReplayRun> {
     let mut report = ReplayReport::default();
     let mut entries = read_all(options, &mut report)?;
     // Event-time order; the stable sort keeps input order among equal times.
@@ -148,36 +187,35 @@ pub fn replay(settings: &Settings, options: &ReplayOptions) -> anyhow::Result<Re
     }
     let mut graph = Graph::new(&settings.graph);
     let mut alerts: Vec<Alert> = early_alerts;
-    let mut analyze = |windows: Vec<WindowStats>, report: &mut ReplayReport| {
-        for window in windows {
-            report.windows += 1;
-            alerts.extend(analyzer.on_window(&window).alerts);
-        }
-    };
+    let mut analyze =
+        |windows: Vec<WindowStats>, report: &mut ReplayReport, analyzer: &mut Analyzer| {
+            for window in windows {
+                report.windows += 1;
+                alerts.extend(analyzer.on_window(&window).alerts);
+                on_window(&window);
+            }
+        };
     let bar = progress_bar(options.progress, entries.len() as u64);
     for chunk in entries.chunks(CHUNK) {
         graph.observe(&to_batch(chunk));
-        analyze(graph.take_closed_windows(), &mut report);
+        analyze(graph.take_closed_windows(), &mut report, &mut analyzer);
         if let Some(bar) = &bar {
             bar.inc(chunk.len() as u64);
         }
     }
-    analyze(graph.finish(), &mut report);
+    analyze(graph.finish(), &mut report, &mut analyzer);
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
     let snapshot = graph.snapshot();
     report.edges = snapshot.edges.len() as u64;
     report.alerts = alerts.len() as u64;
-    // The output file is always written, even empty, so callers can rely on it.
-    write_alerts(&options.alerts, &alerts)?;
-    if let Some(path) = &options.graph {
-        let json = crate::api::graph_json(&snapshot);
-        let text = serde_json::to_string_pretty(&json)?;
-        std::fs::write(path, text + "\n")
-            .with_context(|| format!("writing graph to {}", path.display()))?;
-    }
-    Ok(report)
+    Ok(ReplayRun {
+        report,
+        alerts,
+        snapshot,
+        analyzer,
+    })
 }
 
 fn read_all(options: &ReplayOptions, report: &mut ReplayReport) -> anyhow::Result<Vec<Entry>> {

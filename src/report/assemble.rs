@@ -5,36 +5,28 @@
 //!
 //! Never does: I/O itself (the source does), clock reads.
 
-use std::collections::BTreeSet;
-
-use crate::model::{
-    Alert, AlertType, OwnerRef, Release, ReleaseRef, Suspect, Timestamp, VerdictInfo,
-};
+use crate::model::{Alert, AlertType, OwnerRef, Release, Suspect, Timestamp, VerdictInfo};
 
 use super::ReportError;
-use super::input::{
-    BlastRadius, Dependent, EventKind, ReleaseMarker, ReportInput, SeriesPoint, ServiceSeries,
-    TimelineEvent,
-};
-use super::text::{hhmm, percent, signal_value};
+use super::incident::{lead, recovery, related, same_release};
+use super::input::{BlastRadius, Dependent, ReportInput, SeriesPoint, ServiceSeries};
+use super::series::{bucket_nanos, downsample};
+use super::text::hhmm;
+use super::timeline::{incident_events, markers, release_events};
 
 const MINUTE: u64 = 60 * Timestamp::SECOND;
 /// Alerts are looked for this far either side of the time asked for.
 const ALERT_LOOKAROUND: u64 = 6 * 60 * MINUTE;
-/// An anomaly whose onset lies this close to the time asked for matches it.
-const MATCH_WINDOW: u64 = 30 * MINUTE;
 /// A release counts for the period only when it started this close to the onset.
 const RELEASE_REACH: u64 = 6 * 60 * MINUTE;
 /// Least padding either side of what happened.
 const MIN_PAD: u64 = 10 * MINUTE;
 /// Services charted at most.
 const MAX_CHARTED: usize = 4;
-/// Releases listed in the timeline at most.
-const MAX_RELEASES: usize = 20;
 
 /// An incident a source knows by id (an incident tool's id, or an alert id).
 #[derive(Clone, Debug, PartialEq)]
-pub struct IncidentRef {
+pub struct IncidentInfo {
     /// The id asked for.
     pub id: String,
     /// The service it is about.
@@ -72,7 +64,7 @@ pub trait ReportSource {
     /// What the data is, for the report's header ("a replay of spans.jsonl").
     fn describe(&self) -> String;
     /// An incident by id.
-    fn incident(&self, id: &str) -> Option<IncidentRef>;
+    fn incident(&self, id: &str) -> Option<IncidentInfo>;
     /// Every alert detected in `[from, to]`, oldest first.
     fn alerts(&self, from: Timestamp, to: Timestamp) -> Vec<Alert>;
     /// Releases of `environment` started, exposed or rolled back in `[from, to]`.
@@ -105,108 +97,11 @@ pub trait ReportSource {
     }
 }
 
-fn about(alert: &Alert, service: &str) -> bool {
-    alert.anomaly.as_ref().is_some_and(|a| a.service == service)
-}
-
-fn anomaly_kind(alert: &Alert) -> bool {
-    matches!(alert.kind, AlertType::Anomaly | AlertType::Attribution) && alert.anomaly.is_some()
-}
-
-/// The anomaly or attribution alert the report is about.
-fn lead<'a>(
-    alerts: &'a [Alert],
-    service: &str,
-    env: Option<&str>,
-    at: Timestamp,
-) -> Option<&'a Alert> {
-    let candidates = alerts
-        .iter()
-        .filter(|a| anomaly_kind(a) && about(a, service) && env.is_none_or(|e| a.environment == e));
-    let mut best: Option<(u64, &Alert)> = None;
-    for alert in candidates {
-        let Some(anomaly) = &alert.anomaly else {
-            continue;
-        };
-        let end = recovery(alerts, alert).unwrap_or(Timestamp(u64::MAX));
-        let distance = if anomaly.onset <= at && at <= end {
-            0
-        } else {
-            anomaly.onset.nanos().abs_diff(at.nanos())
-        };
-        if distance <= MATCH_WINDOW && best.is_none_or(|(d, _)| distance < d) {
-            best = Some((distance, alert));
-        }
-    }
-    best.map(|(_, a)| a)
-}
-
-/// When the alert's anomaly recovered: its own `recovered_at`, or that of
-/// (or the detection time of) a `resolved` alert of the same incident.
-fn recovery(alerts: &[Alert], alert: &Alert) -> Option<Timestamp> {
-    let chain = related(alerts, alert);
-    let recovered = chain
-        .iter()
-        .filter_map(|a| a.anomaly.as_ref().and_then(|x| x.recovered_at))
-        .min();
-    recovered.or_else(|| {
-        chain
-            .iter()
-            .filter(|a| a.kind == AlertType::Resolved)
-            .map(|a| a.detected_at)
-            .min()
-    })
-}
-
-/// Every alert of the lead's incident: linked by `resolves`, or the same
-/// series with the same onset.
-fn related<'a>(alerts: &'a [Alert], lead: &Alert) -> Vec<&'a Alert> {
-    let key = lead.anomaly.as_ref().map(|a| (a.series.clone(), a.onset));
-    let mut ids: BTreeSet<String> = BTreeSet::from([lead.id.clone()]);
-    loop {
-        let before = ids.len();
-        for a in alerts {
-            let linked = a.resolves.as_ref().is_some_and(|r| ids.contains(r))
-                || (ids.contains(&a.id) && a.resolves.is_some());
-            let same = a.anomaly.as_ref().map(|x| (x.series.clone(), x.onset)) == key
-                && key.is_some()
-                && a.environment == lead.environment;
-            if linked || same {
-                ids.insert(a.id.clone());
-                if let Some(r) = &a.resolves {
-                    ids.insert(r.clone());
-                }
-            }
-        }
-        if ids.len() == before {
-            break;
-        }
-    }
-    let mut out: Vec<&Alert> = alerts.iter().filter(|a| ids.contains(&a.id)).collect();
-    out.sort_by(|a, b| a.detected_at.cmp(&b.detected_at).then(a.id.cmp(&b.id)));
-    out.dedup_by(|a, b| a.id == b.id);
-    out
-}
-
-fn same_release(r: &ReleaseRef, release: &ReleaseRef) -> bool {
-    r.service == release.service
-        && r.version == release.version
-        && r.environment == release.environment
-}
-
-fn release_text(r: &Release) -> String {
-    let mut text = format!("{} {}", r.key.service, r.key.version);
-    if let Some(prev) = &r.previous_version {
-        text = format!("{} {prev} → {}", r.key.service, r.key.version);
-    }
-    match &r.deployment_id {
-        Some(id) => text.push_str(&format!(", deployment {id}")),
-        None => text.push_str(", implicit (seen in spans, no deployment event)"),
-    }
-    text
-}
-
-/// Builds the report input for `subject` from `source`.
+/// Builds the report input for `subject` from `source`: the lead alert
+/// (the anomaly or attribution on the service whose span covers the time, or
+/// whose onset is nearest within 30 minutes), the other alerts of its
+/// incident, the releases near the onset, and a period from the release to
+/// the recovery padded by a quarter (at least 10 minutes) either side.
 ///
 /// # Errors
 /// [`ReportError::UnknownIncident`] when the source does not know the incident.
@@ -251,13 +146,16 @@ pub fn assemble(source: &dyn ReportSource, subject: &Subject) -> Result<ReportIn
         anomaly.recovered_at = anomaly.recovered_at.or(recovery(&alerts, lead));
     }
     let mut suspects = best.map(|a| a.suspects.clone()).unwrap_or_default();
-    if best.is_none() {
-        if let Some(found) = source.which_release(&service, &environment, at) {
-            if !found.is_empty() {
-                unknowns.push("No alert fired at the time: the suspects were computed afterwards from the stored history.".to_string());
-            }
-            suspects = found;
+    if best.is_none()
+        && let Some(found) = source.which_release(&service, &environment, at)
+    {
+        if !found.is_empty() {
+            unknowns.push(
+                "No alert fired at the time: the suspects were computed afterwards from the stored history."
+                    .to_string(),
+            );
         }
+        suspects = found;
     }
     let top = suspects.first().map(|s| s.release.clone());
     let verdict: Option<VerdictInfo> = top.as_ref().and_then(|top| {
@@ -318,135 +216,13 @@ pub fn assemble(source: &dyn ReportSource, subject: &Subject) -> Result<ReportIn
     let from = span.0.minus_nanos(pad);
     let to = span.1.plus_nanos(pad);
 
-    // Timeline.
-    let mut timeline = Vec::new();
-    let within = |t: Timestamp| from <= t && t <= to;
-    for r in releases
-        .iter()
-        .filter(|r| within(r.started_at) || r.rolled_back_at.is_some_and(within))
-        .take(MAX_RELEASES)
-    {
-        let name = format!("{} {}", r.key.service, r.key.version);
-        if within(r.started_at) {
-            timeline.push(TimelineEvent {
-                at: r.started_at,
-                kind: EventKind::ReleaseStarted,
-                text: release_text(r),
-            });
-        }
-        if let Some(e) = r
-            .exposure_start
-            .filter(|e| within(*e) && *e != r.started_at)
-        {
-            timeline.push(TimelineEvent {
-                at: e,
-                kind: EventKind::ReleaseExposed,
-                text: format!("{name} first served traffic"),
-            });
-        }
-        if let Some(c) = r.completed_at.filter(|c| within(*c)) {
-            timeline.push(TimelineEvent {
-                at: c,
-                kind: EventKind::ReleaseFinished,
-                text: format!("{name} on (nearly) all instances"),
-            });
-        }
-        if let Some(b) = r.rolled_back_at.filter(|b| within(*b)) {
-            let to_version = r
-                .rolled_back_to
-                .as_deref()
-                .or(r.previous_version.as_deref())
-                .unwrap_or("an earlier version");
-            timeline.push(TimelineEvent {
-                at: b,
-                kind: EventKind::Rollback,
-                text: format!("{name} rolled back to {to_version}"),
-            });
-        }
-    }
-    if let Some(a) = &anomaly {
-        let mut text = format!(
-            "{} of {} left its baseline ({} → {})",
-            a.signal.replace('_', " "),
-            a.service,
-            signal_value(&a.signal, a.baseline),
-            signal_value(&a.signal, a.observed)
-        );
-        if !a.origins.is_empty() {
-            let origins: Vec<String> = a
-                .origins
-                .iter()
-                .take(3)
-                .map(|o| format!("{} ({:.2})", o.service, o.score))
-                .collect();
-            text.push_str(&format!("; likely origin {}", origins.join(", ")));
-        }
-        timeline.push(TimelineEvent {
-            at: a.onset,
-            kind: EventKind::Onset,
-            text,
-        });
-        if let Some(r) = a.recovered_at {
-            timeline.push(TimelineEvent {
-                at: r,
-                kind: EventKind::Recovery,
-                text: format!(
-                    "{} of {} back to baseline",
-                    a.signal.replace('_', " "),
-                    a.service
-                ),
-            });
-        }
-    }
-    if let Some(first) = chain.iter().find(|a| anomaly_kind(a)) {
-        timeline.push(TimelineEvent {
-            at: first.detected_at,
-            kind: EventKind::Detection,
-            text: format!(
-                "{} alert {} ({})",
-                first.kind.as_str(),
-                first.id,
-                first.severity.as_str()
-            ),
-        });
-    }
-    if let Some(attr) = chain.iter().find(|a| a.kind == AlertType::Attribution)
-        && let Some(s) = attr.suspects.first()
-    {
-        timeline.push(TimelineEvent {
-            at: attr.detected_at,
-            kind: EventKind::Attribution,
-            text: format!(
-                "{} {} named first suspect ({})",
-                s.release.service,
-                s.release.version,
-                percent(s.confidence)
-            ),
-        });
-    }
-    if let (Some(v), Some(at)) = (&verdict, verdict_at) {
-        timeline.push(TimelineEvent {
-            at,
-            kind: EventKind::Verdict,
-            text: format!(
-                "{} {}: {}",
-                v.release.service,
-                v.release.version,
-                v.verdict.as_str()
-            ),
-        });
-    }
-    if let Some(i) = incident.as_ref().filter(|i| i.external) {
-        let title = i
-            .title
-            .as_deref()
-            .map_or(String::new(), |t| format!(": {t}"));
-        timeline.push(TimelineEvent {
-            at: i.at,
-            kind: EventKind::Incident,
-            text: format!("incident {}{title}", i.id),
-        });
-    }
+    let mut timeline = release_events(&releases, from, to);
+    timeline.extend(incident_events(
+        anomaly.as_ref(),
+        &chain,
+        verdict.as_ref().zip(verdict_at),
+        incident.as_ref(),
+    ));
     timeline.sort_by_key(|e| e.at);
 
     // Charts: the service, the top suspect's service, then affected services.
@@ -461,38 +237,15 @@ pub fn assemble(source: &dyn ReportSource, subject: &Subject) -> Result<ReportIn
             charted.push(name);
         }
     }
+    let bucket = bucket_nanos(from, to);
     let series: Vec<ServiceSeries> = charted
         .iter()
         .map(|s| ServiceSeries {
             service: s.clone(),
-            points: source.series(s, &environment, from, to),
+            points: downsample(&source.series(s, &environment, from, to), bucket),
         })
         .collect();
-    let mut markers: Vec<ReleaseMarker> = Vec::new();
-    for r in releases
-        .iter()
-        .filter(|r| charted.iter().any(|c| **c == *r.key.service))
-    {
-        if within(r.started_at) {
-            markers.push(ReleaseMarker {
-                at: r.started_at,
-                label: format!("{} {}", r.key.service, r.key.version),
-            });
-        }
-        if let Some(b) = r.rolled_back_at.filter(|b| within(*b)) {
-            let to_version = r
-                .rolled_back_to
-                .as_deref()
-                .or(r.previous_version.as_deref())
-                .unwrap_or("?");
-            markers.push(ReleaseMarker {
-                at: b,
-                label: format!("rollback {} → {to_version}", r.key.service),
-            });
-        }
-    }
-    markers.sort_by(|a, b| a.at.cmp(&b.at).then(a.label.cmp(&b.label)));
-    markers.dedup();
+    let markers = markers(&releases, &charted, from, to);
 
     // Owners: the service, the suspects' services, the affected ones.
     let mut owners: Vec<OwnerRef> = Vec::new();
@@ -523,7 +276,7 @@ pub fn assemble(source: &dyn ReportSource, subject: &Subject) -> Result<ReportIn
 
     let dependents = source.dependents(&service, &environment);
     let title = match (&incident, &anomaly, &top) {
-        (Some(IncidentRef { title: Some(t), .. }), _, _) => t.clone(),
+        (Some(IncidentInfo { title: Some(t), .. }), _, _) => t.clone(),
         (_, Some(a), Some(r)) => format!(
             "{} of {} rose after {} {}",
             capitalize(&a.signal.replace('_', " ")),

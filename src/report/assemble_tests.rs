@@ -26,8 +26,8 @@ impl ReportSource for Fake {
     fn describe(&self) -> String {
         "a fake".into()
     }
-    fn incident(&self, id: &str) -> Option<IncidentRef> {
-        (id == "INC-1").then(|| IncidentRef {
+    fn incident(&self, id: &str) -> Option<IncidentInfo> {
+        (id == "INC-1").then(|| IncidentInfo {
             id: id.into(),
             service: "payment".into(),
             environment: None,
@@ -141,6 +141,7 @@ fn alert(kind: AlertType, id: &str, at: u64, resolves: Option<&str>) -> Alert {
         verdict: None,
         topology: None,
         owners: vec![],
+        incident: None,
     }
 }
 

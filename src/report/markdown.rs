@@ -19,8 +19,8 @@ pub const LOW_TRAFFIC_REQUESTS: u64 = 20;
 /// The whole document; `charts` are (alt text, relative file name).
 pub(crate) fn render(input: &ReportInput, charts: &[(String, String)]) -> String {
     let mut s = String::with_capacity(8192);
-    let _ = writeln!(s, "# Post-mortem draft: {}\n", md(&input.title));
-    let _ = writeln!(
+    let _ignored = writeln!(s, "# Post-mortem draft: {}\n", md(&input.title));
+    let _ignored = writeln!(
         s,
         "> Draft written by Epicenter from {} for **{}**{} around {} (UTC). \
          Times are event time, UTC. Check every section, then edit: the sections \
@@ -46,7 +46,7 @@ pub(crate) fn render(input: &ReportInput, charts: &[(String, String)]) -> String
         s.push_str("Dashed vertical lines mark releases and rollbacks; the shaded band is the anomaly.\n\n");
     }
     for (alt, file) in charts {
-        let _ = writeln!(s, "![{}]({file})\n", md(alt));
+        let _ignored = writeln!(s, "![{}]({file})\n", md(alt));
     }
     unknowns(&mut s, input);
     s.push_str(
@@ -77,7 +77,7 @@ fn summary(s: &mut String, input: &ReportInput) {
     match &input.anomaly {
         Some(a) => {
             let signal = a.signal.replace('_', " ");
-            let _ = writeln!(
+            let _ignored = writeln!(
                 s,
                 "| What | {} of {} rose from {} to {} ({} requests behind the observed value) |",
                 md(&signal),
@@ -89,7 +89,7 @@ fn summary(s: &mut String, input: &ReportInput) {
             let detected = first(input, EventKind::Detection);
             let mut when = format!("onset {} {} UTC", date(a.onset), hhmmss(a.onset));
             if let Some(d) = detected {
-                let _ = write!(
+                let _ignored = write!(
                     when,
                     ", detected {} ({} after onset)",
                     hhmmss(d.at),
@@ -98,7 +98,7 @@ fn summary(s: &mut String, input: &ReportInput) {
             }
             match a.recovered_at {
                 Some(r) => {
-                    let _ = write!(
+                    let _ignored = write!(
                         when,
                         ", recovered {} (lasted {})",
                         hhmmss(r),
@@ -106,17 +106,17 @@ fn summary(s: &mut String, input: &ReportInput) {
                     );
                 }
                 None => {
-                    let _ = write!(
+                    let _ignored = write!(
                         when,
                         ", not recovered by the end of the data ({} UTC)",
                         hhmm(input.to)
                     );
                 }
             }
-            let _ = writeln!(s, "| When | {when} |");
+            let _ignored = writeln!(s, "| When | {when} |");
         }
         None => {
-            let _ = writeln!(
+            let _ignored = writeln!(
                 s,
                 "| What | no anomaly of {} was detected around {} UTC |",
                 md(&input.service),
@@ -124,7 +124,7 @@ fn summary(s: &mut String, input: &ReportInput) {
             );
         }
     }
-    let _ = writeln!(
+    let _ignored = writeln!(
         s,
         "| Where | {}{} |",
         md(&input.service),
@@ -139,19 +139,19 @@ fn summary(s: &mut String, input: &ReportInput) {
             let r = &top.release;
             let mut text = md(&release_name(top));
             if let Some(prev) = &r.previous_version {
-                let _ = write!(text, " (from {})", md(prev));
+                let _ignored = write!(text, " (from {})", md(prev));
             }
             if let Some(at) = r.started_at {
-                let _ = write!(text, ", started {} UTC", hhmmss(at));
+                let _ignored = write!(text, ", started {} UTC", hhmmss(at));
             }
             match &r.deployment_id {
                 Some(id) => {
-                    let _ = write!(text, ", deployment `{}`", id.replace('`', "'"));
+                    let _ignored = write!(text, ", deployment `{}`", id.replace('`', "'"));
                 }
                 None => text.push_str(", no deployment event (found in spans)"),
             }
-            let _ = writeln!(s, "| Suspected release | {text} |");
-            let _ = writeln!(s, "| Confidence | {} |", percent(top.confidence));
+            let _ignored = writeln!(s, "| Suspected release | {text} |");
+            let _ignored = writeln!(s, "| Confidence | {} |", percent(top.confidence));
         }
         None => s.push_str("| Suspected release | none: no release explains it |\n"),
     }
@@ -164,15 +164,15 @@ fn summary(s: &mut String, input: &ReportInput) {
             duration(v.soak_secs as f64)
         );
         if let Some(mttr) = v.mttr_secs {
-            let _ = write!(text, ", time to recovery {}", duration(mttr));
+            let _ignored = write!(text, ", time to recovery {}", duration(mttr));
         }
-        let _ = writeln!(s, "| Verdict | {text} |");
+        let _ignored = writeln!(s, "| Verdict | {text} |");
     }
     if let Some(r) = &input.recommendation {
-        let _ = writeln!(s, "| Recommendation | {} |", md(r));
+        let _ignored = writeln!(s, "| Recommendation | {} |", md(r));
     }
     if let Some(sev) = input.severity {
-        let _ = writeln!(s, "| Severity | {} |", sev.as_str());
+        let _ignored = writeln!(s, "| Severity | {} |", sev.as_str());
     }
     if !input.alert_ids.is_empty() {
         let ids: Vec<String> = input
@@ -180,7 +180,7 @@ fn summary(s: &mut String, input: &ReportInput) {
             .iter()
             .map(|id| format!("`{}`", id.replace('`', "'")))
             .collect();
-        let _ = writeln!(s, "| Alerts | {} |", ids.join(", "));
+        let _ignored = writeln!(s, "| Alerts | {} |", ids.join(", "));
     }
     s.push('\n');
 }
@@ -202,7 +202,7 @@ fn timeline(s: &mut String, input: &ReportInput) {
     let mut events: Vec<&TimelineEvent> = input.timeline.iter().collect();
     events.sort_by_key(|e| e.at); // stable: equal times keep input order
     let onset = input.anomaly.as_ref().map(|a| a.onset);
-    let _ = writeln!(
+    let _ignored = writeln!(
         s,
         "Times are UTC on {}{}.\n",
         date(events[0].at),
@@ -227,7 +227,7 @@ fn timeline(s: &mut String, input: &ReportInput) {
         } else {
             format!("{} ", date(e.at))
         };
-        let _ = writeln!(
+        let _ignored = writeln!(
             s,
             "| {day}{} | {since} | {} | {} |",
             hhmmss(e.at),
@@ -249,7 +249,7 @@ fn suspects(s: &mut String, input: &ReportInput) {
     }
     for (n, suspect) in input.suspects.iter().enumerate() {
         let r = &suspect.release;
-        let _ = writeln!(
+        let _ignored = writeln!(
             s,
             "### {}. {} ({} confidence)\n",
             n + 1,
@@ -270,14 +270,14 @@ fn suspects(s: &mut String, input: &ReportInput) {
             Some(id) => format!("deployment `{}`", id.replace('`', "'")),
             None => "no deployment event: found from the versions in spans".to_string(),
         });
-        let _ = writeln!(s, "Release: {}.\n", facts.join(", "));
+        let _ignored = writeln!(s, "Release: {}.\n", facts.join(", "));
         if suspect.evidence.is_empty() {
             s.push_str("No evidence recorded.\n\n");
             continue;
         }
         s.push_str("| Evidence | Key numbers | Weight (log-likelihood ratio) | In words |\n|---|---|---|---|\n");
         for e in &suspect.evidence {
-            let _ = writeln!(
+            let _ignored = writeln!(
                 s,
                 "| {} | {} | {} | {} |",
                 evidence::name(&e.detail),
@@ -297,24 +297,24 @@ fn blast_radius(s: &mut String, input: &ReportInput) {
         s.push_str("Affected services: none recorded.\n\n");
     } else {
         let names: Vec<String> = b.affected.iter().map(|a| md(a)).collect();
-        let _ = writeln!(s, "Affected services: {}.\n", names.join(", "));
+        let _ignored = writeln!(s, "Affected services: {}.\n", names.join(", "));
     }
     if b.dependents.is_empty() {
-        let _ = writeln!(
+        let _ignored = writeln!(
             s,
             "No service is known to depend on {}.\n",
             md(&input.service)
         );
         return;
     }
-    let _ = writeln!(
+    let _ignored = writeln!(
         s,
         "Services that depend on {} (directly or through others), with the estimated share of its inbound requests that come from each:\n",
         md(&input.service)
     );
     s.push_str("| Dependent | Hops | Share of requests |\n|---|---|---|\n");
     for d in &b.dependents {
-        let _ = writeln!(
+        let _ignored = writeln!(
             s,
             "| {} | {} | {} |",
             md(&d.service),
@@ -333,7 +333,7 @@ fn owners(s: &mut String, input: &ReportInput) {
     }
     s.push_str("| Service | Team | Channel | Tier |\n|---|---|---|---|\n");
     for o in &input.owners {
-        let _ = writeln!(
+        let _ignored = writeln!(
             s,
             "| {} | {} | {} | {} |",
             md(&o.service),
@@ -419,7 +419,7 @@ pub(crate) fn unknown_list(input: &ReportInput) -> Vec<String> {
 fn unknowns(s: &mut String, input: &ReportInput) {
     s.push_str("## What we do not know\n\n");
     for item in unknown_list(input) {
-        let _ = writeln!(s, "- {}", md(&item));
+        let _ignored = writeln!(s, "- {}", md(&item));
     }
     s.push('\n');
 }

@@ -16,20 +16,24 @@
 mod assemble;
 mod charts;
 mod evidence;
+mod incident;
 mod input;
 mod markdown;
+mod series;
 mod svg;
 mod text;
+mod timeline;
 
 use std::path::{Path, PathBuf};
 
-pub use assemble::{IncidentRef, ReportSource, Subject, assemble};
+pub use assemble::{IncidentInfo, ReportSource, Subject, assemble};
 pub use charts::{ERROR_RATIO_SUFFIX, LATENCY_SUFFIX};
 pub use input::{
     BlastRadius, Dependent, EventKind, ReleaseMarker, ReportInput, SeriesPoint, ServiceSeries,
     TimelineEvent,
 };
 pub use markdown::LOW_TRAFFIC_REQUESTS;
+pub use series::{MAX_POINTS, MIN_BUCKET_SECS, bucket_nanos, downsample};
 
 /// Errors of assembling or writing a report.
 #[derive(Debug, thiserror::Error)]
@@ -130,5 +134,7 @@ impl Report {
 
 #[cfg(test)]
 mod assemble_tests;
+#[cfg(test)]
+mod markdown_tests;
 #[cfg(test)]
 mod tests;

@@ -153,17 +153,17 @@ pub(crate) fn render(chart: &Chart<'_>) -> String {
     let y = |v: f64| PLOT_BOTTOM - (v / top).clamp(0.0, 1.0) * (PLOT_BOTTOM - PLOT_TOP);
 
     let mut s = String::with_capacity(8192);
-    let _ = write!(
+    let _ignored = writeln!(
         s,
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{WIDTH}\" height=\"{HEIGHT}\" \
-         viewBox=\"0 0 {WIDTH} {HEIGHT}\" font-family=\"sans-serif\" font-size=\"12\">\n"
+         viewBox=\"0 0 {WIDTH} {HEIGHT}\" font-family=\"sans-serif\" font-size=\"12\">"
     );
-    let _ = writeln!(s, "<title>{}</title>", xml(&chart.title));
-    let _ = writeln!(
+    let _ignored = writeln!(s, "<title>{}</title>", xml(&chart.title));
+    let _ignored = writeln!(
         s,
         "<rect class=\"background\" x=\"0\" y=\"0\" width=\"{WIDTH}\" height=\"{HEIGHT}\" fill=\"#ffffff\"/>"
     );
-    let _ = writeln!(
+    let _ignored = writeln!(
         s,
         "<text class=\"title\" x=\"{:.1}\" y=\"22\" text-anchor=\"middle\" font-size=\"15\" font-weight=\"bold\" fill=\"#222222\">{}</text>",
         WIDTH / 2.0,
@@ -173,9 +173,9 @@ pub(crate) fn render(chart: &Chart<'_>) -> String {
         let x0 = chart.x(start).clamp(PLOT_LEFT, PLOT_RIGHT);
         let x1 = chart.x(end).clamp(PLOT_LEFT, PLOT_RIGHT);
         if x1 > x0 {
-            let _ = writeln!(
+            let _ignored = writeln!(
                 s,
-                "<rect class=\"anomaly-band\" x=\"{x0:.1}\" y=\"{PLOT_TOP:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"#d62728\" fill-opacity=\"0.08\"/>",
+                "<rect class=\"anomaly-band\" x=\"{x0:.1}\" y=\"{PLOT_TOP:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"#f2b134\" fill-opacity=\"0.18\"/>",
                 x1 - x0,
                 PLOT_BOTTOM - PLOT_TOP
             );
@@ -187,7 +187,7 @@ pub(crate) fn render(chart: &Chart<'_>) -> String {
     }
     markers(&mut s, chart);
     if drawable == 0 {
-        let _ = writeln!(
+        let _ignored = writeln!(
             s,
             "<text class=\"no-data\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" font-size=\"16\" fill=\"#888888\">no data in this period</text>",
             (PLOT_LEFT + PLOT_RIGHT) / 2.0,
@@ -205,11 +205,11 @@ fn axes(s: &mut String, chart: &Chart<'_>, top: f64, step: f64) {
     for i in 0..=ticks {
         let v = step * i as f64;
         let py = PLOT_BOTTOM - v / top * (PLOT_BOTTOM - PLOT_TOP);
-        let _ = writeln!(
+        let _ignored = writeln!(
             s,
             "<line x1=\"{PLOT_LEFT:.1}\" y1=\"{py:.1}\" x2=\"{PLOT_RIGHT:.1}\" y2=\"{py:.1}\" stroke=\"#e5e5e5\"/>"
         );
-        let _ = writeln!(
+        let _ignored = writeln!(
             s,
             "<text class=\"y-tick\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>",
             PLOT_LEFT - 6.0,
@@ -217,7 +217,7 @@ fn axes(s: &mut String, chart: &Chart<'_>, top: f64, step: f64) {
             xml(&(chart.y_format)(v))
         );
     }
-    let _ = writeln!(
+    let _ignored = writeln!(
         s,
         "<text class=\"y-caption\" transform=\"translate(16 {:.1}) rotate(-90)\" text-anchor=\"middle\">{}</text>",
         (PLOT_TOP + PLOT_BOTTOM) / 2.0,
@@ -229,12 +229,12 @@ fn axes(s: &mut String, chart: &Chart<'_>, top: f64, step: f64) {
     let mut t = first;
     while Timestamp::from_secs(t) <= chart.to {
         let px = chart.x(Timestamp::from_secs(t));
-        let _ = writeln!(
+        let _ignored = writeln!(
             s,
             "<line x1=\"{px:.1}\" y1=\"{PLOT_BOTTOM:.1}\" x2=\"{px:.1}\" y2=\"{:.1}\" stroke=\"#444444\"/>",
             PLOT_BOTTOM + 5.0
         );
-        let _ = writeln!(
+        let _ignored = writeln!(
             s,
             "<text class=\"x-tick\" x=\"{px:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>",
             PLOT_BOTTOM + 18.0,
@@ -242,14 +242,14 @@ fn axes(s: &mut String, chart: &Chart<'_>, top: f64, step: f64) {
         );
         t += step;
     }
-    let _ = writeln!(
+    let _ignored = writeln!(
         s,
         "<text class=\"x-caption\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">time (UTC, {})</text>",
         (PLOT_LEFT + PLOT_RIGHT) / 2.0,
         PLOT_BOTTOM + 36.0,
         date(chart.from)
     );
-    let _ = writeln!(
+    let _ignored = writeln!(
         s,
         "<rect class=\"plot-frame\" x=\"{PLOT_LEFT:.1}\" y=\"{PLOT_TOP:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"none\" stroke=\"#444444\"/>",
         PLOT_RIGHT - PLOT_LEFT,
@@ -281,7 +281,7 @@ fn polylines(s: &mut String, chart: &Chart<'_>, line: &Line, y: &dyn Fn(f64) -> 
         ""
     };
     for run in runs.iter().filter(|r| !r.is_empty()) {
-        let _ = writeln!(
+        let _ignored = writeln!(
             s,
             "<polyline class=\"series\" data-service=\"{}\" data-signal=\"{}\" fill=\"none\" stroke=\"{color}\" stroke-width=\"2\"{dash} stroke-linejoin=\"round\" points=\"{}\"/>",
             xml(&line.service),
@@ -292,7 +292,7 @@ fn polylines(s: &mut String, chart: &Chart<'_>, line: &Line, y: &dyn Fn(f64) -> 
         if run.len() == 1
             && let Some((px, py)) = run[0].split_once(',')
         {
-            let _ = writeln!(
+            let _ignored = writeln!(
                 s,
                 "<circle class=\"lone-point\" cx=\"{px}\" cy=\"{py}\" r=\"2.5\" fill=\"{color}\"/>"
             );
@@ -314,7 +314,7 @@ fn markers(s: &mut String, chart: &Chart<'_>) {
         } else {
             ("start", px + 4.0)
         };
-        let _ = writeln!(
+        let _ignored = writeln!(
             s,
             "<g class=\"release-marker\" data-at=\"{}\">\n<line x1=\"{px:.1}\" y1=\"{PLOT_TOP:.1}\" x2=\"{px:.1}\" y2=\"{PLOT_BOTTOM:.1}\" stroke=\"#555555\" stroke-width=\"1.5\" stroke-dasharray=\"6 4\"/>\n<text x=\"{tx:.1}\" y=\"{ty:.1}\" text-anchor=\"{anchor}\" fill=\"#333333\">{}</text>\n</g>",
             marker.at.to_rfc3339(),
@@ -337,14 +337,14 @@ fn legend(s: &mut String, chart: &Chart<'_>) {
         } else {
             ""
         };
-        let _ = writeln!(
+        let _ignored = writeln!(
             s,
             "<line x1=\"{x:.1}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{:.1}\" stroke=\"{color}\" stroke-width=\"3\"{dash}/>",
             y - 4.0,
             x + 22.0,
             y - 4.0
         );
-        let _ = writeln!(
+        let _ignored = writeln!(
             s,
             "<text x=\"{:.1}\" y=\"{y:.1}\" fill=\"#222222\">{}</text>",
             x + 28.0,

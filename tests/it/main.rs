@@ -53,3 +53,6 @@ mod audit;
 // Reported incidents end to end: HTTP intake, answers, CDEvents output,
 // replay --incidents.
 mod incidents;
+
+// Post-mortem reports: `epicenter report` on a bad release; charts in headless Chromium.
+mod report;
