@@ -370,6 +370,10 @@ fn has_color_near(pixels: &Pixels, hex: &str) -> bool {
 #[test]
 fn charts_render_in_headless_chromium_and_are_not_blank() {
     let Some(chromium) = chromium() else {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "no chromium under CI=true: scripts/test.sh installs it"
+        );
         println!(
             "skipping: no chromium (set EPICENTER_CHROMIUM or install Debian's chromium; \
              scripts/test.sh does)"
