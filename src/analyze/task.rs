@@ -60,7 +60,7 @@ pub async fn run(
                 None => deployments_open = false,
             },
             incident = incidents.recv(), if incidents_open => match incident {
-                Some(incident) => reported(&mut analyzer, incident, &outputs),
+                Some(incident) => reported(&mut analyzer, &mut journal, incident, &outputs),
                 None => incidents_open = false,
             },
             window = windows.recv(), if windows_open => match window {
@@ -69,10 +69,11 @@ pub async fn run(
                         deploy(&mut analyzer, &mut journal, event, &outputs);
                     }
                     while let Ok(incident) = incidents.try_recv() {
-                        reported(&mut analyzer, incident, &outputs);
+                        reported(&mut analyzer, &mut journal, incident, &outputs);
                     }
                     journal.window(&window);
                     step(&mut analyzer, &window, &outputs);
+                    journal.incidents(&analyzer);
                 }
                 None => windows_open = false,
             },
@@ -91,13 +92,16 @@ fn deploy(analyzer: &mut Analyzer, journal: &mut Journal, event: DeployEvent, ou
 }
 
 /// A reported incident received: audited, published as pending, then
-/// answered now (its due time has passed) or queued for its window.
-fn reported(analyzer: &mut Analyzer, incident: Incident, outputs: &Outputs) {
+/// answered now (its due time has passed) or queued for its window; the
+/// journal remembers it either way (a restart keeps it pending, or ignores
+/// it when re-sent).
+fn reported(analyzer: &mut Analyzer, journal: &mut Journal, incident: Incident, outputs: &Outputs) {
     if let Some(audit) = &outputs.audit {
         audit.incident(&incident);
     }
     outputs.published.incident_received(&incident);
     let outcome = analyzer.on_incident(incident);
+    journal.incidents(analyzer);
     outputs.metrics.record_alerts(&outcome);
     deliver(&outcome, outputs);
 }

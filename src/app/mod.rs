@@ -213,6 +213,10 @@ pub async fn start(
         audit,
     };
     let (analyzer, journal) = restore_journal(&store, &settings.analysis);
+    // Incidents pending at the last stop are pending again (API included).
+    for incident in analyzer.pending_incidents() {
+        published.incident_received(incident);
+    }
     let analysis_task = tokio::spawn(
         crate::analyze::task::run(
             analyzer,

@@ -15,6 +15,11 @@
 //! `customData` carries the answer alert's id, the blamed release and its
 //! confidence.
 //!
+//! Metrics: the queue counts under sink `cdevents` (pushed, popped, depth,
+//! dropped); delivery counts per destination, `cdevents_kafka` and
+//! `cdevents_file` (sent, failed, retries), so an event sent to both is
+//! counted once for each.
+//!
 //! Never does: block the caller (bounded queue, newest dropped and counted),
 //! or decide anything.
 
@@ -206,7 +211,15 @@ async fn run(
         let payload = match serde_json::to_vec(&event.body) {
             Ok(payload) => payload,
             Err(_) => {
-                metrics.failed(Sink::Cdevents, Reason::Encode, 1);
+                for sink in [
+                    file.is_some().then_some(Sink::CdeventsFile),
+                    producer.is_some().then_some(Sink::CdeventsKafka),
+                ]
+                .into_iter()
+                .flatten()
+                {
+                    metrics.failed(sink, Reason::Encode, 1);
+                }
                 continue;
             }
         };
@@ -218,9 +231,9 @@ async fn run(
                 Err(error) => Err(error),
             };
             match written {
-                Ok(()) => metrics.sent(Sink::Cdevents, 1),
+                Ok(()) => metrics.sent(Sink::CdeventsFile, 1),
                 Err(error) => {
-                    metrics.failed(Sink::Cdevents, Reason::Io, 1);
+                    metrics.failed(Sink::CdeventsFile, Reason::Io, 1);
                     crate::rate_limited!(error, %error, "cdevent not written to the file");
                 }
             }
@@ -266,16 +279,16 @@ async fn produce(
             .await
         {
             Ok(_) => {
-                metrics.sent(Sink::Cdevents, 1);
+                metrics.sent(Sink::CdeventsKafka, 1);
                 return;
             }
             Err((error, _)) if attempt >= settings.max_attempts => {
-                metrics.failed(Sink::Cdevents, Reason::Producer, 1);
+                metrics.failed(Sink::CdeventsKafka, Reason::Producer, 1);
                 crate::rate_limited!(warn, %error, attempt, "cdevent delivery to kafka failed");
                 return;
             }
             Err(_) => {
-                metrics.retried(Sink::Cdevents);
+                metrics.retried(Sink::CdeventsKafka);
                 attempt += 1;
                 tokio::time::sleep(backoff.next()).await;
             }

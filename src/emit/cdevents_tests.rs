@@ -101,3 +101,43 @@ fn without_a_culprit_there_is_no_link_and_no_artifact() {
             .is_none()
     );
 }
+
+#[tokio::test]
+async fn each_destination_counts_its_own_deliveries() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cdevents.jsonl");
+    let settings = CdEventsSettings {
+        source: "/epicenter".into(),
+        // Nothing listens on port 1: every delivery to Kafka fails.
+        kafka: Some(KafkaSettings {
+            brokers: "127.0.0.1:1".into(),
+            topic: "epicenter.cdevents".into(),
+            queue_capacity: 4,
+            message_timeout: Duration::from_millis(300),
+            properties: Default::default(),
+            max_attempts: 1,
+        }),
+        path: Some(path.clone()),
+        queue_capacity: 4,
+    };
+    let metrics = Metrics::default();
+    let (tx, task) = start(&settings, metrics.clone()).unwrap();
+    assert!(tx.offer(incident_detected(&answer(true), "/epicenter")));
+    assert!(tx.offer(incident_detected(&answer(false), "/epicenter")));
+    drop(tx);
+    tokio::time::timeout(Duration::from_secs(30), task)
+        .await
+        .expect("the cdevents task ends when its queue closes")
+        .unwrap();
+    assert_eq!(std::fs::read_to_string(&path).unwrap().lines().count(), 2);
+    assert_eq!(metrics.sent_count(Sink::CdeventsFile), 2);
+    assert_eq!(metrics.sent_count(Sink::CdeventsKafka), 0);
+    assert_eq!(
+        metrics.failed_count(Sink::CdeventsKafka, Reason::Producer),
+        2
+    );
+    assert_eq!(metrics.failed_count(Sink::CdeventsFile, Reason::Io), 0);
+    // The shared queue keeps its own label, and nothing is sent under it.
+    assert_eq!(metrics.sent_count(Sink::Cdevents), 0);
+    assert_eq!(metrics.depth(Sink::Cdevents), 0);
+}

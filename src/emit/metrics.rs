@@ -23,8 +23,13 @@ pub enum Sink {
     Alertmanager,
     /// The JSON-lines file.
     File,
-    /// CDEvents `incident.detected` (Kafka topic and/or file).
+    /// The CDEvents `incident.detected` queue (shared by both destinations:
+    /// pushed, popped, depth and drops before any attempt).
     Cdevents,
+    /// CDEvents delivered to (or failed on) the Kafka topic.
+    CdeventsKafka,
+    /// CDEvents written to (or failed on) the file.
+    CdeventsFile,
 }
 
 impl Sink {
@@ -35,6 +40,8 @@ impl Sink {
             Self::Alertmanager => "alertmanager",
             Self::File => "file",
             Self::Cdevents => "cdevents",
+            Self::CdeventsKafka => "cdevents_kafka",
+            Self::CdeventsFile => "cdevents_file",
         }
     }
 }

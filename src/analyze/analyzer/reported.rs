@@ -66,6 +66,37 @@ impl Analyzer {
         self.incidents_pending.values()
     }
 
+    /// Reported incident ids taken (pending or answered and not yet
+    /// forgotten), with their start; for the journal.
+    pub fn incident_ids(&self) -> &BTreeMap<String, Timestamp> {
+        &self.incident_ids
+    }
+
+    /// Puts back what a journal remembered of reported incidents: `pending`
+    /// are queued for their due time again (answered at the next window
+    /// when it already passed), and the ids in `taken` are ignored when
+    /// re-sent, until they leave the history like live ones.
+    pub(crate) fn restore_incidents(
+        &mut self,
+        taken: &BTreeMap<String, Timestamp>,
+        pending: &[Incident],
+    ) {
+        for incident in pending {
+            if self.incidents_pending.values().any(|p| p.id == incident.id) {
+                continue;
+            }
+            let due = self.incident_due(incident.started_at);
+            self.seq += 1;
+            self.incidents_pending
+                .insert((due, self.seq), incident.clone());
+            self.incident_ids
+                .insert(incident.id.clone(), incident.started_at);
+        }
+        for (id, started) in taken {
+            self.incident_ids.entry(id.clone()).or_insert(*started);
+        }
+    }
+
     /// When an incident that started at `started_at` is answered.
     fn incident_due(&self, started_at: Timestamp) -> Timestamp {
         let at = started_at
@@ -84,8 +115,16 @@ impl Analyzer {
             let ((due, _), incident) = entry.remove_entry();
             self.answer_incident(incident, due, out);
         }
+        // Ids are forgotten with the history, except while still pending
+        // (an incident may start long before it is due).
         let horizon = now.minus_nanos(self.history_ns);
-        self.incident_ids.retain(|_, started| *started >= horizon);
+        let pending: BTreeSet<&str> = self
+            .incidents_pending
+            .values()
+            .map(|i| i.id.as_str())
+            .collect();
+        self.incident_ids
+            .retain(|id, started| *started >= horizon || pending.contains(id.as_str()));
     }
 
     /// Keeps the anomalies detection reported, as first opened (recovery
