@@ -38,7 +38,8 @@ pub struct Config {
     pub owners_file: String,
     /// Closed windows and deployment events kept (and saved at shutdown in
     /// the data directory) so a restarted daemon rebuilds its baselines,
-    /// releases and open incidents instead of relearning; 0 = off, seconds.
+    /// releases and open incidents instead of relearning (with the reported
+    /// incidents not yet answered and the ids taken); 0 = off, seconds.
     /// About 100 KB per 10-second window for a 15-service fleet.
     pub journal_secs: u64,
     /// A reported incident is answered once event time has passed its
