@@ -33,8 +33,9 @@ OPEN_SECS="${BENCH_OPEN_SECS:-20}"
 TRANSPORTS="${BENCH_TRANSPORTS:-grpc http}"
 
 log "building (release)"
-cargo build --release -q --bin epicenter
-cargo build --release -q --example otlp_load
+# One invocation: the example's dev-dependencies change feature unification,
+# and building the two separately rebuilds the library each time.
+cargo build --release -q --bin epicenter --example otlp_load
 BIN="$ROOT/target/release/epicenter"
 LOAD="$ROOT/target/release/examples/otlp_load"
 

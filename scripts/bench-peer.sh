@@ -48,8 +48,9 @@ fleet=()
 [[ -n "${BENCH_SERVICES:-}" ]] && fleet=(--services "$BENCH_SERVICES")
 
 log "building (release) and the Collector"
-cargo build --release -q --bin epicenter
-cargo build --release -q --example otlp_load
+# One invocation: the example's dev-dependencies change feature unification,
+# and building the two separately rebuilds the library each time.
+cargo build --release -q --bin epicenter --example otlp_load
 BIN="$ROOT/target/release/epicenter"
 LOAD="$ROOT/target/release/examples/otlp_load"
 COLLECTOR="$(scripts/peer-collector.sh)"
@@ -80,7 +81,7 @@ row() { # name kv-line load
     ccpu="$(kv client_cpu_seconds "$2")"
     ((10#$(kv failed "$2") == 0)) || log "$1: $(kv failed "$2") requests failed"
     rows+=("$(awk -v n="$1" -v s="$spans" -v w="$secs" -v c="$cpu" -v h="$hwm" -v r="$rss" -v cc="$ccpu" -v l="$3" 'BEGIN {
-        printf "%-26s %10.0f %8.2f %9.2f %12.0f %10.0f %10.0f %9.2f  %s", n, s / w, w, c, c / (s / 1e6), h / 1024, r / 1024, cc, l }')")
+        printf "%-26s %10.0f %8.2f %9.2f %12.2f %10.0f %10.0f %9.2f  %s", n, s / w, w, c, c / (s / 1e6), h / 1024, r / 1024, cc, l }')")
 }
 
 for ((round = 1; round <= ROUNDS; round++)); do
@@ -143,7 +144,7 @@ printf '%-26s %10s %8s %9s %12s %10s %10s %9s  %s\n' server "spans/s" "wall s" "
 printf '%s\n' "${rows[@]}"
 echo
 echo "epicenter (last round): graph spans $(metric_sum "$e" epicenter_graph_spans_received_total), discarded $(metric_sum "$e" epicenter_graph_spans_discarded_total), edges paired $(metric_sum "$e" epicenter_graph_edges_paired_total), service-graph series $(grep -c '^traces_service_graph_request_total' <<<"$e"), requests $(metric_sum "$e" traces_service_graph_request_total)"
-echo "collector (last round): accepted spans $(metric_sum "$t" otelcol_receiver_accepted_spans_total), refused $(metric_sum "$t" otelcol_receiver_refused_spans_total), spanmetrics series $(grep -c '^traces_span_metrics_calls_total' <<<"$c"), calls $(metric_sum "$c" traces_span_metrics_calls_total)"
+echo "collector (last round): accepted spans $(metric_sum "$t" otelcol_receiver_accepted_spans), refused $(metric_sum "$t" otelcol_receiver_refused_spans), spanmetrics series $(grep -c '^traces_span_metrics_calls_total' <<<"$c"), calls $(metric_sum "$c" traces_span_metrics_calls_total)"
 echo
 echo "per service: server + consumer spans (Collector spanmetrics) vs requests with that server (Epicenter graph)"
 {
@@ -152,6 +153,6 @@ echo "per service: server + consumer spans (Collector spanmetrics) vs requests w
     awk '/^traces_service_graph_request_total\{/ {
         match($0, /server="[^"]*"/); s = substr($0, RSTART + 8, RLENGTH - 9); print "e", s, $NF }' <<<"$e"
 } | awk '{ v[$2, $1] += $3; k[$2] = 1 }
-    END { printf "%-28s %12s %12s  %s\n", "service", "collector", "epicenter", "diff"
-          for (s in k) printf "%-28s %12.0f %12.0f  %+.0f\n", s, v[s, "c"], v[s, "e"], v[s, "e"] - v[s, "c"] }' |
-    sort
+    END { for (s in k) printf "%-28s %12.0f %12.0f  %+8.0f%s\n", s, v[s, "c"], v[s, "e"], v[s, "e"] - v[s, "c"],
+              v[s, "c"] == 0 ? "  (uninstrumented: the Collector counts these as the callers client spans)" : "" }' |
+    sort | { printf "%-28s %12s %12s  %8s\n" service collector epicenter diff; cat; }
