@@ -6,7 +6,8 @@
 # build is reused. Prints the binary's path on stdout.
 #
 # Usage: scripts/peer-collector.sh
-# Needs: Go (1.26 works), the Go module proxy, ≈1.5 GB of module cache and
+# Needs: Go (1.26 works), the Go module proxy, ≈2 GB of Go module cache plus
+# ≈0.8 GB of Go build cache, and
 # about 3 minutes of 2 cores the first time.
 set -euo pipefail
 
