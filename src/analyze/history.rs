@@ -79,6 +79,32 @@ impl<'a> Slice<'a> {
     }
 }
 
+/// `(environment, service)` of a row the history indexes.
+fn scope_arcs(key: &SeriesKey) -> Option<(&Arc<str>, &Arc<str>)> {
+    match key {
+        SeriesKey::Service {
+            environment,
+            service,
+        }
+        | SeriesKey::ServiceVersion {
+            environment,
+            service,
+            ..
+        }
+        | SeriesKey::Edge {
+            environment,
+            client: service,
+            ..
+        }
+        | SeriesKey::EdgeByClientVersion {
+            environment,
+            client: service,
+            ..
+        } => Some((environment, service)),
+        SeriesKey::Operation { .. } | SeriesKey::EdgeByServerVersion { .. } => None,
+    }
+}
+
 /// The scope of a row the history indexes, and its kind's rank.
 fn scope_of(key: &SeriesKey) -> Option<(&str, &str, u8)> {
     match key {
@@ -150,6 +176,16 @@ impl Window {
     pub(crate) fn secs(&self) -> f64 {
         (self.end.nanos().saturating_sub(self.start.nanos())).max(1) as f64
             / Timestamp::SECOND as f64
+    }
+
+    /// Every `(environment, service)` with its slice, sorted.
+    pub(crate) fn slices(&self) -> impl Iterator<Item = ((&Arc<str>, &Arc<str>), Slice<'_>)> {
+        let rows = &self.stats.series;
+        self.scopes.iter().filter_map(move |(first, end)| {
+            let index = &self.index[*first as usize..*end as usize];
+            let scope = scope_arcs(&rows[*index.first()? as usize].0)?;
+            Some((scope, Slice { rows, index }))
+        })
     }
 
     pub(crate) fn slice(&self, environment: &str, service: &str) -> Option<Slice<'_>> {

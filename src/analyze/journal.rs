@@ -213,7 +213,7 @@ mod tests {
                 answers.extend(analyzer.on_incident(later.clone()).incidents);
                 journal.incidents(&analyzer);
             }
-            journal.window(&fleet.window(i));
+            journal.window(&Arc::new(fleet.window(i)));
             answers.extend(analyzer.on_window(&fleet.window(i)).incidents);
             journal.incidents(&analyzer);
         }
@@ -234,7 +234,7 @@ mod tests {
         }
         journal.incidents(&analyzer);
         for i in 160..220 {
-            journal.window(&fleet.window(i));
+            journal.window(&Arc::new(fleet.window(i)));
             answers.extend(analyzer.on_window(&fleet.window(i)).incidents);
             journal.incidents(&analyzer);
         }
@@ -261,7 +261,7 @@ mod tests {
         analyzer.on_incident(reported.clone());
         journal.incidents(&analyzer);
         for i in 0..100 {
-            journal.window(&fleet.window(i));
+            journal.window(&Arc::new(fleet.window(i)));
             analyzer.on_window(&fleet.window(i));
             journal.incidents(&analyzer);
         }
@@ -269,7 +269,7 @@ mod tests {
         // Long after (the history is about 40 minutes): forgotten, in the
         // analyzer and the journal alike, so the journal stays bounded.
         for i in 100..400 {
-            journal.window(&fleet.window(i));
+            journal.window(&Arc::new(fleet.window(i)));
             analyzer.on_window(&fleet.window(i));
             journal.incidents(&analyzer);
         }
