@@ -7,8 +7,22 @@
 # the daemon has taken every span, VmRSS, VmHWM, the graph's node and edge
 # gauges and the on-CPU time.
 #
+# With BENCH_MODE=flood-unpaired or flood-operations it instead measures the
+# memory bounds under hostile traffic (issue #5): one daemon, fed in real
+# time by the simulator's default fleet (good traffic, BENCH_RATE root
+# requests/s) and at the same time by `examples/flood.rs` at
+# BENCH_FLOOD_RATE spans/s for BENCH_FLOOD_SECS seconds: either client spans
+# nobody answers and server spans with random parents (every one held by the
+# pairing store until it expires), or root server spans each with a new
+# operation name. It reports RSS every 5 s, the limits' counters (halves
+# rejected when the store is full, halves expired by reason, operations sent
+# to __other__ by limit) and whether the good fleet's edges are all there.
+#
 # Usage: scripts/bench-memory.sh
 # Environment:
+#   BENCH_MODE        fleet (default), flood-unpaired or flood-operations
+#   BENCH_FLOOD_RATE  flood spans per second (default 20000)
+#   BENCH_FLOOD_SECS  flood duration, wall = event seconds (default 300)
 #   BENCH_FLEETS      service counts (default "50 500 5000")
 #   BENCH_EVENT_SECS  seconds of event time per fleet (default 600: the 10 s
 #                     windows, 10 s pairing and detection's first history
@@ -27,14 +41,24 @@ EVENT_SECS="${BENCH_EVENT_SECS:-600}"
 RATE="${BENCH_RATE:-100}"
 SPEED="${BENCH_SPEED:-20}"
 
+MODE="${BENCH_MODE:-fleet}"
+FLOOD_RATE="${BENCH_FLOOD_RATE:-20000}"
+FLOOD_SECS="${BENCH_FLOOD_SECS:-300}"
+case "$MODE" in
+fleet | flood-unpaired | flood-operations) ;;
+*) die "BENCH_MODE must be fleet, flood-unpaired or flood-operations" ;;
+esac
+
 log "building (release)"
-cargo build --release -q --bin epicenter
+cargo build --release -q --bin epicenter --example flood
 BIN="$ROOT/target/release/epicenter"
+FLOOD="$ROOT/target/release/examples/flood"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/epicenter-bench-memory.XXXXXX")"
 DAEMON_PID=""
 SIM_PID=""
+FLOOD_PID=""
 cleanup() {
-    for pid in "$SIM_PID" "$DAEMON_PID"; do
+    for pid in "$FLOOD_PID" "$SIM_PID" "$DAEMON_PID"; do
         if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
             kill -TERM "$pid" 2>/dev/null || true
             wait "$pid" 2>/dev/null || true
@@ -43,6 +67,80 @@ cleanup() {
     rm -rf "$WORK"
 }
 trap cleanup EXIT
+
+# One metric series (exact name with labels) from an exposition, 0 if absent.
+series() { awk -v m="$2" '$1 == m { print $NF; found = 1 } END { if (!found) print 0 }' <<<"$1"; }
+
+if [[ "$MODE" != fleet ]]; then
+    dir="$WORK/$MODE"
+    mkdir -p "$dir"
+    api="$(free_port)"
+    http="$(free_port)"
+    grpc="$(free_port)"
+    cat >"$dir/config.yaml" <<EOF
+data_dir: $dir/data
+api:
+  listen: 127.0.0.1:$api
+ingest:
+  otlp:
+    grpc_listen: 127.0.0.1:$grpc
+    http_listen: 127.0.0.1:$http
+log:
+  level: warn
+EOF
+    "$BIN" run --config "$dir/config.yaml" 2>"$dir/daemon.log" >/dev/null &
+    DAEMON_PID=$!
+    until curl -fsS --max-time 2 "http://127.0.0.1:$api/readyz" >/dev/null 2>&1; do
+        kill -0 "$DAEMON_PID" 2>/dev/null || { cat "$dir/daemon.log" >&2; die "the daemon exited"; }
+        sleep 0.2
+    done
+    log "$MODE: $FLOOD_RATE spans/s for $FLOOD_SECS s beside the default fleet at $RATE req/s"
+    load_before="$(load1)"
+    "$BIN" simulate --otlp "http://127.0.0.1:$http" --rate "$RATE" --duration "$FLOOD_SECS" \
+        --speed 1 --seed 1 2>"$dir/sim.log" >/dev/null &
+    SIM_PID=$!
+    "$FLOOD" "${MODE#flood-}" "http://127.0.0.1:$http" "$FLOOD_RATE" "$FLOOD_SECS" \
+        >"$dir/flood.out" 2>"$dir/flood.log" &
+    FLOOD_PID=$!
+    samples=()
+    held=()
+    while kill -0 "$FLOOD_PID" 2>/dev/null || kill -0 "$SIM_PID" 2>/dev/null; do
+        sleep 5
+        samples+=("$(($(proc_status_kib "$DAEMON_PID" VmRSS) / 1024))")
+        held+=("$(scrape "$api" epicenter_graph_held_halves)")
+    done
+    wait "$FLOOD_PID" || { cat "$dir/flood.log" >&2; die "the flood failed"; }
+    FLOOD_PID=""
+    wait "$SIM_PID" || { cat "$dir/sim.log" >&2; die "the simulator failed"; }
+    SIM_PID=""
+    sleep 2
+    metrics="$(curl -fsS "http://127.0.0.1:$api/metrics")"
+    rss=$(($(proc_status_kib "$DAEMON_PID" VmRSS) / 1024))
+    hwm=$(($(proc_status_kib "$DAEMON_PID" VmHWM) / 1024))
+    cpu="$(proc_cpu_seconds "$DAEMON_PID")"
+    log "  RSS every 5 s (MB): ${samples[*]}"
+    log "  held halves every 5 s: ${held[*]}"
+    curl -fsS "http://127.0.0.1:$api/api/v1/graph" >"$dir/graph.json"
+    echo
+    echo "$MODE: $(cat "$dir/flood.out") beside $(sim_spans <"$dir/sim.log") simulator spans, $(nproc) cores, load $load_before→$(load1)"
+    echo "RSS at end ${rss} MB, peak ${hwm} MB, CPU ${cpu} s"
+    echo "spans received:            $(metric_sum "$metrics" epicenter_graph_spans_received_total)"
+    echo "held halves now:           $(metric_sum "$metrics" epicenter_graph_held_halves)"
+    echo "halves rejected (full):    $(metric_sum "$metrics" epicenter_graph_halves_rejected_full_total)"
+    for kind in CLIENT SERVER; do
+        for result in unpaired virtual_node database; do
+            echo "halves expired $kind $result: $(series "$metrics" "epicenter_graph_halves_expired_total{span_kind=\"SPAN_KIND_$kind\",result=\"$result\"}")"
+        done
+    done
+    echo "operations tracked:        $(metric_sum "$metrics" epicenter_graph_operations)"
+    for limit in per_service total; do
+        echo "operations overflowed ($limit): $(series "$metrics" "epicenter_graph_operations_overflowed_total{limit=\"$limit\"}")"
+    done
+    echo "detect series tracked:     $(metric_sum "$metrics" epicenter_detect_series_tracked)"
+    echo "nodes / edges:             $(metric_sum "$metrics" epicenter_graph_nodes) / $(metric_sum "$metrics" epicenter_graph_edges)"
+    echo "edges not touching flood-*: $(grep -o '"client":"[^"]*","server":"[^"]*"' "$dir/graph.json" | grep -vc flood- || true)"
+    exit 0
+fi
 
 results=()
 for services in $FLEETS; do

@@ -2,32 +2,133 @@
 //! evidence adapters can read a service's versions and outgoing edges per
 //! window without scanning every series.
 //!
-//! Keeps only the series kinds attribution reads (service, service version,
-//! edge, edge by caller version) for `retention` of event time.
+//! Indexes only the series kinds attribution reads (service, service
+//! version, edge, edge by caller version) for `retention` of event time. A
+//! window is held as the closed window itself (an `Arc`, shared with the
+//! daemon's journal, so 40 minutes of windows are in memory once) plus a
+//! 4-byte index per row read and 8 bytes per service.
 //!
 //! Never does: judge anything; it is storage with lookups.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::cmp::Ordering;
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use crate::model::{
     ConnectionType, LatencySummary, SeriesKey, SeriesStats, Timestamp, WindowStats,
 };
 
-/// (environment, service).
-pub(crate) type Scope = (Arc<str>, Arc<str>);
+/// What one window holds for one service: views into the window's rows, in
+/// the window's row order.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Slice<'a> {
+    rows: &'a [(SeriesKey, SeriesStats)],
+    /// Indices into `rows`, by kind (service, versions, edges, edges by
+    /// version), each kind in row order.
+    index: &'a [u32],
+}
 
-/// What one window holds for one service.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct Slice {
+impl<'a> Slice<'a> {
+    fn each(&self) -> impl Iterator<Item = &'a (SeriesKey, SeriesStats)> + 'a {
+        let rows = self.rows;
+        self.index.iter().map(move |i| &rows[*i as usize])
+    }
+
     /// The service's own server-side stats.
-    pub(crate) service: Option<SeriesStats>,
-    /// Server-side stats per version, sorted by version.
-    pub(crate) versions: Vec<(Arc<str>, SeriesStats)>,
-    /// Outgoing edges: (server, connection type, stats), sorted.
-    pub(crate) edges: Vec<(Arc<str>, ConnectionType, SeriesStats)>,
+    pub(crate) fn service(&self) -> Option<&'a SeriesStats> {
+        self.each()
+            .filter(|(key, _)| matches!(key, SeriesKey::Service { .. }))
+            .last()
+            .map(|(_, stats)| stats)
+    }
+
+    /// Server-side stats per version.
+    pub(crate) fn versions(&self) -> impl Iterator<Item = (&'a Arc<str>, &'a SeriesStats)> + 'a {
+        self.each().filter_map(|(key, stats)| match key {
+            SeriesKey::ServiceVersion { version, .. } => Some((version, stats)),
+            _ => None,
+        })
+    }
+
+    /// Outgoing edges: (server, connection type, stats).
+    pub(crate) fn edges(
+        &self,
+    ) -> impl Iterator<Item = (&'a Arc<str>, ConnectionType, &'a SeriesStats)> + 'a {
+        self.each().filter_map(|(key, stats)| match key {
+            SeriesKey::Edge {
+                server,
+                connection_type,
+                ..
+            } => Some((server, *connection_type, stats)),
+            _ => None,
+        })
+    }
+
     /// Outgoing edges by the caller's version: (server, caller version, stats).
-    pub(crate) edges_by_version: Vec<(Arc<str>, Arc<str>, SeriesStats)>,
+    pub(crate) fn edges_by_version(
+        &self,
+    ) -> impl Iterator<Item = (&'a Arc<str>, &'a Arc<str>, &'a SeriesStats)> + 'a {
+        self.each().filter_map(|(key, stats)| match key {
+            SeriesKey::EdgeByClientVersion {
+                server,
+                client_version,
+                ..
+            } => Some((server, client_version, stats)),
+            _ => None,
+        })
+    }
+}
+
+/// `(environment, service)` of a row the history indexes.
+fn scope_arcs(key: &SeriesKey) -> Option<(&Arc<str>, &Arc<str>)> {
+    match key {
+        SeriesKey::Service {
+            environment,
+            service,
+        }
+        | SeriesKey::ServiceVersion {
+            environment,
+            service,
+            ..
+        }
+        | SeriesKey::Edge {
+            environment,
+            client: service,
+            ..
+        }
+        | SeriesKey::EdgeByClientVersion {
+            environment,
+            client: service,
+            ..
+        } => Some((environment, service)),
+        SeriesKey::Operation { .. } | SeriesKey::EdgeByServerVersion { .. } => None,
+    }
+}
+
+/// The scope of a row the history indexes, and its kind's rank.
+fn scope_of(key: &SeriesKey) -> Option<(&str, &str, u8)> {
+    match key {
+        SeriesKey::Service {
+            environment,
+            service,
+        } => Some((environment, service, 0)),
+        SeriesKey::ServiceVersion {
+            environment,
+            service,
+            ..
+        } => Some((environment, service, 1)),
+        SeriesKey::Edge {
+            environment,
+            client,
+            ..
+        } => Some((environment, client, 2)),
+        SeriesKey::EdgeByClientVersion {
+            environment,
+            client,
+            ..
+        } => Some((environment, client, 3)),
+        SeriesKey::Operation { .. } | SeriesKey::EdgeByServerVersion { .. } => None,
+    }
 }
 
 /// One re-indexed window.
@@ -35,19 +136,75 @@ pub(crate) struct Slice {
 pub(crate) struct Window {
     pub(crate) start: Timestamp,
     pub(crate) end: Timestamp,
-    pub(crate) slices: BTreeMap<Scope, Slice>,
+    stats: Arc<WindowStats>,
+    /// Indices of the indexed rows, sorted by (scope, kind, row).
+    index: Box<[u32]>,
+    /// `(first, end)` into `index` per scope, sorted by scope.
+    scopes: Box<[(u32, u32)]>,
 }
 
 impl Window {
+    fn new(stats: Arc<WindowStats>) -> Self {
+        let rows = &stats.series;
+        let scope = |i: u32| scope_of(&rows[i as usize].0);
+        let mut index: Vec<u32> = (0..rows.len() as u32)
+            .filter(|i| scope(*i).is_some())
+            .collect();
+        index.sort_by_key(|i| (scope(*i), *i));
+        let mut scopes = Vec::new();
+        let mut first = 0;
+        for at in 1..=index.len() {
+            let same = at < index.len() && {
+                let (a, b) = (scope(index[first]), scope(index[at]));
+                a.map(|(e, s, _)| (e, s)) == b.map(|(e, s, _)| (e, s))
+            };
+            if !same {
+                scopes.push((first as u32, at as u32));
+                first = at;
+            }
+        }
+        Self {
+            start: stats.start,
+            end: stats.end,
+            index: index.into(),
+            scopes: scopes.into(),
+            stats,
+        }
+    }
+
     /// Window length in seconds (at least a nanosecond).
     pub(crate) fn secs(&self) -> f64 {
         (self.end.nanos().saturating_sub(self.start.nanos())).max(1) as f64
             / Timestamp::SECOND as f64
     }
 
-    pub(crate) fn slice(&self, environment: &str, service: &str) -> Option<&Slice> {
-        self.slices
-            .get(&(Arc::<str>::from(environment), Arc::<str>::from(service)))
+    /// Every `(environment, service)` with its slice, sorted.
+    pub(crate) fn slices(&self) -> impl Iterator<Item = ((&Arc<str>, &Arc<str>), Slice<'_>)> {
+        let rows = &self.stats.series;
+        self.scopes.iter().filter_map(move |(first, end)| {
+            let index = &self.index[*first as usize..*end as usize];
+            let scope = scope_arcs(&rows[*index.first()? as usize].0)?;
+            Some((scope, Slice { rows, index }))
+        })
+    }
+
+    pub(crate) fn slice(&self, environment: &str, service: &str) -> Option<Slice<'_>> {
+        let rows = &self.stats.series;
+        let found = self
+            .scopes
+            .binary_search_by(|(first, _)| {
+                let i = self.index[*first as usize];
+                match scope_of(&rows[i as usize].0) {
+                    Some((e, s, _)) => (e, s).cmp(&(environment, service)),
+                    None => Ordering::Less,
+                }
+            })
+            .ok()?;
+        let (first, end) = self.scopes[found];
+        Some(Slice {
+            rows,
+            index: &self.index[first as usize..end as usize],
+        })
     }
 }
 
@@ -67,58 +224,9 @@ impl History {
     }
 
     /// Indexes `window` and forgets windows older than the retention.
-    pub(crate) fn push(&mut self, window: &WindowStats) {
-        let mut slices: BTreeMap<Scope, Slice> = BTreeMap::new();
-        for (key, stats) in &window.series {
-            let stats = stats.clone();
-            match key {
-                SeriesKey::Service {
-                    environment,
-                    service,
-                } => {
-                    slices
-                        .entry((environment.clone(), service.clone()))
-                        .or_default()
-                        .service = Some(stats);
-                }
-                SeriesKey::ServiceVersion {
-                    environment,
-                    service,
-                    version,
-                } => slices
-                    .entry((environment.clone(), service.clone()))
-                    .or_default()
-                    .versions
-                    .push((version.clone(), stats)),
-                SeriesKey::Edge {
-                    environment,
-                    client,
-                    server,
-                    connection_type,
-                } => slices
-                    .entry((environment.clone(), client.clone()))
-                    .or_default()
-                    .edges
-                    .push((server.clone(), *connection_type, stats)),
-                SeriesKey::EdgeByClientVersion {
-                    environment,
-                    client,
-                    client_version,
-                    server,
-                } => slices
-                    .entry((environment.clone(), client.clone()))
-                    .or_default()
-                    .edges_by_version
-                    .push((server.clone(), client_version.clone(), stats)),
-                SeriesKey::Operation { .. } | SeriesKey::EdgeByServerVersion { .. } => {}
-            }
-        }
-        self.windows.push_back(Window {
-            start: window.start,
-            end: window.end,
-            slices,
-        });
+    pub(crate) fn push(&mut self, window: Arc<WindowStats>) {
         let horizon = window.end.minus_nanos(self.retention_ns);
+        self.windows.push_back(Window::new(window));
         while self.windows.front().is_some_and(|w| w.end < horizon) {
             self.windows.pop_front();
         }
@@ -197,7 +305,7 @@ mod tests {
         let mut history = History::new(30 * Timestamp::SECOND);
         for i in 0..10u64 {
             let env: Arc<str> = "prod".into();
-            history.push(&WindowStats {
+            history.push(Arc::new(WindowStats {
                 start: Timestamp::from_secs(i * 10),
                 end: Timestamp::from_secs(i * 10 + 10),
                 series: vec![(
@@ -207,7 +315,7 @@ mod tests {
                     },
                     stats(5, 0, 0.1),
                 )],
-            });
+            }));
         }
         assert_eq!(history.len(), 4);
         let w = history
@@ -219,7 +327,7 @@ mod tests {
             .between(Timestamp::from_secs(90), Timestamp::from_secs(100))
             .next()
             .and_then(|w| w.slice("prod", "a"))
-            .and_then(|s| s.service.as_ref())
+            .and_then(|s| s.service())
             .map(|s| s.requests);
         assert_eq!(last, Some(5));
     }

@@ -58,7 +58,7 @@ pub(crate) fn version_split(
                 start: w.start,
                 ..SplitWindow::default()
             };
-            for (version, stats) in &slice.versions {
+            for (version, stats) in slice.versions() {
                 if *version == key.version {
                     merge(&mut split.new, stats);
                 } else {
@@ -93,15 +93,15 @@ pub(crate) fn candidate_input(
         let Some(slice) = w.slice(&key.environment, &key.service) else {
             continue;
         };
-        for (version, stats) in &slice.versions {
+        for (version, stats) in slice.versions() {
             if *version != key.version {
                 merge(&mut baseline, stats);
             }
         }
-        if let Some(s) = &slice.service {
+        if let Some(s) = slice.service() {
             inbound_before.0 += s.requests;
         }
-        for (server, _, stats) in &slice.edges {
+        for (server, _, stats) in slice.edges() {
             *outbound_before.entry(server.clone()).or_default() += stats.requests;
         }
     }
@@ -115,14 +115,14 @@ pub(crate) fn candidate_input(
         let Some(slice) = w.slice(&key.environment, &key.service) else {
             continue;
         };
-        if let Some(s) = &slice.service {
+        if let Some(s) = slice.service() {
             inbound_after.0 += s.requests;
         }
-        for (server, _, stats) in &slice.edges {
+        for (server, _, stats) in slice.edges() {
             *outbound_after.entry(server.clone()).or_default() += stats.requests;
         }
         let mut per_server: BTreeMap<&Arc<str>, SplitWindow> = BTreeMap::new();
-        for (server, version, stats) in &slice.edges_by_version {
+        for (server, version, stats) in slice.edges_by_version() {
             let split = per_server.entry(server).or_insert_with(|| SplitWindow {
                 start: w.start,
                 ..SplitWindow::default()
@@ -182,16 +182,15 @@ pub(crate) fn series_value(window: &Window, series: &SeriesKey, signal: Signal) 
             environment,
             service,
             ..
-        } => window.slice(environment, service)?.service.clone()?,
+        } => window.slice(environment, service)?.service()?.clone(),
         SeriesKey::ServiceVersion {
             environment,
             service,
             version,
         } => window
             .slice(environment, service)?
-            .versions
-            .iter()
-            .find(|(v, _)| v == version)?
+            .versions()
+            .find(|(v, _)| *v == version)?
             .1
             .clone(),
         SeriesKey::Edge {
@@ -207,9 +206,8 @@ pub(crate) fn series_value(window: &Window, series: &SeriesKey, signal: Signal) 
             ..
         } => window
             .slice(environment, client)?
-            .edges
-            .iter()
-            .find(|(s, _, _)| s == server)?
+            .edges()
+            .find(|(s, _, _)| *s == server)?
             .2
             .clone(),
         SeriesKey::EdgeByClientVersion {
@@ -219,9 +217,8 @@ pub(crate) fn series_value(window: &Window, series: &SeriesKey, signal: Signal) 
             server,
         } => window
             .slice(environment, client)?
-            .edges_by_version
-            .iter()
-            .find(|(s, v, _)| s == server && v == client_version)?
+            .edges_by_version()
+            .find(|(s, v, _)| *s == server && *v == client_version)?
             .2
             .clone(),
     };

@@ -16,6 +16,7 @@
 //! state), or hold more than `retention` of event time.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -28,7 +29,8 @@ use crate::model::{DeployEvent, Incident, Timestamp, WindowStats};
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Journal {
     retention_ns: u64,
-    windows: VecDeque<WindowStats>,
+    /// Shared with the analyzer's history (see [`Analyzer::on_shared_window`]).
+    windows: VecDeque<Arc<WindowStats>>,
     events: Vec<DeployEvent>,
     /// Absent in journals saved before incidents were kept.
     #[serde(default)]
@@ -54,7 +56,7 @@ impl Journal {
     }
 
     /// Records a closed window and forgets what fell out of the retention.
-    pub fn window(&mut self, window: &WindowStats) {
+    pub fn window(&mut self, window: &Arc<WindowStats>) {
         if self.retention_ns == 0 {
             return;
         }
@@ -117,7 +119,7 @@ impl Journal {
             analyzer.on_deploy(event.clone());
         }
         for window in &self.windows {
-            let _sent_before_the_stop = analyzer.on_window(window);
+            let _sent_before_the_stop = analyzer.on_shared_window(window);
         }
         analyzer.restore_incidents(&self.incidents.taken, &self.incidents.pending);
         let mut journal = self;
@@ -152,7 +154,7 @@ mod tests {
         journal.event(&deploy(149));
         let mut resumed = Vec::new();
         for i in 0..156 {
-            journal.window(&fleet.window(i));
+            journal.window(&Arc::new(fleet.window(i)));
             resumed.extend(analyzer.on_window(&fleet.window(i)).alerts);
         }
         let saved = serde_json::to_vec(&journal).unwrap();
@@ -211,7 +213,7 @@ mod tests {
                 answers.extend(analyzer.on_incident(later.clone()).incidents);
                 journal.incidents(&analyzer);
             }
-            journal.window(&fleet.window(i));
+            journal.window(&Arc::new(fleet.window(i)));
             answers.extend(analyzer.on_window(&fleet.window(i)).incidents);
             journal.incidents(&analyzer);
         }
@@ -232,7 +234,7 @@ mod tests {
         }
         journal.incidents(&analyzer);
         for i in 160..220 {
-            journal.window(&fleet.window(i));
+            journal.window(&Arc::new(fleet.window(i)));
             answers.extend(analyzer.on_window(&fleet.window(i)).incidents);
             journal.incidents(&analyzer);
         }
@@ -259,7 +261,7 @@ mod tests {
         analyzer.on_incident(reported.clone());
         journal.incidents(&analyzer);
         for i in 0..100 {
-            journal.window(&fleet.window(i));
+            journal.window(&Arc::new(fleet.window(i)));
             analyzer.on_window(&fleet.window(i));
             journal.incidents(&analyzer);
         }
@@ -267,7 +269,7 @@ mod tests {
         // Long after (the history is about 40 minutes): forgotten, in the
         // analyzer and the journal alike, so the journal stays bounded.
         for i in 100..400 {
-            journal.window(&fleet.window(i));
+            journal.window(&Arc::new(fleet.window(i)));
             analyzer.on_window(&fleet.window(i));
             journal.incidents(&analyzer);
         }
@@ -289,11 +291,11 @@ mod tests {
         };
         let mut journal = Journal::new(100 * Timestamp::SECOND);
         for i in 0..50 {
-            journal.window(&fleet.window(i));
+            journal.window(&Arc::new(fleet.window(i)));
         }
         assert_eq!(journal.windows(), 10);
         let mut off = Journal::new(0);
-        off.window(&fleet.window(0));
+        off.window(&Arc::new(fleet.window(0)));
         assert_eq!(off.windows(), 0);
     }
 }

@@ -71,6 +71,7 @@ pub async fn run(
                     while let Ok(incident) = incidents.try_recv() {
                         reported(&mut analyzer, &mut journal, incident, &outputs);
                     }
+                    let window = std::sync::Arc::new(window);
                     journal.window(&window);
                     step(&mut analyzer, &window, &outputs);
                     journal.incidents(&analyzer);
@@ -130,8 +131,8 @@ fn deliver(outcome: &crate::analyze::Outcome, outputs: &Outputs) {
     }
 }
 
-fn step(analyzer: &mut Analyzer, window: &WindowStats, outputs: &Outputs) {
-    let outcome = analyzer.on_window(window);
+fn step(analyzer: &mut Analyzer, window: &std::sync::Arc<WindowStats>, outputs: &Outputs) {
+    let outcome = analyzer.on_shared_window(window);
     for event in &outcome.events {
         outputs.release_metrics.event(event);
     }

@@ -191,7 +191,8 @@ pub fn run(
         |windows: Vec<WindowStats>, report: &mut ReplayReport, analyzer: &mut Analyzer| {
             for window in windows {
                 report.windows += 1;
-                alerts.extend(analyzer.on_window(&window).alerts);
+                let window = std::sync::Arc::new(window);
+                alerts.extend(analyzer.on_shared_window(&window).alerts);
                 on_window(&window);
             }
         };

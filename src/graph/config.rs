@@ -52,6 +52,12 @@ pub struct Config {
     /// Distinct operations tracked per service; the rest are aggregated as
     /// `__other__`.
     pub max_operations_per_service: usize,
+    /// Distinct operations tracked over all services: each is a window series
+    /// (and a detection baseline), so this bounds their memory when span names
+    /// carry ids. Beyond it, new operations are aggregated as their service's
+    /// `__other__` until idle ones (`edge_idle_secs`) leave. Counted in
+    /// `epicenter_graph_operations_overflowed_total{limit="total"}`.
+    pub max_operations: usize,
     /// Distinct instances tracked per service (for version rollout state);
     /// instances beyond are not tracked (counted).
     pub max_instances_per_service: usize,
@@ -81,6 +87,7 @@ impl Default for Config {
             max_nodes: 8192,
             max_edges: 65_536,
             max_operations_per_service: 200,
+            max_operations: 20_000,
             max_instances_per_service: 1024,
             version_horizon_secs: 300,
             histogram_buckets: TEMPO_BUCKETS.to_vec(),
@@ -101,6 +108,7 @@ pub struct Settings {
     pub(crate) max_nodes: usize,
     pub(crate) max_edges: usize,
     pub(crate) max_operations: usize,
+    pub(crate) max_operations_total: usize,
     pub(crate) max_instances: usize,
     pub(crate) version_horizon_ns: u64,
     /// Bucket bounds in seconds, as configured (for snapshots).
@@ -163,6 +171,7 @@ impl Config {
                 "max_operations_per_service",
                 self.max_operations_per_service,
             ),
+            ("max_operations", self.max_operations),
             ("max_instances_per_service", self.max_instances_per_service),
         ] {
             if value == 0 {
@@ -219,6 +228,7 @@ impl Config {
             max_nodes: self.max_nodes,
             max_edges: self.max_edges,
             max_operations: self.max_operations_per_service,
+            max_operations_total: self.max_operations,
             max_instances: self.max_instances_per_service,
             version_horizon_ns: secs(self.version_horizon_secs),
             bounds: buckets.clone().into(),

@@ -72,7 +72,30 @@ impl LimitReason {
     }
 }
 
-label_value!(DiscardReason, LimitReason, HalfKind, Expiry);
+/// Which limit sent an operation to `__other__`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum OperationLimit {
+    /// `max_operations_per_service`.
+    PerService,
+    /// `max_operations` (over all services).
+    Total,
+}
+
+impl OperationLimit {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::PerService => "per_service",
+            Self::Total => "total",
+        }
+    }
+}
+
+label_value!(DiscardReason, LimitReason, HalfKind, Expiry, OperationLimit);
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct OperationLabels {
+    limit: OperationLimit,
+}
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, EncodeLabelSet)]
 struct ReasonLabels {
@@ -100,7 +123,8 @@ pub struct Metrics {
     edges_paired: Counter,
     edges_dropped: Family<LimitLabels, Counter>,
     expired: Family<ExpiredLabels, Counter>,
-    operations_overflowed: Counter,
+    operations_overflowed: Family<OperationLabels, Counter>,
+    operations_tracked: Gauge,
     instances_untracked: Counter,
     windows_closed: Counter,
     windows_skipped: Counter,
@@ -130,7 +154,8 @@ impl Metrics {
             edges_paired: Counter::default(),
             edges_dropped: Family::default(),
             expired: Family::default(),
-            operations_overflowed: Counter::default(),
+            operations_overflowed: Family::default(),
+            operations_tracked: Gauge::default(),
             instances_untracked: Counter::default(),
             windows_closed: Counter::default(),
             windows_skipped: Counter::default(),
@@ -185,8 +210,13 @@ impl Metrics {
         );
         registry.register(
             "operations_overflowed",
-            "Server spans aggregated as __other__ (max_operations_per_service)",
+            "Server spans aggregated as __other__, by the limit reached",
             m.operations_overflowed.clone(),
+        );
+        registry.register(
+            "operations",
+            "Distinct operations tracked (per-operation series; max_operations)",
+            m.operations_tracked.clone(),
         );
         registry.register(
             "instances_untracked",
@@ -284,8 +314,19 @@ impl Metrics {
         }
         self.edges_paired.inc_by(outcome.edges_paired);
         self.dropped(&outcome.edges_dropped);
-        self.operations_overflowed
-            .inc_by(outcome.operations_overflowed);
+        for (limit, count) in [
+            (
+                OperationLimit::PerService,
+                outcome.operations_overflowed - outcome.operations_over_total,
+            ),
+            (OperationLimit::Total, outcome.operations_over_total),
+        ] {
+            if count > 0 {
+                self.operations_overflowed
+                    .get_or_create(&OperationLabels { limit })
+                    .inc_by(count);
+            }
+        }
         self.instances_untracked.inc_by(outcome.instances_untracked);
         self.observe_duration_seconds.observe(took.as_secs_f64());
         self.advanced(&outcome.advance);
@@ -354,6 +395,7 @@ impl Metrics {
         self.held_halves.set(graph.held_halves() as i64);
         self.nodes.set(nodes as i64);
         self.edges.set(edges as i64);
+        self.operations_tracked.set(graph.operations() as i64);
         self.watermark_seconds
             .set(graph.watermark().nanos() as f64 / 1e9);
     }

@@ -7,8 +7,10 @@
 //! can say "v2 runs on 3 instances, v1 on 1" over a recent horizon.
 //!
 //! Bounds: `max_nodes` nodes, `max_instances_per_service` instances and
-//! `max_operations_per_service` operations per node (the rest become
-//! `__other__`), [`MAX_ENVIRONMENTS`] environments per node. A node that sees
+//! `max_operations_per_service` operations per node, `max_operations`
+//! operations over all nodes (the rest become `__other__`: a flood of
+//! distinct operation names costs one series per service),
+//! [`MAX_ENVIRONMENTS`] environments per node. A node that sees
 //! no traffic for `edge_idle` after the pairing TTL and has no edges leaves.
 //!
 //! Never does: look at spans; the engine tells it what was seen and when.
@@ -62,15 +64,28 @@ impl Node {
 
     /// Extends the seen range; after a gap longer than `idle_ns` the node
     /// starts a new life (same rule as edges, so reordering cannot matter).
-    fn seen(&mut self, at: Timestamp, idle_ns: u64) {
+    /// Returns the number of operations forgotten.
+    fn seen(&mut self, at: Timestamp, idle_ns: u64) -> usize {
+        let mut forgotten = 0;
         if at > self.last_seen.plus_nanos(idle_ns) {
             let (kind, edges) = (self.kind, self.edges);
+            forgotten = self.operations.len();
             *self = Self::new(kind, at);
             self.edges = edges;
         }
         self.first_seen = self.first_seen.min(at);
         self.last_seen = self.last_seen.max(at);
+        forgotten
     }
+}
+
+/// Why an operation was aggregated as `__other__`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Overflow {
+    /// The service has `max_operations_per_service` operations.
+    PerService,
+    /// The graph has `max_operations` operations.
+    Total,
 }
 
 /// What happened to an instance update.
@@ -85,6 +100,9 @@ pub(crate) struct Nodes {
     pub(crate) map: HashMap<Arc<str>, Node>,
     max: usize,
     max_operations: usize,
+    max_operations_total: usize,
+    /// Operations tracked over all nodes.
+    operations: usize,
     max_instances: usize,
     idle_ns: u64,
     other: Arc<str>,
@@ -94,7 +112,7 @@ pub(crate) struct Nodes {
 impl Nodes {
     pub(crate) fn new(
         max: usize,
-        max_operations: usize,
+        (max_operations, max_operations_total): (usize, usize),
         max_instances: usize,
         idle_ns: u64,
     ) -> Self {
@@ -102,6 +120,8 @@ impl Nodes {
             map: HashMap::default(),
             max,
             max_operations,
+            max_operations_total,
+            operations: 0,
             max_instances,
             idle_ns,
             other: Arc::from(OTHER_OPERATION),
@@ -118,7 +138,7 @@ impl Nodes {
     pub(crate) fn ensure(&mut self, name: &str, kind: NodeKind, at: Timestamp) -> Option<Arc<str>> {
         if let Some(node) = self.map.get_mut(name) {
             node.kind = node.kind.min(kind);
-            node.seen(at, self.idle_ns);
+            self.operations -= node.seen(at, self.idle_ns);
         }
         if let Some((shared, _)) = self.map.get_key_value(name) {
             return Some(shared.clone());
@@ -138,7 +158,7 @@ impl Nodes {
         let Some(node) = self.map.get_mut(&*resource.service) else {
             return rejected;
         };
-        node.seen(at, self.idle_ns);
+        self.operations -= node.seen(at, self.idle_ns);
         if let Some(ns) = &resource.namespace
             && node.namespace.as_ref().is_none_or(|old| ns < old)
         {
@@ -172,22 +192,41 @@ impl Nodes {
         rejected
     }
 
-    /// Whether a span's operation overflows: `false` = it is aggregated
-    /// under its own name (the service has room), `true` = under
+    /// Whether a span's operation overflows: `None` = it is aggregated
+    /// under its own name (there is room), else why it goes under
     /// [`Self::other`] (`__other__`).
-    pub(crate) fn operation(&mut self, service: &str, operation: &Arc<str>, at: Timestamp) -> bool {
+    pub(crate) fn operation(
+        &mut self,
+        service: &str,
+        operation: &Arc<str>,
+        at: Timestamp,
+    ) -> Option<Overflow> {
         let Some(node) = self.map.get_mut(service) else {
-            return true;
+            return Some(Overflow::PerService);
         };
         if let Some(last) = node.operations.get_mut(operation) {
             *last = (*last).max(at);
-            return false;
+            return None;
         }
-        if node.operations.len() < self.max_operations {
-            node.operations.insert(operation.clone(), at);
-            return false;
+        if node.operations.len() >= self.max_operations {
+            return Some(Overflow::PerService);
         }
-        true
+        if self.operations >= self.max_operations_total {
+            return Some(Overflow::Total);
+        }
+        node.operations.insert(operation.clone(), at);
+        self.operations += 1;
+        None
+    }
+
+    /// Operations tracked over all nodes.
+    pub(crate) fn operations(&self) -> usize {
+        self.operations
+    }
+
+    /// Recounts the operations after nodes were put in place directly (restore).
+    pub(crate) fn recount(&mut self) {
+        self.operations = self.map.values().map(|n| n.operations.len()).sum();
     }
 
     /// The shared `__other__` operation name.
@@ -217,6 +256,7 @@ impl Nodes {
             node.instances.retain(|_, seen| seen.last >= version_from);
             node.operations.retain(|_, last| *last >= visible_from);
         }
+        self.recount();
         (before - self.map.len()) as u64
     }
 
@@ -268,7 +308,7 @@ mod tests {
 
     #[test]
     fn node_limit_refuses_new_nodes_only() {
-        let mut nodes = Nodes::new(1, 4, 4, 100);
+        let mut nodes = Nodes::new(1, (4, 100), 4, 100);
         assert!(nodes.ensure("a", NodeKind::Service, Timestamp(1)).is_some());
         assert!(nodes.ensure("b", NodeKind::Service, Timestamp(1)).is_none());
         assert!(
@@ -285,7 +325,7 @@ mod tests {
 
     #[test]
     fn versions_count_recent_instances() {
-        let mut nodes = Nodes::new(8, 4, 4, 1_000);
+        let mut nodes = Nodes::new(8, (4, 100), 4, 1_000);
         nodes.ensure("checkout", NodeKind::Service, Timestamp(10));
         nodes.touch_resource(&resource("pod-1", "v1"), Timestamp(10));
         nodes.touch_resource(&resource("pod-2", "v1"), Timestamp(10));
@@ -302,7 +342,7 @@ mod tests {
 
     #[test]
     fn instances_beyond_the_limit_are_counted_not_stored() {
-        let mut nodes = Nodes::new(8, 4, 1, 1_000);
+        let mut nodes = Nodes::new(8, (4, 100), 1, 1_000);
         nodes.ensure("checkout", NodeKind::Service, Timestamp(10));
         assert_eq!(
             nodes
@@ -321,19 +361,49 @@ mod tests {
 
     #[test]
     fn operations_overflow_into_other() {
-        let mut nodes = Nodes::new(8, 2, 4, 1_000);
+        let mut nodes = Nodes::new(8, (2, 100), 4, 1_000);
         nodes.ensure("svc", NodeKind::Service, Timestamp(1));
         let op = |n: &str| Arc::<str>::from(n);
-        assert!(!nodes.operation("svc", &op("a"), Timestamp(1)));
-        assert!(!nodes.operation("svc", &op("b"), Timestamp(1)));
-        assert!(nodes.operation("svc", &op("c"), Timestamp(1)), "overflows");
+        assert_eq!(nodes.operation("svc", &op("a"), Timestamp(1)), None);
+        assert_eq!(nodes.operation("svc", &op("b"), Timestamp(1)), None);
+        assert_eq!(
+            nodes.operation("svc", &op("c"), Timestamp(1)),
+            Some(Overflow::PerService)
+        );
         assert_eq!(&**nodes.other(), OTHER_OPERATION);
-        assert!(!nodes.operation("svc", &op("a"), Timestamp(2)));
+        assert_eq!(nodes.operation("svc", &op("a"), Timestamp(2)), None);
+    }
+
+    #[test]
+    fn the_total_operation_limit_holds_over_every_service_and_frees_with_idle_operations() {
+        let mut nodes = Nodes::new(8, (100, 3), 4, 1_000);
+        let op = |n: &str| Arc::<str>::from(n);
+        for service in ["a", "b"] {
+            nodes.ensure(service, NodeKind::Service, Timestamp(1));
+        }
+        assert_eq!(nodes.operation("a", &op("x"), Timestamp(1)), None);
+        assert_eq!(nodes.operation("a", &op("y"), Timestamp(1)), None);
+        assert_eq!(nodes.operation("b", &op("x"), Timestamp(5)), None);
+        assert_eq!(
+            nodes.operation("b", &op("z"), Timestamp(5)),
+            Some(Overflow::Total)
+        );
+        assert_eq!(nodes.operation("a", &op("x"), Timestamp(5)), None, "known");
+        assert_eq!(nodes.operations(), 3);
+        // a/y was last seen at 1: forgotten by a sweep from 3, making room.
+        nodes.ensure("a", NodeKind::Service, Timestamp(5));
+        nodes.ensure("b", NodeKind::Service, Timestamp(5));
+        nodes.sweep(Timestamp(3), Timestamp(0));
+        assert_eq!(nodes.operations(), 2);
+        assert_eq!(nodes.operation("b", &op("z"), Timestamp(6)), None);
+        // A node's new life forgets its operations, and the count follows.
+        nodes.ensure("b", NodeKind::Service, Timestamp(5_000));
+        assert_eq!(nodes.operations(), 1);
     }
 
     #[test]
     fn idle_nodes_without_edges_are_swept() {
-        let mut nodes = Nodes::new(8, 2, 4, 1_000);
+        let mut nodes = Nodes::new(8, (2, 100), 4, 1_000);
         nodes.ensure("old", NodeKind::Service, Timestamp(1));
         nodes.ensure("linked", NodeKind::Service, Timestamp(1));
         nodes.add_edge("linked");
@@ -349,7 +419,7 @@ mod tests {
 
     #[test]
     fn a_long_gap_starts_a_new_life() {
-        let mut nodes = Nodes::new(8, 2, 4, 100);
+        let mut nodes = Nodes::new(8, (2, 100), 4, 100);
         nodes.ensure("svc", NodeKind::Service, Timestamp(1));
         nodes.ensure("svc", NodeKind::Service, Timestamp(50));
         assert_eq!(nodes.map["svc"].first_seen, Timestamp(1));

@@ -185,6 +185,9 @@ pub struct ObserveOutcome {
     pub edges_dropped: EdgeDrops,
     /// Server spans whose operation was aggregated as `__other__`.
     pub operations_overflowed: u64,
+    /// Of those, the spans that overflowed because the graph-wide
+    /// `max_operations` was reached (the rest hit `max_operations_per_service`).
+    pub operations_over_total: u64,
     /// The automatic watermark advance at the end of the batch.
     pub advance: AdvanceOutcome,
 }
@@ -202,6 +205,7 @@ impl ObserveOutcome {
         self.edges_paired += other.edges_paired;
         self.edges_dropped.merge(&other.edges_dropped);
         self.operations_overflowed += other.operations_overflowed;
+        self.operations_over_total += other.operations_over_total;
         self.advance.merge(&other.advance);
     }
 }

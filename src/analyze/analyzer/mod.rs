@@ -174,6 +174,13 @@ impl Analyzer {
 
     /// Analyzes one closed window. Windows must come in event-time order.
     pub fn on_window(&mut self, window: &WindowStats) -> Outcome {
+        self.on_shared_window(&Arc::new(window.clone()))
+    }
+
+    /// [`Self::on_window`] for a window the caller also keeps (the daemon's
+    /// journal): the analyzer's history holds the same allocation.
+    pub fn on_shared_window(&mut self, shared: &Arc<WindowStats>) -> Outcome {
+        let window: &WindowStats = shared;
         let mut out = Outcome::default();
         while let Some(entry) = self.pending.first_entry() {
             if entry.key().0 >= window.end {
@@ -184,7 +191,7 @@ impl Analyzer {
         }
         self.watermark = self.watermark.max(window.end);
         out.changes = self.releases.observe_window(window);
-        self.history.push(window);
+        self.history.push(shared.clone());
         for coarse in self.coarse.push(window) {
             self.detect_window(&coarse, &mut out);
         }

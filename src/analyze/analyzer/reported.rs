@@ -278,10 +278,10 @@ impl Analyzer {
             .minus_nanos(self.settings.attribute.lookback_ns);
         let mut totals: BTreeMap<&Arc<str>, u64> = BTreeMap::new();
         for window in self.history.between(from, now) {
-            for ((environment, service), slice) in &window.slices {
+            for ((environment, service), slice) in window.slices() {
                 if **service == *incident.service {
                     *totals.entry(environment).or_default() +=
-                        slice.service.as_ref().map_or(0, |s| s.requests);
+                        slice.service().map_or(0, |s| s.requests);
                 }
             }
         }
@@ -369,7 +369,7 @@ impl Analyzer {
         let requests = self
             .history
             .between(observed_from, now)
-            .filter_map(|w| w.slice(environment, &incident.service)?.service.as_ref())
+            .filter_map(|w| w.slice(environment, &incident.service)?.service())
             .map(|s| s.requests)
             .sum();
         Anomaly {

@@ -64,7 +64,7 @@ impl Graph {
             store: PairingStore::new(settings.ttl_ns, settings.max_pending),
             nodes: Nodes::new(
                 settings.max_nodes,
-                settings.max_operations,
+                (settings.max_operations, settings.max_operations_total),
                 settings.max_instances,
                 settings.idle_ns,
             ),
@@ -223,6 +223,11 @@ impl Graph {
     /// Nodes and edges currently in memory (including idle ones not yet swept).
     pub fn sizes(&self) -> (usize, usize) {
         (self.nodes.len(), self.edges.len())
+    }
+
+    /// Distinct operations tracked over all services (the `max_operations` budget).
+    pub fn operations(&self) -> usize {
+        self.nodes.operations()
     }
 
     fn visible_from(&self) -> Timestamp {

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use crate::model::{ConnectionType, ResourceInfo, Span, SpanKind, Timestamp, TraceId};
 
 use super::super::edges::{EdgeRef, Recorded, Request};
+use super::super::nodes::Overflow;
 use super::super::outcome::{AdvanceOutcome, EdgeDrops, Expiry, HalfKind, ObserveOutcome};
 use super::super::pairing::{Fallback, Half, Key, trace_of};
 use super::super::windows::{EdgeSample, ServiceSample};
@@ -170,14 +171,16 @@ impl Graph {
         resource: &Arc<ResourceInfo>,
         out: &mut ObserveOutcome,
     ) {
-        let overflowed = self
+        let overflow = self
             .nodes
             .operation(&resource.service, &span.operation, span.end);
-        out.operations_overflowed += u64::from(overflowed);
-        let operation = if overflowed {
-            self.nodes.other()
-        } else {
-            &span.operation
+        let operation = match overflow {
+            None => &span.operation,
+            Some(reason) => {
+                out.operations_overflowed += 1;
+                out.operations_over_total += u64::from(reason == Overflow::Total);
+                self.nodes.other()
+            }
         };
         let sample = ServiceSample {
             environment: resource.environment.as_ref().unwrap_or(&self.empty),

@@ -6,11 +6,12 @@
 //! histograms, open windows and the cumulative outcomes. Exporting is
 //! deterministic (everything sorted), so equal graphs give equal states.
 //!
-//! The parts and their conversions are in [`parts`].
+//! The parts and their conversions are in [`parts`] and [`series`].
 //!
 //! Never does: I/O. The caller (`store`) decides where the bytes go.
 
 mod parts;
+mod series;
 
 use std::sync::Arc;
 
@@ -24,10 +25,10 @@ use super::edges::{Edge, EdgeKey};
 use super::engine::Graph;
 use super::outcome::ObserveOutcome;
 use parts::{
-    AggState, EdgeState, HalfState, KeyState, NodeState, ResourceState, agg_state, edge_state,
-    half_state, key_state, node_state, resource_info, resource_state, restore_agg, restore_edge,
-    restore_half, restore_key, restore_node,
+    EdgeState, HalfState, NodeState, ResourceState, edge_state, half_state, node_state,
+    resource_info, resource_state, restore_edge, restore_half, restore_node,
 };
+use series::{AggState, KeyState, agg_state, key_state, restore_agg, restore_key};
 
 /// Bumped when the layout changes incompatibly.
 const FORMAT: u32 = 1;
@@ -165,6 +166,7 @@ impl Graph {
             let (name, node) = restore_node(node)?;
             graph.nodes.map.insert(name, node);
         }
+        graph.nodes.recount();
         let buckets = settings.bounds_ns.len();
         for edge in state.edges {
             let (key, edge) = restore_edge(edge, buckets)?;

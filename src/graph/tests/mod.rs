@@ -1,5 +1,6 @@
 //! Tests of the graph core through its public API, with hand-built batches.
 
+mod bounds;
 mod determinism;
 mod pairing;
 mod state;

@@ -14,6 +14,7 @@
 //! Never does: decide what is recorded; it only aggregates what it is given.
 
 mod group;
+mod intern;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -23,6 +24,7 @@ use crate::model::{ConnectionType, SeriesKey, SeriesStats, Timestamp, WindowStat
 use super::sketch::Block;
 
 pub(crate) use group::{EdgeGroup, KeyView, Sample, SeriesAgg, ServiceGroup, Window};
+use intern::Interner;
 
 /// Consecutive empty windows emitted before the rest of a gap is skipped.
 pub const MAX_EMPTY_WINDOWS: u64 = 360;
@@ -67,6 +69,8 @@ pub(crate) struct Windows {
     /// Empty windows emitted since the last window with data.
     pub(crate) empties: u64,
     pool: Vec<Vec<Block>>,
+    /// Shared strings for emitted keys (see [`intern`]).
+    interner: Interner,
 }
 
 /// Counts from one close pass.
@@ -98,6 +102,7 @@ impl Windows {
             next: None,
             empties: 0,
             pool: Vec::new(),
+            interner: Interner::default(),
         }
     }
 
@@ -311,7 +316,8 @@ impl Windows {
         let series = window
             .rows()
             .into_iter()
-            .map(|(key, agg)| {
+            .map(|(mut key, agg)| {
+                self.interner.key(&mut key);
                 let stats = SeriesStats {
                     requests: agg.requests,
                     errors: agg.errors,
@@ -322,6 +328,7 @@ impl Windows {
             })
             .collect();
         self.recycle(window);
+        self.interner.prune();
         let start = index * self.width_ns;
         WindowStats {
             start: Timestamp(start),
