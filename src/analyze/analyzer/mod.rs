@@ -66,6 +66,8 @@ pub struct Outcome {
     pub attribution_delays: Vec<f64>,
     /// Verdicts reached in this step.
     pub verdicts: Vec<(ReleaseKey, Verdict)>,
+    /// Detection windows completed in this step (for the durable history).
+    pub windows: Vec<WindowStats>,
 }
 
 /// An incident: anomalies that share an environment and an origin.
@@ -172,6 +174,7 @@ impl Analyzer {
         self.history.push(window);
         for coarse in self.coarse.push(window) {
             self.detect_window(&coarse, &mut out);
+            out.windows.push(coarse);
         }
         self.judge_releases(window.end, &mut out);
         for alert in &mut out.alerts {
