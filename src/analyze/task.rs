@@ -33,6 +33,9 @@ pub struct Outputs {
     /// The audit log (issue 4): every deployment event received and every
     /// alert emitted is recorded; `None` when `audit.enabled` is false.
     pub audit: Option<crate::audit::Audit>,
+    /// The durable history (issue 4): one batch per window, queued to its
+    /// writer thread; `None` when `history.enabled` is false.
+    pub history: Option<crate::history::History>,
 }
 
 /// Runs until both the window and the deployment channels close; returns
@@ -80,6 +83,9 @@ fn deploy(analyzer: &mut Analyzer, journal: &mut Journal, event: DeployEvent, ou
 
 fn step(analyzer: &mut Analyzer, window: &WindowStats, outputs: &Outputs) {
     let outcome = analyzer.on_window(window);
+    if let Some(history) = &outputs.history {
+        history.write(super::record::history_batch(analyzer, window, &outcome));
+    }
     for event in &outcome.events {
         outputs.release_metrics.event(event);
     }

@@ -16,6 +16,12 @@ pub enum ApiError {
     /// The response could not be rendered.
     #[error("internal error: {0}")]
     Internal(String),
+    /// Nothing stored for what was asked (history queries).
+    #[error("{0}")]
+    NotFound(String),
+    /// The daemon keeps no history (`history.enabled: false`).
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 impl IntoResponse for ApiError {
@@ -24,6 +30,8 @@ impl IntoResponse for ApiError {
             Self::UnknownService(_) => StatusCode::NOT_FOUND,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         };
         (
             status,

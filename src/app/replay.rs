@@ -115,6 +115,21 @@ struct Entry {
 /// When an input file cannot be opened or an output cannot be written.
 /// A line that fails to decode is reported and skipped, not an error.
 pub fn replay(settings: &Settings, options: &ReplayOptions) -> anyhow::Result<ReplayReport> {
+    replay_into(settings, options, None)
+}
+
+/// [`replay`], also filling the durable history in `history` (one batch
+/// per window, built exactly as the daemon's analysis task builds it).
+/// A failed history write is counted in the report's log and skipped.
+///
+/// # Errors
+/// As [`replay`].
+pub fn replay_into(
+    settings: &Settings,
+    options: &ReplayOptions,
+    history: Option<&crate::history::HistoryStore>,
+) -> anyhow::Result<ReplayReport> {
+    let history_metrics = crate::history::Metrics::default();
     let mut report = ReplayReport::default();
     let mut entries = read_all(options, &mut report)?;
     // Event-time order; the stable sort keeps input order among equal times.
@@ -129,7 +144,12 @@ pub fn replay(settings: &Settings, options: &ReplayOptions) -> anyhow::Result<Re
     let mut analyze = |windows: Vec<WindowStats>, report: &mut ReplayReport| {
         for window in windows {
             report.windows += 1;
-            alerts.extend(analyzer.on_window(&window).alerts);
+            let outcome = analyzer.on_window(&window);
+            if let Some(store) = history {
+                let batch = crate::analyze::history_batch(&analyzer, &window, &outcome);
+                crate::history::write_logged(store, &batch, &history_metrics);
+            }
+            alerts.extend(outcome.alerts);
         }
     };
     let bar = progress_bar(options.progress, entries.len() as u64);
@@ -143,6 +163,14 @@ pub fn replay(settings: &Settings, options: &ReplayOptions) -> anyhow::Result<Re
     analyze(graph.finish(), &mut report);
     if let Some(bar) = bar {
         bar.finish_and_clear();
+    }
+    if let Some(store) = history {
+        store.flush().context("flushing the history")?;
+        anyhow::ensure!(
+            history_metrics.write_error_count() == 0,
+            "{} history writes failed (see the log)",
+            history_metrics.write_error_count()
+        );
     }
     let snapshot = graph.snapshot();
     report.edges = snapshot.edges.len() as u64;

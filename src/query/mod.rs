@@ -9,6 +9,7 @@
 //! * [`lists`]: [`releases`], [`anomalies`], [`alerts`], [`series`].
 //! * [`impact`](mod@impact): [`impact()`], transitive dependents and dependencies with
 //!   traffic shares, and a risk class.
+//! * [`request`]: a query as asked (times as text), answered as the API's JSON.
 //! * [`render`]: the CLI's tables.
 //! * [`time`]: RFC 3339 and relative times (`-2h`).
 //!
@@ -19,12 +20,14 @@ pub mod impact;
 pub mod lists;
 pub mod release;
 pub mod render;
+pub mod request;
 pub mod time;
 pub mod which;
 
 pub use impact::{Impact, Reach, Risk, impact};
 pub use lists::{SeriesPoint, alerts, anomalies, releases, series};
 pub use release::{Affected, Rates, ReleaseReport, VersionShare, release_report};
+pub use request::{Request, answer};
 pub use time::parse_time;
 pub use which::{Examined, WhichRelease, at_period, which_release};
 

@@ -262,3 +262,38 @@ pub fn impact(i: &Impact) -> String {
     }
     out
 }
+
+/// Stored alerts.
+pub fn alerts(list: &[crate::model::Alert]) -> String {
+    let rows: Vec<Vec<String>> = list
+        .iter()
+        .map(|a| {
+            vec![
+                a.detected_at.to_rfc3339(),
+                a.kind.as_str().to_owned(),
+                a.service().to_owned(),
+                a.top_release()
+                    .map_or_else(|| "-".to_owned(), |r| format!("{}@{}", r.service, r.version)),
+                a.id.clone(),
+            ]
+        })
+        .collect();
+    table(&["DETECTED", "TYPE", "SERVICE", "SUSPECT", "ID"], &rows)
+}
+
+/// A service's per-window series.
+pub fn series(points: &[super::SeriesPoint]) -> String {
+    let rows: Vec<Vec<String>> = points
+        .iter()
+        .map(|p| {
+            vec![
+                p.start.to_rfc3339(),
+                p.requests.to_string(),
+                pct(p.error_ratio),
+                ms(p.p50),
+                ms(p.p99),
+            ]
+        })
+        .collect();
+    table(&["WINDOW", "REQUESTS", "ERRORS", "P50", "P99"], &rows)
+}
