@@ -44,13 +44,13 @@ pub enum QueryCommand {
         #[arg(long)]
         service: String,
         /// Around this time (one detection window before to four after).
-        #[arg(long, conflicts_with_all = ["from", "to"])]
+        #[arg(long, allow_hyphen_values = true, conflicts_with_all = ["from", "to"])]
         at: Option<String>,
         /// Period start.
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         from: Option<String>,
         /// Period end (default: the newest window held).
-        #[arg(long, requires = "from")]
+        #[arg(long, allow_hyphen_values = true, requires = "from")]
         to: Option<String>,
         /// Environment, when the service runs in several.
         #[arg(long)]
@@ -67,28 +67,28 @@ pub enum QueryCommand {
     /// Releases started since T.
     Releases {
         /// Start (default: everything held).
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         since: Option<String>,
         /// End.
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         until: Option<String>,
     },
     /// Anomalies with an onset since T.
     Anomalies {
         /// Start (default: everything held).
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         since: Option<String>,
         /// End.
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         until: Option<String>,
     },
     /// Alerts stored since T.
     Alerts {
         /// Start (default: everything held).
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         since: Option<String>,
         /// End.
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         until: Option<String>,
     },
     /// Blast radius of changing SERVICE, and its risk class.
@@ -96,10 +96,10 @@ pub enum QueryCommand {
         /// The service.
         service: String,
         /// Traffic period start (default: one hour before --to).
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         from: Option<String>,
         /// Traffic period end (default: the newest window held).
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         to: Option<String>,
         /// Environment.
         #[arg(long)]
@@ -113,10 +113,10 @@ pub enum QueryCommand {
         #[arg(long)]
         version: Option<String>,
         /// Start (default: one hour before --to).
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         from: Option<String>,
         /// End (default: the newest window held).
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         to: Option<String>,
         /// Environment.
         #[arg(long)]

@@ -49,3 +49,7 @@ mod emit;
 // The audit log end to end: the daemon records, `epicenter audit verify`
 // catches altered, removed and reordered records; export.
 mod audit;
+
+// The durable history end to end: `replay --data-dir` fills it, `epicenter
+// query` answers offline and through a running daemon (`--server`).
+mod history;
