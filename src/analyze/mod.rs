@@ -19,8 +19,8 @@ mod inputs;
 pub mod journal;
 pub mod metrics;
 pub mod owners;
-pub mod reexamine;
 pub mod record;
+pub mod reexamine;
 pub mod task;
 mod topology;
 
@@ -29,8 +29,8 @@ pub use config::{Config, Settings};
 pub use journal::Journal;
 pub use metrics::Metrics;
 pub use owners::Owners;
-pub use reexamine::{Reexamination, reexamine, reexamine_range};
 pub use record::history_batch;
+pub use reexamine::{Reexamination, reexamine, reexamine_range};
 
 #[cfg(test)]
 mod tests;

@@ -45,7 +45,11 @@ pub struct Reexamination {
 }
 
 /// The stored windows [`reexamine`] needs for a period `[from, to)`.
-pub fn reexamine_range(settings: &Settings, from: Timestamp, to: Timestamp) -> (Timestamp, Timestamp) {
+pub fn reexamine_range(
+    settings: &Settings,
+    from: Timestamp,
+    to: Timestamp,
+) -> (Timestamp, Timestamp) {
     (from.minus_nanos(2 * settings.attribute.lookback_ns), to)
 }
 
@@ -191,9 +195,16 @@ pub fn reexamine(
             if r > best.1 { (s, r) } else { best }
         });
     let onset = if signal.1 > 0.0 {
-        let threshold =
-            (value(signal.0, base) + value(signal.0, observed)) / 2.0;
-        onset_of(&history, &series, signal.0, threshold, from.minus_nanos(lookback), from, to)
+        let threshold = (value(signal.0, base) + value(signal.0, observed)) / 2.0;
+        onset_of(
+            &history,
+            &series,
+            signal.0,
+            threshold,
+            from.minus_nanos(lookback),
+            from,
+            to,
+        )
     } else {
         from
     };
@@ -234,7 +245,11 @@ pub fn reexamine(
     let candidates: Vec<_> = releases
         .iter()
         .filter(|r| *r.key.environment == *environment && r.started_at < to)
-        .filter(|r| r.started_at >= from_candidates || r.exposure_or_start() >= from_candidates || r.state.in_progress())
+        .filter(|r| {
+            r.started_at >= from_candidates
+                || r.exposure_or_start() >= from_candidates
+                || r.state.in_progress()
+        })
         .map(|r| as_of(r, to))
         .map(|r| inputs::candidate_input(&history, &topology, &r, lookback, to))
         .collect();
@@ -244,7 +259,10 @@ pub fn reexamine(
     let attribution = attribute::attribute(&settings.attribute, &ctx, &candidates);
     let windows = history
         .between(from, to)
-        .filter(|w| w.slice(&environment, service).is_some_and(|s| s.service.is_some()))
+        .filter(|w| {
+            w.slice(&environment, service)
+                .is_some_and(|s| s.service.is_some())
+        })
         .count();
     Reexamination {
         environment,

@@ -28,10 +28,10 @@
 //! Never does: analysis, writes to stage state, reading the clock.
 
 mod analysis;
-mod history;
 pub mod config;
 pub mod error;
 pub mod exposition;
+mod history;
 
 mod dot;
 mod handlers;

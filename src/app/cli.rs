@@ -241,16 +241,18 @@ pub async fn replay(args: ReplayArgs) -> ExitCode {
     let options = super::replay::ReplayOptions::from(&args);
     // `--data-dir` fills the durable history there (issue 4).
     let history = match &args.config.data_dir {
-        Some(_) => match crate::history::HistoryStore::open(&settings.data_dir, &settings.history) {
-            Ok(mut store) => {
-                store.set_deferred_durability();
-                Some(store)
+        Some(_) => {
+            match crate::history::HistoryStore::open(&settings.data_dir, &settings.history) {
+                Ok(mut store) => {
+                    store.set_deferred_durability();
+                    Some(store)
+                }
+                Err(error) => {
+                    eprintln!("replay failed: {error}");
+                    return ExitCode::FAILURE;
+                }
             }
-            Err(error) => {
-                eprintln!("replay failed: {error}");
-                return ExitCode::FAILURE;
-            }
-        },
+        }
         None => None,
     };
     match tokio::task::spawn_blocking(move || {

@@ -348,9 +348,8 @@ fn open_history(
         .context("opening the history store")?;
     let reader = store.reader();
     let metrics = crate::history::Metrics::register(registry.sub_registry_with_prefix("history"));
-    let (history, writer) =
-        crate::history::start(store, settings.history.queue_batches, metrics)
-            .context("starting the history writer")?;
+    let (history, writer) = crate::history::start(store, settings.history.queue_batches, metrics)
+        .context("starting the history writer")?;
     Ok((Some(history), Some(writer), Some(reader)))
 }
 

@@ -17,7 +17,9 @@ use flate2::read::DeflateDecoder;
 use flate2::write::DeflateEncoder;
 use serde::{Deserialize, Serialize};
 
-use crate::model::{ConnectionType, LatencySummary, SeriesKey, SeriesStats, Timestamp, WindowStats};
+use crate::model::{
+    ConnectionType, LatencySummary, SeriesKey, SeriesStats, Timestamp, WindowStats,
+};
 
 /// kind, environment, a, b, c (string-table indexes), requests, errors,
 /// latency count, sum, p50, p95, p99, max, instances.
@@ -137,7 +139,19 @@ pub(crate) fn encode(window: &WindowStats) -> Result<Vec<u8>, std::io::Error> {
         };
         let l = s.latency;
         rows.push((
-            kind, env, a, b, c, s.requests, s.errors, l.count, l.sum, l.p50, l.p95, l.p99, l.max,
+            kind,
+            env,
+            a,
+            b,
+            c,
+            s.requests,
+            s.errors,
+            l.count,
+            l.sum,
+            l.p50,
+            l.p95,
+            l.p99,
+            l.max,
             s.instances,
         ));
     }
@@ -158,7 +172,11 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<WindowStats, std::io::Error> {
     let mut json = Vec::new();
     DeflateDecoder::new(bytes).read_to_end(&mut json)?;
     let encoded: Encoded = serde_json::from_slice(&json).map_err(std::io::Error::other)?;
-    let names: Vec<Arc<str>> = encoded.names.iter().map(|n| Arc::from(n.as_str())).collect();
+    let names: Vec<Arc<str>> = encoded
+        .names
+        .iter()
+        .map(|n| Arc::from(n.as_str()))
+        .collect();
     let name = |i: u32| -> Result<Arc<str>, std::io::Error> {
         names
             .get(i as usize)

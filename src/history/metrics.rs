@@ -38,11 +38,7 @@ impl Metrics {
             "Batches that could not be written",
             m.write_errors.clone(),
         );
-        registry.register(
-            "pruned",
-            "Rows removed by retention",
-            m.pruned.clone(),
-        );
+        registry.register("pruned", "Rows removed by retention", m.pruned.clone());
         registry.register(
             "file_bytes",
             "Size of history.redb, bytes",

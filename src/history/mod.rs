@@ -55,7 +55,9 @@ pub enum HistoryError {
     )]
     Locked(PathBuf),
     /// No history file where one was expected.
-    #[error("no history in {0} (was it written by `epicenter run` or `epicenter replay --data-dir`?)")]
+    #[error(
+        "no history in {0} (was it written by `epicenter run` or `epicenter replay --data-dir`?)"
+    )]
     Missing(PathBuf),
     /// The embedded database failed.
     #[error("history store failed: {0}")]

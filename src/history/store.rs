@@ -24,9 +24,7 @@ use serde::de::DeserializeOwned;
 
 use super::codec;
 use super::config::Settings;
-use super::records::{
-    AnomalyRecord, Batch, EdgeRecord, IncidentRecord, ReleaseRecord, identity,
-};
+use super::records::{AnomalyRecord, Batch, EdgeRecord, IncidentRecord, ReleaseRecord, identity};
 use super::{FILE_NAME, HistoryError};
 use crate::model::{Alert, SeriesKey, Timestamp, WindowStats};
 
@@ -215,7 +213,10 @@ fn upsert(
 ) -> Result<(), HistoryError> {
     let mut index = txn.open_table(index).map_err(db_err)?;
     let mut rows = txn.open_table(table).map_err(db_err)?;
-    let previous = index.insert(id, at.nanos()).map_err(db_err)?.map(|v| v.value());
+    let previous = index
+        .insert(id, at.nanos())
+        .map_err(db_err)?
+        .map(|v| v.value());
     if let Some(previous) = previous
         && previous != at.nanos()
     {
@@ -468,7 +469,11 @@ impl HistoryReader {
     ///
     /// # Errors
     /// On any storage or decoding failure.
-    pub fn windows(&self, from: Timestamp, to: Timestamp) -> Result<Vec<WindowStats>, HistoryError> {
+    pub fn windows(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<WindowStats>, HistoryError> {
         let txn = self.begin()?;
         let table = txn.open_table(WINDOWS).map_err(db_err)?;
         let mut out = Vec::new();
@@ -501,7 +506,11 @@ impl HistoryReader {
     ///
     /// # Errors
     /// On any storage or decoding failure.
-    pub fn releases(&self, from: Timestamp, to: Timestamp) -> Result<Vec<ReleaseRecord>, HistoryError> {
+    pub fn releases(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<ReleaseRecord>, HistoryError> {
         self.timed(RELEASES, from, to)
     }
 
@@ -509,7 +518,11 @@ impl HistoryReader {
     ///
     /// # Errors
     /// On any storage or decoding failure.
-    pub fn anomalies(&self, from: Timestamp, to: Timestamp) -> Result<Vec<AnomalyRecord>, HistoryError> {
+    pub fn anomalies(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<AnomalyRecord>, HistoryError> {
         self.timed(ANOMALIES, from, to)
     }
 
@@ -525,7 +538,11 @@ impl HistoryReader {
     ///
     /// # Errors
     /// On any storage or decoding failure.
-    pub fn incidents(&self, from: Timestamp, to: Timestamp) -> Result<Vec<IncidentRecord>, HistoryError> {
+    pub fn incidents(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<IncidentRecord>, HistoryError> {
         self.timed(INCIDENTS, from, to)
     }
 
@@ -552,7 +569,9 @@ impl HistoryReader {
         let txn = self.begin()?;
         let meta = txn.open_table(META).map_err(db_err)?;
         Ok(Timestamp(
-            meta.get(WATERMARK).map_err(db_err)?.map_or(0, |v| v.value()),
+            meta.get(WATERMARK)
+                .map_err(db_err)?
+                .map_or(0, |v| v.value()),
         ))
     }
 

@@ -12,10 +12,10 @@
 
 use tokio::sync::{mpsc, oneshot};
 
+use super::HistoryError;
 use super::metrics::Metrics;
 use super::records::Batch;
 use super::store::HistoryStore;
-use super::HistoryError;
 
 enum Command {
     Write(Box<Batch>),

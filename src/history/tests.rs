@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use super::*;
 use crate::model::{
-    Alert, AlertType, ConnectionType, LatencySummary, SeriesKey, SeriesStats, Severity,
-    Timestamp, Verdict, WindowStats,
+    Alert, AlertType, ConnectionType, LatencySummary, SeriesKey, SeriesStats, Severity, Timestamp,
+    Verdict, WindowStats,
 };
 
 const DAY: u64 = 86_400;
@@ -116,10 +116,16 @@ fn a_batch_round_trips_and_reads_come_back_in_time_order() {
     }
     let reader = store.reader();
     let windows = reader
-        .windows(Timestamp::from_secs(1_000_000), Timestamp::from_secs(1_000_060))
+        .windows(
+            Timestamp::from_secs(1_000_000),
+            Timestamp::from_secs(1_000_060),
+        )
         .unwrap();
     assert_eq!(
-        windows.iter().map(|w| w.start.nanos() / Timestamp::SECOND).collect::<Vec<_>>(),
+        windows
+            .iter()
+            .map(|w| w.start.nanos() / Timestamp::SECOND)
+            .collect::<Vec<_>>(),
         vec![1_000_000, 1_000_030],
         "half-open range, oldest first"
     );
@@ -137,7 +143,10 @@ fn a_batch_round_trips_and_reads_come_back_in_time_order() {
     assert_eq!(edges[0].connection_type, "database");
     assert_eq!(
         reader.window_span().unwrap(),
-        Some((Timestamp::from_secs(1_000_000), Timestamp::from_secs(1_000_090)))
+        Some((
+            Timestamp::from_secs(1_000_000),
+            Timestamp::from_secs(1_000_090)
+        ))
     );
     assert_eq!(reader.watermark().unwrap(), Timestamp::from_secs(1_000_090));
 }
@@ -243,7 +252,10 @@ fn a_second_writer_and_a_read_only_open_while_written_are_refused_clearly() {
     drop(store);
     let reader = HistoryReader::open_read_only(dir.path()).unwrap();
     assert_eq!(
-        reader.windows(Timestamp(0), Timestamp(u64::MAX)).unwrap().len(),
+        reader
+            .windows(Timestamp(0), Timestamp(u64::MAX))
+            .unwrap()
+            .len(),
         1
     );
 }
@@ -264,7 +276,10 @@ async fn the_writer_thread_writes_every_queued_batch_before_closing() {
     writer.close().await;
     assert_eq!(metrics.batch_count() + metrics.dropped_count(), 5);
     assert_eq!(
-        reader.windows(Timestamp(0), Timestamp(u64::MAX)).unwrap().len() as u64,
+        reader
+            .windows(Timestamp(0), Timestamp(u64::MAX))
+            .unwrap()
+            .len() as u64,
         metrics.batch_count()
     );
     assert_eq!(metrics.write_error_count(), 0);

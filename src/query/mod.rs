@@ -51,7 +51,9 @@ pub enum QueryError {
     #[error(transparent)]
     History(#[from] HistoryError),
     /// A time argument could not be parsed.
-    #[error("`{0}` is not a time: use RFC 3339 (2026-03-02T09:15:00Z) or a relative form (-2h, -30m, -1d, now)")]
+    #[error(
+        "`{0}` is not a time: use RFC 3339 (2026-03-02T09:15:00Z) or a relative form (-2h, -30m, -1d, now)"
+    )]
     BadTime(String),
     /// The argument does not name what it should.
     #[error("{0}")]

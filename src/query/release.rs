@@ -143,7 +143,9 @@ pub fn release_report(
     let exposure = release.exposure_or_start();
     let watermark = ctx.reader.watermark()?;
     let before_from = exposure.minus_nanos(settings.attribute.lookback_ns);
-    let mut after_to = exposure.plus_nanos(settings.attribute.soak_ns()).min(watermark);
+    let mut after_to = exposure
+        .plus_nanos(settings.attribute.soak_ns())
+        .min(watermark);
     if let Some(rollback) = release.rolled_back_at {
         after_to = after_to.min(rollback).max(exposure.plus_nanos(1));
     }
@@ -179,7 +181,11 @@ pub fn release_report(
         exposure,
         before_services.get(service).unwrap_or(&zero),
     );
-    let after = Rates::of(exposure, after_to, after_services.get(service).unwrap_or(&zero));
+    let after = Rates::of(
+        exposure,
+        after_to,
+        after_services.get(service).unwrap_or(&zero),
+    );
     let total: u64 = after_versions.values().map(|s| s.requests).sum();
     let mut versions: Vec<VersionShare> = after_versions
         .iter()
@@ -193,13 +199,16 @@ pub fn release_report(
             rates: Rates::of(exposure, after_to, s),
         })
         .collect();
-    versions.sort_by(|a, b| b.rates.requests.cmp(&a.rates.requests));
+    versions.sort_by_key(|v| std::cmp::Reverse(v.rates.requests));
     let affected = after_services
         .iter()
         .filter(|(name, _)| name.as_str() != service)
         .filter_map(|(name, s)| {
             let b = before_services.get(name)?;
-            let (rb, ra) = (Rates::of(before_from, exposure, b), Rates::of(exposure, after_to, s));
+            let (rb, ra) = (
+                Rates::of(before_from, exposure, b),
+                Rates::of(exposure, after_to, s),
+            );
             let doubled = (ra.error_ratio >= 2.0 * rb.error_ratio.max(0.005))
                 || (ra.p99 >= 2.0 * rb.p99.max(0.001));
             (doubled && s.requests >= MIN_REQUESTS && b.requests >= MIN_REQUESTS).then(|| {
@@ -233,7 +242,12 @@ pub fn release_report(
         .iter()
         .filter(|a| a.kind == AlertType::Resolved)
         .filter(|a| a.resolves.as_deref().is_some_and(|id| ids.contains(id)))
-        .filter_map(|a| a.anomaly.as_ref().and_then(|x| x.recovered_at).or(Some(a.detected_at)))
+        .filter_map(|a| {
+            a.anomaly
+                .as_ref()
+                .and_then(|x| x.recovered_at)
+                .or(Some(a.detected_at))
+        })
         .max();
     let mut alerted_affected: Vec<String> = blaming
         .iter()
@@ -241,9 +255,9 @@ pub fn release_report(
         .collect();
     alerted_affected.sort();
     alerted_affected.dedup();
-    let time_to_recovery_secs = onset.zip(recovered_at).map(|(o, r)| {
-        r.nanos().saturating_sub(o.nanos()) as f64 / Timestamp::SECOND as f64
-    });
+    let time_to_recovery_secs = onset
+        .zip(recovered_at)
+        .map(|(o, r)| r.nanos().saturating_sub(o.nanos()) as f64 / Timestamp::SECOND as f64);
     Ok(ReleaseReport {
         verdict: release.verdict,
         release,

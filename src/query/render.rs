@@ -58,7 +58,7 @@ pub fn which_release(w: &WhichRelease) -> String {
         w.to.to_rfc3339()
     );
     if let Some(a) = &w.anomaly {
-        let _ = writeln!(
+        let _ignored = writeln!(
             out,
             "{}: {} from {:.4} to {:.4} since {} ({} requests); origins: {}",
             a.series,
@@ -105,7 +105,7 @@ pub fn which_release(w: &WhichRelease) -> String {
                 )
             })
             .collect();
-        let _ = writeln!(out, "considered, not blamed: {}", names.join(", "));
+        let _ignored = writeln!(out, "considered, not blamed: {}", names.join(", "));
     }
     out
 }
@@ -127,7 +127,9 @@ pub fn releases(list: &[ReleaseRecord]) -> String {
         })
         .collect();
     table(
-        &["STARTED", "ENV", "RELEASE", "PREVIOUS", "STATE", "VERDICT", "ORIGIN"],
+        &[
+            "STARTED", "ENV", "RELEASE", "PREVIOUS", "STATE", "VERDICT", "ORIGIN",
+        ],
         &rows,
     )
 }
@@ -148,7 +150,14 @@ pub fn anomalies(list: &[AnomalyRecord]) -> String {
         })
         .collect();
     table(
-        &["ONSET", "SERIES", "SIGNAL", "BASELINE", "OBSERVED", "RECOVERED"],
+        &[
+            "ONSET",
+            "SERIES",
+            "SIGNAL",
+            "BASELINE",
+            "OBSERVED",
+            "RECOVERED",
+        ],
         &rows,
     )
 }
@@ -185,7 +194,10 @@ pub fn release_report(r: &ReleaseReport) -> String {
             ms(r.after.p99),
         ],
     ];
-    out.push_str(&table(&["PERIOD", "REQUESTS", "ERRORS", "P50", "P99"], &rows));
+    out.push_str(&table(
+        &["PERIOD", "REQUESTS", "ERRORS", "P50", "P99"],
+        &rows,
+    ));
     let rows: Vec<Vec<String>> = r
         .versions
         .iter()
@@ -204,7 +216,7 @@ pub fn release_report(r: &ReleaseReport) -> String {
     affected.extend(r.alerted_affected.iter().cloned());
     affected.sort();
     affected.dedup();
-    let _ = writeln!(
+    let _ignored = writeln!(
         out,
         "affected: {}",
         if affected.is_empty() {
@@ -213,7 +225,7 @@ pub fn release_report(r: &ReleaseReport) -> String {
             affected.join(", ")
         }
     );
-    let _ = writeln!(
+    let _ignored = writeln!(
         out,
         "blamed by: {}; onset {}, recovered {}, time to recovery {}",
         if r.blamed_by.is_empty() {
@@ -240,8 +252,11 @@ pub fn impact(i: &Impact) -> String {
         i.from.to_rfc3339(),
         i.to.to_rfc3339()
     );
-    for (title, list) in [("dependents", &i.dependents), ("dependencies", &i.dependencies)] {
-        let _ = writeln!(out, "{title}:");
+    for (title, list) in [
+        ("dependents", &i.dependents),
+        ("dependencies", &i.dependencies),
+    ] {
+        let _ignored = writeln!(out, "{title}:");
         let rows: Vec<Vec<String>> = list
             .iter()
             .map(|r| {
@@ -272,8 +287,10 @@ pub fn alerts(list: &[crate::model::Alert]) -> String {
                 a.detected_at.to_rfc3339(),
                 a.kind.as_str().to_owned(),
                 a.service().to_owned(),
-                a.top_release()
-                    .map_or_else(|| "-".to_owned(), |r| format!("{}@{}", r.service, r.version)),
+                a.top_release().map_or_else(
+                    || "-".to_owned(),
+                    |r| format!("{}@{}", r.service, r.version),
+                ),
                 a.id.clone(),
             ]
         })

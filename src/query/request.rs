@@ -142,9 +142,11 @@ impl Request {
             | Self::Alerts { since, until } => {
                 // `/api/v1/releases` without `since` is the live index.
                 let since = match self {
-                    Self::Releases { .. } => Some(since.clone().unwrap_or_else(|| {
-                        "1970-01-01T00:00:00Z".to_owned()
-                    })),
+                    Self::Releases { .. } => Some(
+                        since
+                            .clone()
+                            .unwrap_or_else(|| "1970-01-01T00:00:00Z".to_owned()),
+                    ),
                     _ => since.clone(),
                 };
                 put("since", &since);
@@ -251,7 +253,13 @@ pub fn answer(ctx: &Context, request: &Request) -> Result<Value, QueryError> {
             to,
         } => {
             let (from, to) = last_hour(ctx, from.as_deref(), to.as_deref())?;
-            serde_json::to_value(super::impact(ctx, service, environment.as_deref(), from, to)?)
+            serde_json::to_value(super::impact(
+                ctx,
+                service,
+                environment.as_deref(),
+                from,
+                to,
+            )?)
         }
         Request::Series {
             service,

@@ -195,7 +195,9 @@ fn history(dir: &std::path::Path, bad: bool) -> Context {
             batch.releases.push(release());
         }
         if start == T0 + 120 && bad {
-            batch.alerts.push(alert(AlertType::Attribution, "att-1", T0 + 120, None));
+            batch
+                .alerts
+                .push(alert(AlertType::Attribution, "att-1", T0 + 120, None));
         }
         if start == T0 + 600 && bad {
             batch
@@ -206,8 +208,7 @@ fn history(dir: &std::path::Path, bad: bool) -> Context {
         start += 30;
     }
     let mut analysis = settings.analysis;
-    analysis.owners =
-        crate::analyze::Owners::parse("web:\n  team: frontend\n  tier: 1\n").unwrap();
+    analysis.owners = crate::analyze::Owners::parse("web:\n  team: frontend\n  tier: 1\n").unwrap();
     Context {
         reader: store.reader(),
         settings: analysis,
@@ -225,8 +226,14 @@ fn which_release_blames_the_bad_release_at_its_onset_and_nothing_before_it() {
     let (from, to) = at_period(&ctx.settings, at(T0 + 60));
     let found = which_release(&ctx, "api", None, at(T0 + 60), from, to).unwrap();
     assert_eq!(found.environment, "prod");
-    let top = found.suspects.first().unwrap_or_else(|| panic!("{found:#?}"));
-    assert_eq!((top.release.service.as_str(), top.release.version.as_str()), ("api", "2.0"));
+    let top = found
+        .suspects
+        .first()
+        .unwrap_or_else(|| panic!("{found:#?}"));
+    assert_eq!(
+        (top.release.service.as_str(), top.release.version.as_str()),
+        ("api", "2.0")
+    );
     assert!(top.confidence >= 0.75);
     let examined = found.anomaly.unwrap();
     assert_eq!(examined.signal, "error_ratio");
@@ -259,13 +266,21 @@ fn release_report_compares_before_and_after_and_measures_recovery() {
     let report = release_report(&ctx, "api", "2.0", None).unwrap();
     assert_eq!(report.verdict, Some(Verdict::Failing));
     assert_eq!(report.before.error_ratio, 0.0);
-    assert!((report.after.error_ratio - 0.2).abs() < 1e-9, "{:?}", report.after);
+    assert!(
+        (report.after.error_ratio - 0.2).abs() < 1e-9,
+        "{:?}",
+        report.after
+    );
     assert_eq!(report.versions[0].share, 0.5);
     let new = report.versions.iter().find(|v| v.version == "2.0").unwrap();
     assert!((new.rates.error_ratio - 0.4).abs() < 1e-9);
     // `web` serves the errors api returns: its error ratio rose from 0.
     assert_eq!(
-        report.affected.iter().map(|a| a.service.as_str()).collect::<Vec<_>>(),
+        report
+            .affected
+            .iter()
+            .map(|a| a.service.as_str())
+            .collect::<Vec<_>>(),
         ["web"]
     );
     assert_eq!(report.alerted_affected, ["api", "web"]);
@@ -316,10 +331,18 @@ fn lists_series_and_requests_answer_the_api_json() {
     let dir = tempfile::tempdir().unwrap();
     let ctx = history(dir.path(), true);
     let points = series(&ctx, "api", None, Some("2.0"), at(T0 - 60), at(T0 + 60)).unwrap();
-    assert_eq!(points.len(), 2, "windows before exposure have no 2.0 traffic");
+    assert_eq!(
+        points.len(),
+        2,
+        "windows before exposure have no 2.0 traffic"
+    );
     assert!((points[0].error_ratio - 0.4).abs() < 1e-9);
     assert_eq!(releases(&ctx, at(T0), at(T0 + 1)).unwrap().len(), 1);
-    assert!(releases(&ctx, at(T0 + 1), Timestamp(u64::MAX)).unwrap().is_empty());
+    assert!(
+        releases(&ctx, at(T0 + 1), Timestamp(u64::MAX))
+            .unwrap()
+            .is_empty()
+    );
     let value = answer(
         &ctx,
         &Request::Releases {

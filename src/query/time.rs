@@ -27,7 +27,9 @@ pub fn parse_time(text: &str, now: Timestamp) -> Result<Timestamp, QueryError> {
         _ => return Err(bad()),
     };
     let unit = rest.chars().last().ok_or_else(bad)?;
-    let n: u64 = rest[..rest.len() - unit.len_utf8()].parse().map_err(|_| bad())?;
+    let n: u64 = rest[..rest.len() - unit.len_utf8()]
+        .parse()
+        .map_err(|_| bad())?;
     let secs = match unit {
         's' => n,
         'm' => n * 60,
@@ -56,9 +58,18 @@ mod tests {
         );
         assert_eq!(parse_time("now", now).unwrap(), now);
         assert_eq!(parse_time("-2h", now).unwrap(), Timestamp::from_secs(2_800));
-        assert_eq!(parse_time("now-30m", now).unwrap(), Timestamp::from_secs(8_200));
-        assert_eq!(parse_time("-45s", now).unwrap(), Timestamp::from_secs(9_955));
-        assert_eq!(parse_time("+1d", now).unwrap(), Timestamp::from_secs(96_400));
+        assert_eq!(
+            parse_time("now-30m", now).unwrap(),
+            Timestamp::from_secs(8_200)
+        );
+        assert_eq!(
+            parse_time("-45s", now).unwrap(),
+            Timestamp::from_secs(9_955)
+        );
+        assert_eq!(
+            parse_time("+1d", now).unwrap(),
+            Timestamp::from_secs(96_400)
+        );
         for bad in ["yesterday", "-2", "-h", "2h", "-2w", ""] {
             assert!(parse_time(bad, now).is_err(), "{bad}");
         }

@@ -107,7 +107,11 @@ async fn replay_fills_the_history_and_query_answers_offline() {
         "--data-dir",
         d,
     ]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(data.join("history.redb").is_file());
     let onset = onset(&alerts).to_rfc3339();
 
@@ -123,9 +127,18 @@ async fn replay_fills_the_history_and_query_answers_offline() {
     ]);
     assert_eq!(answer["service"], "payment");
     assert_eq!(answer["at"], onset.as_str());
-    assert_eq!(top_suspect(&answer).as_deref(), Some("payment@1.5.0"), "{answer:#}");
+    assert_eq!(
+        top_suspect(&answer).as_deref(),
+        Some("payment@1.5.0"),
+        "{answer:#}"
+    );
     assert!(answer["suspects"][0]["confidence"].as_f64().unwrap() >= 0.75);
-    assert!(!answer["suspects"][0]["evidence"].as_array().unwrap().is_empty());
+    assert!(
+        !answer["suspects"][0]["evidence"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
 
     // Five minutes into the clean warmup: nothing to blame.
     let clean = START.plus_nanos(300 * Timestamp::SECOND).to_rfc3339();
@@ -177,8 +190,14 @@ async fn replay_fills_the_history_and_query_answers_offline() {
             .map(|r| r["service"].as_str().unwrap().to_owned())
             .collect()
     };
-    assert_eq!(names("dependents").first().map(String::as_str), Some("checkout"));
-    assert!(names("dependents").contains(&"frontend".to_owned()), "{impact:#}");
+    assert_eq!(
+        names("dependents").first().map(String::as_str),
+        Some("checkout")
+    );
+    assert!(
+        names("dependents").contains(&"frontend".to_owned()),
+        "{impact:#}"
+    );
     assert!(!names("dependencies").is_empty(), "{impact:#}");
     let shares: f64 = impact["dependencies"]
         .as_array()
@@ -269,7 +288,11 @@ async fn a_running_daemon_answers_which_release_through_server() {
     })
     .await
     .unwrap();
-    assert_eq!(top_suspect(&answer).as_deref(), Some("payment@1.5.0"), "{answer:#}");
+    assert_eq!(
+        top_suspect(&answer).as_deref(),
+        Some("payment@1.5.0"),
+        "{answer:#}"
+    );
 
     // The daemon holds the file: offline queries say to use --server.
     let d = data.display().to_string();
@@ -289,9 +312,11 @@ async fn a_running_daemon_answers_which_release_through_server() {
         .unwrap();
     assert_eq!(since["releases"][0]["version"], "1.5.0", "{since}");
     assert_eq!(since["releases"][0]["previous_version"], "1.4.0", "{since}");
-    let bad = reqwest::get(format!("{api}/api/v1/which-release?service=payment&at=yesterday"))
-        .await
-        .unwrap();
+    let bad = reqwest::get(format!(
+        "{api}/api/v1/which-release?service=payment&at=yesterday"
+    ))
+    .await
+    .unwrap();
     assert_eq!(bad.status().as_u16(), 400);
     running.stop();
     running.wait().await.unwrap();
