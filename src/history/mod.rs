@@ -7,7 +7,8 @@
 //!
 //! * [`records`]: the stored records and the [`Batch`] one analysis step writes.
 //! * [`store`]: the redb file: [`HistoryStore`] (write, prune) and
-//!   [`HistoryReader`] (range reads, also read-only from another process).
+//!   [`reader`]: [`HistoryReader`] (range reads, also read-only from
+//!   another process).
 //! * [`task`]: the daemon's writer thread behind a bounded queue.
 //!
 //! Every key starts with an event time, so reading a period is a range
@@ -21,6 +22,7 @@
 mod codec;
 pub mod config;
 pub mod metrics;
+pub mod reader;
 pub mod records;
 pub mod store;
 pub mod task;
@@ -29,10 +31,11 @@ use std::path::PathBuf;
 
 pub use config::{Config, Settings};
 pub use metrics::Metrics;
+pub use reader::HistoryReader;
 pub use records::{
     AnomalyRecord, Batch, EdgeRecord, IncidentRecord, ReleaseRecord, TimelineRecord,
 };
-pub use store::{HistoryReader, HistoryStore, WriteReport};
+pub use store::{HistoryStore, WriteReport};
 pub use task::{History, Writer, start, write_logged};
 
 /// Name of the history file inside the data directory.

@@ -15,41 +15,38 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use redb::{
-    Database, Durability, ReadOnlyDatabase, ReadTransaction, ReadableDatabase, ReadableTable,
-    TableDefinition, WriteTransaction,
-};
+use redb::{Database, Durability, ReadableTable, TableDefinition, WriteTransaction};
 use serde::Serialize;
-use serde::de::DeserializeOwned;
 
 use super::codec;
 use super::config::Settings;
-use super::records::{AnomalyRecord, Batch, EdgeRecord, IncidentRecord, ReleaseRecord, identity};
+use super::reader::HistoryReader;
+use super::records::{Batch, EdgeRecord, ReleaseRecord, identity};
 use super::{FILE_NAME, HistoryError};
-use crate::model::{Alert, SeriesKey, Timestamp, WindowStats};
+use crate::model::{SeriesKey, Timestamp};
 
-type TimeTable = TableDefinition<'static, (u64, &'static str), &'static [u8]>;
-type IndexTable = TableDefinition<'static, &'static str, u64>;
+pub(super) type TimeTable = TableDefinition<'static, (u64, &'static str), &'static [u8]>;
+pub(super) type IndexTable = TableDefinition<'static, &'static str, u64>;
 
-const WINDOWS: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("windows");
-const RELEASES: TimeTable = TableDefinition::new("releases");
-const RELEASE_INDEX: IndexTable = TableDefinition::new("release_index");
-const ANOMALIES: TimeTable = TableDefinition::new("anomalies");
-const ANOMALY_INDEX: IndexTable = TableDefinition::new("anomaly_index");
-const ALERTS: TimeTable = TableDefinition::new("alerts");
-const INCIDENTS: TimeTable = TableDefinition::new("incidents");
-const INCIDENT_INDEX: IndexTable = TableDefinition::new("incident_index");
-const EDGES: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("edges");
-const META: TableDefinition<'_, &str, u64> = TableDefinition::new("meta");
+pub(super) const WINDOWS: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("windows");
+pub(super) const RELEASES: TimeTable = TableDefinition::new("releases");
+pub(super) const RELEASE_INDEX: IndexTable = TableDefinition::new("release_index");
+pub(super) const ANOMALIES: TimeTable = TableDefinition::new("anomalies");
+pub(super) const ANOMALY_INDEX: IndexTable = TableDefinition::new("anomaly_index");
+pub(super) const ALERTS: TimeTable = TableDefinition::new("alerts");
+pub(super) const INCIDENTS: TimeTable = TableDefinition::new("incidents");
+pub(super) const INCIDENT_INDEX: IndexTable = TableDefinition::new("incident_index");
+pub(super) const EDGES: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("edges");
+pub(super) const META: TableDefinition<'_, &str, u64> = TableDefinition::new("meta");
 
-const WATERMARK: &str = "watermark";
+pub(super) const WATERMARK: &str = "watermark";
 const LAST_PRUNE: &str = "last_prune";
 
-fn db_err(e: impl Into<redb::Error>) -> HistoryError {
+pub(super) fn db_err(e: impl Into<redb::Error>) -> HistoryError {
     HistoryError::Db(e.into())
 }
 
-fn encode_err(e: impl std::fmt::Display) -> HistoryError {
+pub(super) fn encode_err(e: impl std::fmt::Display) -> HistoryError {
     HistoryError::Encode(e.to_string())
 }
 
@@ -121,9 +118,7 @@ impl HistoryStore {
 
     /// A reader sharing this handle (for the API of the same process).
     pub fn reader(&self) -> HistoryReader {
-        HistoryReader {
-            db: Db::Shared(Arc::clone(&self.db)),
-        }
+        HistoryReader::shared(Arc::clone(&self.db))
     }
 
     /// Writes `batch` in one transaction, pruning first when a prune is due
@@ -414,186 +409,4 @@ fn prune_in(
         removed += old.len() as u64;
     }
     Ok(removed)
-}
-
-#[derive(Clone)]
-enum Db {
-    Shared(Arc<Database>),
-    ReadOnly(Arc<ReadOnlyDatabase>),
-}
-
-impl std::fmt::Debug for Db {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Self::Shared(_) => "Shared",
-            Self::ReadOnly(_) => "ReadOnly",
-        })
-    }
-}
-
-/// Read access to the history: from the daemon's own handle, or a
-/// read-only open of a data directory no daemon holds. Cheap to clone.
-#[derive(Clone, Debug)]
-pub struct HistoryReader {
-    db: Db,
-}
-
-impl HistoryReader {
-    /// Opens `DIR/history.redb` read-only.
-    ///
-    /// # Errors
-    /// [`HistoryError::Missing`] without a history file,
-    /// [`HistoryError::Locked`] while a daemon (or replay) holds it.
-    pub fn open_read_only(dir: &Path) -> Result<Self, HistoryError> {
-        let path = dir.join(FILE_NAME);
-        if !path.exists() {
-            return Err(HistoryError::Missing(path));
-        }
-        match ReadOnlyDatabase::open(&path) {
-            Ok(db) => Ok(Self {
-                db: Db::ReadOnly(Arc::new(db)),
-            }),
-            Err(redb::DatabaseError::DatabaseAlreadyOpen) => Err(HistoryError::Locked(path)),
-            Err(e) => Err(db_err(e)),
-        }
-    }
-
-    fn begin(&self) -> Result<ReadTransaction, HistoryError> {
-        match &self.db {
-            Db::Shared(db) => db.begin_read().map_err(db_err),
-            Db::ReadOnly(db) => db.begin_read().map_err(db_err),
-        }
-    }
-
-    /// Windows starting in `[from, to)`, oldest first.
-    ///
-    /// # Errors
-    /// On any storage or decoding failure.
-    pub fn windows(
-        &self,
-        from: Timestamp,
-        to: Timestamp,
-    ) -> Result<Vec<WindowStats>, HistoryError> {
-        let txn = self.begin()?;
-        let table = txn.open_table(WINDOWS).map_err(db_err)?;
-        let mut out = Vec::new();
-        if from >= to {
-            return Ok(out);
-        }
-        for entry in table.range(from.nanos()..to.nanos()).map_err(db_err)? {
-            let (_, v) = entry.map_err(db_err)?;
-            out.push(codec::decode(v.value()).map_err(encode_err)?);
-        }
-        Ok(out)
-    }
-
-    /// Start of the first and end of the last window held.
-    ///
-    /// # Errors
-    /// On any storage failure.
-    pub fn window_span(&self) -> Result<Option<(Timestamp, Timestamp)>, HistoryError> {
-        let txn = self.begin()?;
-        let table = txn.open_table(WINDOWS).map_err(db_err)?;
-        let first = table.first().map_err(db_err)?.map(|(k, _)| k.value());
-        let last = match table.last().map_err(db_err)? {
-            Some((_, v)) => Some(codec::decode(v.value()).map_err(encode_err)?.end),
-            None => None,
-        };
-        Ok(first.zip(last).map(|(f, l)| (Timestamp(f), l)))
-    }
-
-    /// Releases started in `[from, to)`, oldest first.
-    ///
-    /// # Errors
-    /// On any storage or decoding failure.
-    pub fn releases(
-        &self,
-        from: Timestamp,
-        to: Timestamp,
-    ) -> Result<Vec<ReleaseRecord>, HistoryError> {
-        self.timed(RELEASES, from, to)
-    }
-
-    /// Anomalies with an onset in `[from, to)`, oldest first.
-    ///
-    /// # Errors
-    /// On any storage or decoding failure.
-    pub fn anomalies(
-        &self,
-        from: Timestamp,
-        to: Timestamp,
-    ) -> Result<Vec<AnomalyRecord>, HistoryError> {
-        self.timed(ANOMALIES, from, to)
-    }
-
-    /// Alerts detected in `[from, to)`, oldest first.
-    ///
-    /// # Errors
-    /// On any storage or decoding failure.
-    pub fn alerts(&self, from: Timestamp, to: Timestamp) -> Result<Vec<Alert>, HistoryError> {
-        self.timed(ALERTS, from, to)
-    }
-
-    /// Incidents started in `[from, to)`, oldest first.
-    ///
-    /// # Errors
-    /// On any storage or decoding failure.
-    pub fn incidents(
-        &self,
-        from: Timestamp,
-        to: Timestamp,
-    ) -> Result<Vec<IncidentRecord>, HistoryError> {
-        self.timed(INCIDENTS, from, to)
-    }
-
-    /// Every edge held, by environment, client, server.
-    ///
-    /// # Errors
-    /// On any storage or decoding failure.
-    pub fn edges(&self) -> Result<Vec<EdgeRecord>, HistoryError> {
-        let txn = self.begin()?;
-        let table = txn.open_table(EDGES).map_err(db_err)?;
-        let mut out = Vec::new();
-        for entry in table.iter().map_err(db_err)? {
-            let (_, v) = entry.map_err(db_err)?;
-            out.push(serde_json::from_slice(v.value()).map_err(encode_err)?);
-        }
-        Ok(out)
-    }
-
-    /// Event time of the newest window written.
-    ///
-    /// # Errors
-    /// On any storage failure.
-    pub fn watermark(&self) -> Result<Timestamp, HistoryError> {
-        let txn = self.begin()?;
-        let meta = txn.open_table(META).map_err(db_err)?;
-        Ok(Timestamp(
-            meta.get(WATERMARK)
-                .map_err(db_err)?
-                .map_or(0, |v| v.value()),
-        ))
-    }
-
-    fn timed<T: DeserializeOwned>(
-        &self,
-        table: TimeTable,
-        from: Timestamp,
-        to: Timestamp,
-    ) -> Result<Vec<T>, HistoryError> {
-        let txn = self.begin()?;
-        let table = txn.open_table(table).map_err(db_err)?;
-        let mut out = Vec::new();
-        if from >= to {
-            return Ok(out);
-        }
-        for entry in table
-            .range((from.nanos(), "")..(to.nanos(), ""))
-            .map_err(db_err)?
-        {
-            let (_, v) = entry.map_err(db_err)?;
-            out.push(serde_json::from_slice(v.value()).map_err(encode_err)?);
-        }
-        Ok(out)
-    }
 }
