@@ -70,3 +70,41 @@ scrape() {
     }
     metric_sum "$text" "$2"
 }
+
+# Starts `epicenter run` ($BIN) with only the OTLP receivers on free loopback
+# ports, in directory $1 (config, data, daemon.log); sets API_PORT,
+# GRPC_PORT, HTTP_PORT and DAEMON_PID, and waits until /metrics answers.
+start_epicenter_otlp() {
+    local dir="$1" tries=0
+    mkdir -p "$dir"
+    API_PORT="$(free_port)"
+    GRPC_PORT="$(free_port)"
+    HTTP_PORT="$(free_port)"
+    cat >"$dir/config.yaml" <<EOC
+data_dir: $dir/data
+api:
+  listen: 127.0.0.1:$API_PORT
+ingest:
+  otlp:
+    grpc_listen: 127.0.0.1:$GRPC_PORT
+    http_listen: 127.0.0.1:$HTTP_PORT
+log:
+  level: warn
+EOC
+    "$BIN" run --config "$dir/config.yaml" 2>"$dir/daemon.log" >/dev/null &
+    DAEMON_PID=$!
+    until curl -fsS --max-time 2 "http://127.0.0.1:$API_PORT/metrics" >/dev/null 2>&1 &&
+        ! port_free "$GRPC_PORT"; do
+        kill -0 "$DAEMON_PID" 2>/dev/null || { cat "$dir/daemon.log" >&2; die "the daemon exited"; }
+        tries=$((tries + 1))
+        ((tries < 300)) || die "the daemon did not start"
+        sleep 0.1
+    done
+}
+
+# Stops a process started by this script (TERM, then waits).
+stop_pid() {
+    [[ -n "${1:-}" ]] || return 0
+    kill -TERM "$1" 2>/dev/null || true
+    wait "$1" 2>/dev/null || true
+}

@@ -7,10 +7,13 @@
 #   2. a real single-node KRaft Kafka on 127.0.0.1 (scripts/kafka.sh; jars
 #      fetched with Maven on first use), exported as EPICENTER_TEST_KAFKA and
 #      stopped on exit;
-#   3. `cargo test --all-targets --no-fail-fast` (unit tests, the `it` binary,
+#   3. Debian's `chromium` (apt, only when it is missing) for the report
+#      chart screenshot test, exported as EPICENTER_CHROMIUM; without apt
+#      (or root) a warning is logged and that test skips;
+#   4. `cargo test --all-targets --no-fail-fast` (unit tests, the `it` binary,
 #      benches in test mode).
 #
-# Needs: Rust, Java 17+, Maven, Python 3. Extra arguments go to `cargo test`
+# Needs: Rust, Java 17+, Maven, Python 3 (and apt, for Chromium). Extra arguments go to `cargo test`
 # (e.g. `scripts/test.sh -- kafka_real`).
 set -euo pipefail
 
@@ -55,7 +58,36 @@ setup_python() {
     echo "$want" >"$stamp"
 }
 
+# Headless Chromium renders the report's SVG charts (tests/it/report.rs).
+setup_chromium() {
+    if ! command -v chromium >/dev/null 2>&1; then
+        local sudo=()
+        if [[ "$(id -u)" != 0 ]]; then
+            if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+                sudo=(sudo -n)
+            else
+                log "WARNING: chromium missing and not root (no sudo): the chart screenshot test will skip"
+                return 0
+            fi
+        fi
+        if ! command -v apt-get >/dev/null 2>&1; then
+            log "WARNING: chromium missing and apt-get unavailable: the chart screenshot test will skip"
+            return 0
+        fi
+        log "installing chromium (apt)"
+        if ! { "${sudo[@]}" apt-get update -qq &&
+            DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends chromium; } >&2; then
+            log "WARNING: installing chromium failed: the chart screenshot test will skip"
+            return 0
+        fi
+    fi
+    EPICENTER_CHROMIUM="$(command -v chromium)"
+    export EPICENTER_CHROMIUM
+    log "chromium at $EPICENTER_CHROMIUM"
+}
+
 started=$SECONDS
+setup_chromium
 setup_python
 export EPICENTER_PYTHON="$ROOT/.venv/bin/python"
 log "python venv ready ($((SECONDS - started))s)"

@@ -42,6 +42,8 @@
 //!   impact), for the API, the CLI and reports.
 //! * [`api`]: the HTTP API and `/metrics`; reads [`store`] and, through
 //!   [`query`], the history.
+//! * [`report`]: post-mortem drafts: Markdown and hand-written SVG charts
+//!   from alerts, releases and per-window series (any [`report::ReportSource`]).
 //! * [`sim`]: a seeded, deterministic traffic simulator (demo, tests, benches).
 //! * [`config`], [`app`], [`shutdown`]: loading, wiring and stopping.
 //!
@@ -64,6 +66,7 @@
 //! | `emit` | `model`, `telemetry`, `proto` |
 //! | `audit` | `model`, `telemetry` |
 //! | `analyze` | `model`, `telemetry`, `release`, `detect`, `attribute`, `emit`, `store`, `audit`, `history` |
+//! | `report` | `model` |
 //!
 //! `app`, `config`, `shutdown` and `main` are the wiring layer. The table is
 //! enforced by `tests/it/architecture.rs`.
@@ -84,6 +87,7 @@ pub mod model;
 pub mod proto;
 pub mod query;
 pub mod release;
+pub mod report;
 pub mod shutdown;
 pub mod sim;
 pub mod store;

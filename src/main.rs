@@ -27,6 +27,7 @@ fn main() -> ExitCode {
             Command::CheckConfig(args) => epicenter::app::cli::check_config(args),
             Command::Audit(command) => epicenter::app::cli::audit(command),
             Command::Query(args) => epicenter::app::cli::query(args).await,
+            Command::Report(args) => epicenter::app::cli::report(args).await,
         }
     });
     // Do not wait for stray blocking tasks (stdin readers, DNS) at exit.

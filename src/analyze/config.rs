@@ -38,9 +38,14 @@ pub struct Config {
     pub owners_file: String,
     /// Closed windows and deployment events kept (and saved at shutdown in
     /// the data directory) so a restarted daemon rebuilds its baselines,
-    /// releases and open incidents instead of relearning; 0 = off, seconds.
+    /// releases and open incidents instead of relearning (with the reported
+    /// incidents not yet answered and the ids taken); 0 = off, seconds.
     /// About 100 KB per 10-second window for a 15-service fleet.
     pub journal_secs: u64,
+    /// A reported incident is answered once event time has passed its
+    /// `started_at` by this long (rounded up to a graph window), so the
+    /// windows around its start are in; seconds.
+    pub incident_margin_secs: u64,
 }
 
 impl Default for Config {
@@ -54,6 +59,7 @@ impl Default for Config {
             topology_ttl_secs: 3600,
             owners_file: String::new(),
             journal_secs: 2400,
+            incident_margin_secs: 60,
         }
     }
 }
@@ -79,6 +85,8 @@ pub struct Settings {
     pub owners: super::Owners,
     /// Event time the journal keeps, nanoseconds (0 = off).
     pub journal_ns: u64,
+    /// How long after its start a reported incident is answered, nanoseconds.
+    pub incident_margin_ns: u64,
 }
 
 impl Settings {
@@ -101,6 +109,7 @@ impl Settings {
             ("analysis.topology_vanish_secs", config.topology_vanish_secs),
             ("analysis.topology_ttl_secs", config.topology_ttl_secs),
             ("analysis.journal_secs", config.journal_secs),
+            ("analysis.incident_margin_secs", config.incident_margin_secs),
         ] {
             if value > MAX_SECS {
                 errors.push(Invalid::new(key, format!("must be at most {MAX_SECS}")));
@@ -164,6 +173,7 @@ impl Settings {
             topology_ttl_ns: config.topology_ttl_secs * s,
             owners,
             journal_ns: config.journal_secs * s,
+            incident_margin_ns: config.incident_margin_secs * s,
         })
     }
 }
@@ -185,6 +195,7 @@ impl Default for Settings {
             topology_ttl_ns: c.topology_ttl_secs * s,
             owners: super::Owners::default(),
             journal_ns: c.journal_secs * s,
+            incident_margin_ns: c.incident_margin_secs * s,
         }
     }
 }

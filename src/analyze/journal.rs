@@ -1,6 +1,10 @@
 //! The analysis stage's recent input — closed windows and deployment events
 //! — kept so a restarted daemon rebuilds the analyzer it had (baselines,
-//! releases, open incidents) instead of relearning for ten minutes.
+//! releases, open incidents) instead of relearning for ten minutes; and
+//! what it remembers of reported incidents: those received and not yet
+//! answered (queued again on rebuild) and the ids it took (a re-sent one is
+//! ignored after a restart too, for as long as the analyzer itself
+//! remembers ids: its history, by started_at).
 //!
 //! The analyzer is a deterministic function of its input, so feeding the
 //! journal to a fresh one reproduces its state, except for what happened
@@ -15,15 +19,29 @@ use std::collections::VecDeque;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Analyzer, Settings};
-use crate::model::{DeployEvent, Timestamp, WindowStats};
+use std::collections::BTreeMap;
 
-/// Recent windows and events.
+use super::{Analyzer, Settings};
+use crate::model::{DeployEvent, Incident, Timestamp, WindowStats};
+
+/// Recent windows and events, and the analyzer's reported incidents.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Journal {
     retention_ns: u64,
     windows: VecDeque<WindowStats>,
     events: Vec<DeployEvent>,
+    /// Absent in journals saved before incidents were kept.
+    #[serde(default)]
+    incidents: ReportedIncidents,
+}
+
+/// What the analyzer remembers of reported incidents, copied from it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+struct ReportedIncidents {
+    /// Received, not yet answered, in due order.
+    pending: Vec<Incident>,
+    /// Ids taken (pending or answered), with their start.
+    taken: BTreeMap<String, Timestamp>,
 }
 
 impl Journal {
@@ -55,6 +73,30 @@ impl Journal {
         }
     }
 
+    /// Copies what `analyzer` remembers of reported incidents (call after
+    /// every incident and window it took; a no-op when nothing changed:
+    /// ids are only added by an incident, answers only shrink the pending
+    /// queue, forgetting only shrinks the ids).
+    pub fn incidents(&mut self, analyzer: &Analyzer) {
+        if self.retention_ns == 0 {
+            return;
+        }
+        let taken = analyzer.incident_ids();
+        let pending = analyzer.pending_incidents().count();
+        if taken.len() == self.incidents.taken.len() && pending == self.incidents.pending.len() {
+            return;
+        }
+        self.incidents = ReportedIncidents {
+            pending: analyzer.pending_incidents().cloned().collect(),
+            taken: taken.clone(),
+        };
+    }
+
+    /// Reported incidents held that were not answered yet.
+    pub fn pending_incidents(&self) -> usize {
+        self.incidents.pending.len()
+    }
+
     /// Windows held.
     pub fn windows(&self) -> usize {
         self.windows.len()
@@ -67,7 +109,8 @@ impl Journal {
 
     /// A fresh analyzer fed with everything held, in the order the daemon
     /// saw it; the alerts it produces are dropped (they were sent already).
-    /// The journal keeps recording with `retention_ns`.
+    /// Then the reported incidents: pending ones queued again, taken ids
+    /// remembered. The journal keeps recording with `retention_ns`.
     pub fn rebuild(self, settings: Settings, retention_ns: u64) -> (Analyzer, Journal) {
         let mut analyzer = Analyzer::new(settings);
         for event in &self.events {
@@ -76,6 +119,7 @@ impl Journal {
         for window in &self.windows {
             let _sent_before_the_stop = analyzer.on_window(window);
         }
+        analyzer.restore_incidents(&self.incidents.taken, &self.incidents.pending);
         let mut journal = self;
         journal.retention_ns = retention_ns;
         (analyzer, journal)
@@ -120,6 +164,120 @@ mod tests {
         }
         assert!(!straight.is_empty());
         assert_eq!(straight, resumed, "a restart changed the alerts");
+    }
+
+    fn incident(id: &str, at_window: u64) -> Incident {
+        Incident {
+            id: id.into(),
+            service: "front".into(),
+            environment: None,
+            started_at: Timestamp::from_secs(crate::analyze::tests_support::T0 + at_window * 10),
+            title: "front is failing".into(),
+            source: crate::model::IncidentSource::Plain,
+        }
+    }
+
+    #[test]
+    fn reported_incidents_survive_a_rebuild_pending_and_answered() {
+        let fleet = Fleet {
+            new_from: Some(120),
+            new_errors: 6,
+            extra_from: None,
+        };
+        let retention = 2400 * Timestamp::SECOND;
+        let (early, later) = (incident("INC-early", 130), incident("INC-later", 165));
+        // Uninterrupted: the early one is given first, the later one at window 150.
+        let mut original = Analyzer::new(Settings::default());
+        original.on_deploy(deploy(119));
+        original.on_incident(early.clone());
+        let mut straight = Vec::new();
+        for i in 0..220 {
+            if i == 150 {
+                straight.extend(original.on_incident(later.clone()).incidents);
+            }
+            straight.extend(original.on_window(&fleet.window(i)).incidents);
+        }
+        assert_eq!(straight.len(), 2, "{straight:#?}");
+
+        // Stopped after window 159: early answered, later still pending.
+        let mut analyzer = Analyzer::new(Settings::default());
+        let mut journal = Journal::new(retention);
+        analyzer.on_deploy(deploy(119));
+        journal.event(&deploy(119));
+        let mut answers = analyzer.on_incident(early.clone()).incidents;
+        journal.incidents(&analyzer);
+        for i in 0..160 {
+            if i == 150 {
+                answers.extend(analyzer.on_incident(later.clone()).incidents);
+                journal.incidents(&analyzer);
+            }
+            journal.window(&fleet.window(i));
+            answers.extend(analyzer.on_window(&fleet.window(i)).incidents);
+            journal.incidents(&analyzer);
+        }
+        assert_eq!(answers.len(), 1, "only the early one is due: {answers:#?}");
+        assert_eq!(answers[0], straight[0]);
+        assert_eq!(journal.pending_incidents(), 1);
+
+        let saved = serde_json::to_vec(&journal).unwrap();
+        let loaded: Journal = serde_json::from_slice(&saved).unwrap();
+        assert_eq!(loaded, journal);
+        let (mut analyzer, mut journal) = loaded.rebuild(Settings::default(), retention);
+        let pending: Vec<_> = analyzer.pending_incidents().map(|i| i.id.clone()).collect();
+        assert_eq!(pending, ["INC-later"]);
+        // Both re-sent after the restart: neither is taken again.
+        for resent in [&early, &later] {
+            let outcome = analyzer.on_incident(resent.clone());
+            assert!(outcome.alerts.is_empty() && outcome.incidents.is_empty());
+        }
+        journal.incidents(&analyzer);
+        for i in 160..220 {
+            journal.window(&fleet.window(i));
+            answers.extend(analyzer.on_window(&fleet.window(i)).incidents);
+            journal.incidents(&analyzer);
+        }
+        assert_eq!(answers, straight, "a restart changed the answers");
+        assert_eq!(journal.pending_incidents(), 0);
+        // A journal saved before incidents were kept still loads.
+        let mut old: serde_json::Value = serde_json::to_value(&journal).unwrap();
+        old.as_object_mut().unwrap().remove("incidents");
+        let old: Journal = serde_json::from_value(old).unwrap();
+        assert_eq!(old.pending_incidents(), 0);
+    }
+
+    #[test]
+    fn answered_ids_are_forgotten_with_the_history_across_rebuilds_too() {
+        let fleet = Fleet {
+            new_from: None,
+            new_errors: 0,
+            extra_from: None,
+        };
+        let retention = 2400 * Timestamp::SECOND;
+        let mut analyzer = Analyzer::new(Settings::default());
+        let mut journal = Journal::new(retention);
+        let reported = incident("INC-1", 5);
+        analyzer.on_incident(reported.clone());
+        journal.incidents(&analyzer);
+        for i in 0..100 {
+            journal.window(&fleet.window(i));
+            analyzer.on_window(&fleet.window(i));
+            journal.incidents(&analyzer);
+        }
+        assert!(journal.incidents.taken.contains_key("INC-1"));
+        // Long after (the history is about 40 minutes): forgotten, in the
+        // analyzer and the journal alike, so the journal stays bounded.
+        for i in 100..400 {
+            journal.window(&fleet.window(i));
+            analyzer.on_window(&fleet.window(i));
+            journal.incidents(&analyzer);
+        }
+        assert!(journal.incidents.taken.is_empty());
+        assert!(analyzer.incident_ids().is_empty());
+        let (mut rebuilt, _) = journal.rebuild(Settings::default(), retention);
+        assert_eq!(rebuilt.on_incident(reported).incidents.len(), 1);
+        let mut off = Journal::new(0);
+        off.incidents(&rebuilt);
+        assert_eq!(off, Journal::new(0));
     }
 
     #[test]

@@ -42,6 +42,7 @@ pub struct Metrics {
     attribution_seconds: Histogram,
     verdicts: Family<VerdictLabels, Gauge>,
     latest: Arc<Mutex<BTreeMap<(String, String), VerdictLabels>>>,
+    incidents: Family<TypeLabels, Counter>,
 }
 
 impl Metrics {
@@ -55,6 +56,7 @@ impl Metrics {
             ]),
             verdicts: Family::default(),
             latest: Arc::default(),
+            incidents: Family::default(),
         };
         let analysis = registry.sub_registry_with_prefix("analysis");
         analysis.register(
@@ -68,6 +70,11 @@ impl Metrics {
             "Event time from an anomaly's onset to its first attribution alert",
             m.attribution_seconds.clone(),
         );
+        analysis.register(
+            "incidents_answered",
+            "Reported incidents answered, by the answer's type (attribution, anomaly)",
+            m.incidents.clone(),
+        );
         registry.sub_registry_with_prefix("release").register(
             "verdict",
             "Latest verdict of the latest judged release per service and environment (1 = this verdict)",
@@ -79,11 +86,7 @@ impl Metrics {
     /// Records one analyzer step.
     pub fn record(&self, outcome: &Outcome) {
         self.windows.inc();
-        for alert in &outcome.alerts {
-            let r#type = alert.kind.as_str();
-
-            self.alerts.get_or_create(&TypeLabels { r#type }).inc();
-        }
+        self.record_alerts(outcome);
         for delay in &outcome.attribution_delays {
             self.attribution_seconds.observe(*delay);
         }
@@ -100,6 +103,19 @@ impl Metrics {
                 self.verdicts.remove(&old);
             }
             self.verdicts.get_or_create(&labels).set(1);
+        }
+    }
+
+    /// Records the alerts and answered incidents of a step that is not a
+    /// window (an incident answered on arrival).
+    pub fn record_alerts(&self, outcome: &Outcome) {
+        for alert in &outcome.alerts {
+            let r#type = alert.kind.as_str();
+            self.alerts.get_or_create(&TypeLabels { r#type }).inc();
+        }
+        for answer in &outcome.incidents {
+            let r#type = answer.alert.kind.as_str();
+            self.incidents.get_or_create(&TypeLabels { r#type }).inc();
         }
     }
 

@@ -35,4 +35,6 @@ pub use reexamine::{Reexamination, reexamine, reexamine_range};
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_incidents;
+#[cfg(test)]
 mod tests_support;

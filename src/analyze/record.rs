@@ -1,7 +1,7 @@
 //! The durable history's [`Batch`] for one analysis step: the detection
 //! windows it completed, the releases it changed (as they now stand, with
 //! any verdict reached), the anomalies detection opened, updated or closed,
-//! and the alerts it emitted.
+//! the alerts it emitted, and the reported incidents it answered.
 //!
 //! The daemon's analysis task and `epicenter replay` both build batches
 //! with this one function from the same [`Outcome`], so both fill the
@@ -12,8 +12,8 @@
 use std::collections::BTreeMap;
 
 use super::analyzer::{Analyzer, Outcome};
-use crate::history::{AnomalyRecord, Batch, ReleaseRecord};
-use crate::model::{ReleaseKey, Verdict, WindowStats};
+use crate::history::{AnomalyRecord, Batch, IncidentRecord, ReleaseRecord};
+use crate::model::{Incident, IncidentAnswer, ReleaseKey, Timestamp, Verdict, WindowStats};
 use crate::release::EventOutcome;
 
 /// What `window`'s step (`outcome`, from `analyzer`) adds to the history.
@@ -57,6 +57,47 @@ pub fn history_batch(analyzer: &Analyzer, window: &WindowStats, outcome: &Outcom
         releases,
         anomalies,
         alerts: outcome.alerts.clone(),
-        incidents: Vec::new(),
+        incidents: outcome.incidents.iter().map(answered).collect(),
+    }
+}
+
+/// A reported incident as the history keeps it, once answered.
+fn answered(answer: &IncidentAnswer) -> IncidentRecord {
+    let mut record = received(&answer.incident);
+    record.environment.clone_from(&answer.environment);
+    record.alert_id = Some(answer.alert.id.clone());
+    record
+}
+
+/// A reported incident as received (no answer yet).
+fn received(incident: &Incident) -> IncidentRecord {
+    IncidentRecord {
+        id: incident.id.clone(),
+        service: incident.service.to_string(),
+        environment: incident
+            .environment
+            .as_deref()
+            .unwrap_or_default()
+            .to_owned(),
+        started_at: incident.started_at,
+        title: incident.title.clone(),
+        alert_id: None,
+    }
+}
+
+/// What receiving `incident` (answered at once or queued, `outcome`) adds
+/// to the history: the incident, answered when it was, and any alert.
+pub fn incident_batch(incident: &Incident, outcome: &Outcome) -> Batch {
+    let mut incidents: Vec<IncidentRecord> = outcome.incidents.iter().map(answered).collect();
+    if !incidents.iter().any(|r| r.id == incident.id) {
+        incidents.insert(0, received(incident));
+    }
+    Batch {
+        watermark: Timestamp::default(),
+        windows: Vec::new(),
+        releases: Vec::new(),
+        anomalies: Vec::new(),
+        alerts: outcome.alerts.clone(),
+        incidents,
     }
 }

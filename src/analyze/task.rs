@@ -6,6 +6,10 @@
 //! window, so an event that arrived before its window closed is applied
 //! exactly as replay applies it.
 //!
+//! Reported incidents are taken like deployment events (the waiting ones
+//! before each window); each is answered by the analyzer, published for
+//! `GET /api/v1/incidents`, and sent on as a CDEvents `incident.detected`.
+//!
 //! Never does: analysis itself (see [`Analyzer`]), or block on a sink: the
 //! emitter drops and counts when a sink's queue is full.
 
@@ -15,7 +19,7 @@ use super::analyzer::Analyzer;
 use super::journal::Journal;
 use super::metrics::Metrics;
 use crate::emit::Emitter;
-use crate::model::{DeployEvent, WindowStats};
+use crate::model::{DeployEvent, Incident, WindowStats};
 
 /// Where the task reports to.
 #[derive(Clone, Debug)]
@@ -33,37 +37,47 @@ pub struct Outputs {
     /// The audit log (issue 4): every deployment event received and every
     /// alert emitted is recorded; `None` when `audit.enabled` is false.
     pub audit: Option<crate::audit::Audit>,
-    /// The durable history (issue 4): one batch per window, queued to its
-    /// writer thread; `None` when `history.enabled` is false.
+    /// The durable history (issue 4): one batch per window and per reported
+    /// incident, queued to its writer thread; `None` when `history.enabled`
+    /// is false.
     pub history: Option<crate::history::History>,
 }
 
-/// Runs until both the window and the deployment channels close; returns
-/// the analyzer and the journal of its recent input (to be saved).
+/// Runs until the window, deployment and incident channels all close;
+/// returns the analyzer and the journal of its recent input (to be saved).
 pub async fn run(
     mut analyzer: Analyzer,
     mut journal: Journal,
     mut windows: mpsc::Receiver<WindowStats>,
     mut deployments: mpsc::Receiver<DeployEvent>,
+    mut incidents: mpsc::Receiver<Incident>,
     outputs: Outputs,
 ) -> (Analyzer, Journal) {
-    let (mut windows_open, mut deployments_open) = (true, true);
-    // Runs until both inputs closed: a daemon with no span source still
-    // takes deployment events until it stops.
-    while windows_open || deployments_open {
+    let (mut windows_open, mut deployments_open, mut incidents_open) = (true, true, true);
+    // Runs until every input closed: a daemon with no span source still
+    // takes deployment events and incidents until it stops.
+    while windows_open || deployments_open || incidents_open {
         tokio::select! {
             biased;
             event = deployments.recv(), if deployments_open => match event {
                 Some(event) => deploy(&mut analyzer, &mut journal, event, &outputs),
                 None => deployments_open = false,
             },
+            incident = incidents.recv(), if incidents_open => match incident {
+                Some(incident) => reported(&mut analyzer, &mut journal, incident, &outputs),
+                None => incidents_open = false,
+            },
             window = windows.recv(), if windows_open => match window {
                 Some(window) => {
                     while let Ok(event) = deployments.try_recv() {
                         deploy(&mut analyzer, &mut journal, event, &outputs);
                     }
+                    while let Ok(incident) = incidents.try_recv() {
+                        reported(&mut analyzer, &mut journal, incident, &outputs);
+                    }
                     journal.window(&window);
                     step(&mut analyzer, &window, &outputs);
+                    journal.incidents(&analyzer);
                 }
                 None => windows_open = false,
             },
@@ -81,20 +95,27 @@ fn deploy(analyzer: &mut Analyzer, journal: &mut Journal, event: DeployEvent, ou
     analyzer.on_deploy(event);
 }
 
-fn step(analyzer: &mut Analyzer, window: &WindowStats, outputs: &Outputs) {
-    let outcome = analyzer.on_window(window);
+/// A reported incident received: audited, published as pending, then
+/// answered now (its due time has passed) or queued for its window; the
+/// journal remembers it either way (a restart keeps it pending, or ignores
+/// it when re-sent).
+fn reported(analyzer: &mut Analyzer, journal: &mut Journal, incident: Incident, outputs: &Outputs) {
+    if let Some(audit) = &outputs.audit {
+        audit.incident(&incident);
+    }
+    outputs.published.incident_received(&incident);
+    let outcome = analyzer.on_incident(incident.clone());
     if let Some(history) = &outputs.history {
-        history.write(super::record::history_batch(analyzer, window, &outcome));
+        history.write(super::record::incident_batch(&incident, &outcome));
     }
-    for event in &outcome.events {
-        outputs.release_metrics.event(event);
-    }
-    outputs.release_metrics.changes(&outcome.changes);
-    outputs.release_metrics.sizes(analyzer.releases());
-    if let Some(detected) = &outcome.detect {
-        outputs.detect_metrics.observed(detected);
-    }
-    outputs.metrics.record(&outcome);
+    journal.incidents(analyzer);
+    outputs.metrics.record_alerts(&outcome);
+    deliver(&outcome, outputs);
+}
+
+/// Alerts to the audit log, the API and the sinks; answered incidents to
+/// the API and, as CDEvents `incident.detected`, to the CDEvents sinks.
+fn deliver(outcome: &crate::analyze::Outcome, outputs: &Outputs) {
     for alert in &outcome.alerts {
         tracing::info!(
             r#type = alert.kind.as_str(),
@@ -110,6 +131,27 @@ fn step(analyzer: &mut Analyzer, window: &WindowStats, outputs: &Outputs) {
         outputs.published.alert(alert.clone());
         outputs.emitter.emit(alert.clone());
     }
+    for answer in &outcome.incidents {
+        outputs.published.incident_answered(answer.clone());
+        outputs.emitter.incident_detected(answer);
+    }
+}
+
+fn step(analyzer: &mut Analyzer, window: &WindowStats, outputs: &Outputs) {
+    let outcome = analyzer.on_window(window);
+    if let Some(history) = &outputs.history {
+        history.write(super::record::history_batch(analyzer, window, &outcome));
+    }
+    for event in &outcome.events {
+        outputs.release_metrics.event(event);
+    }
+    outputs.release_metrics.changes(&outcome.changes);
+    outputs.release_metrics.sizes(analyzer.releases());
+    if let Some(detected) = &outcome.detect {
+        outputs.detect_metrics.observed(detected);
+    }
+    outputs.metrics.record(&outcome);
+    deliver(&outcome, outputs);
     if !outcome.changes.is_empty() || !outcome.events.is_empty() {
         outputs.published.releases(
             analyzer

@@ -1,13 +1,14 @@
-//! `GET /api/v1/alerts`, `GET /api/v1/releases` and `GET /api/v1/owners`:
-//! what the analysis stage published most recently (the last 1,000 alerts;
-//! every release the index holds; the owners file).
+//! `GET /api/v1/alerts`, `GET /api/v1/releases`, `GET /api/v1/owners` and
+//! `GET /api/v1/incidents[/{id}]`: what the analysis stage published most
+//! recently (the last 1,000 alerts; every release the index holds; the
+//! owners file; the last 1,000 reported incidents with their answers).
 //!
 //! Never does: analysis; durable history and queries over past periods are
 //! not here.
 
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -43,6 +44,38 @@ pub(super) async fn alerts(
     let skip = alerts.len().saturating_sub(limit);
     alerts.drain(..skip);
     Ok(Json(json!({ "alerts": alerts })))
+}
+
+/// Every recent reported incident, newest first, each with its status and
+/// (once answered) its answer alert.
+pub(super) async fn incidents(State(state): State<ApiState>) -> Json<Value> {
+    let mut entries = state.analysis.incident_list();
+    entries.reverse();
+    Json(json!({ "incidents": entries.iter().map(incident_view).collect::<Vec<_>>() }))
+}
+
+/// One reported incident by id (404 when unknown).
+pub(super) async fn incident(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    state
+        .analysis
+        .incident(&id)
+        .map(|entry| Json(incident_view(&entry)))
+        .ok_or_else(|| ApiError::NotFound(format!("no incident {id:?}")))
+}
+
+fn incident_view(entry: &crate::store::analysis::IncidentEntry) -> Value {
+    let answer = entry.answer.as_ref();
+    json!({
+        "incident": entry.incident,
+        "status": if answer.is_some() { "answered" } else { "pending" },
+        "alert_id": crate::model::incident_alert_id(&entry.incident.id),
+        "environment": answer.map(|a| a.environment.as_str()),
+        "answer": answer.map(|a| &a.alert),
+        "culprit": answer.and_then(|a| a.culprit.as_ref()),
+    })
 }
 
 /// The owners file, by service (empty without one).

@@ -10,15 +10,15 @@ pub enum ApiError {
     /// The service (node) is not in the current graph.
     #[error("unknown service {0:?}")]
     UnknownService(String),
+    /// Something else asked for by id is not known (e.g. an incident).
+    #[error("{0}")]
+    NotFound(String),
     /// A query parameter is missing, malformed or out of range.
     #[error("{0}")]
     BadRequest(String),
     /// The response could not be rendered.
     #[error("internal error: {0}")]
     Internal(String),
-    /// Nothing stored for what was asked (history queries).
-    #[error("{0}")]
-    NotFound(String),
     /// The daemon keeps no history (`history.enabled: false`).
     #[error("{0}")]
     Unavailable(String),
@@ -27,10 +27,9 @@ pub enum ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = match self {
-            Self::UnknownService(_) => StatusCode::NOT_FOUND,
+            Self::UnknownService(_) | Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         };
         (

@@ -8,7 +8,6 @@
 //! | `GET /api/v1/services` | every node with kind, versions, environments and in/out degree |
 //! | `GET /api/v1/services/{name}/dependencies` | what `name` calls; `?transitive=true` for everything reachable, with shortest path lengths and paths |
 //! | `GET /api/v1/services/{name}/dependents` | who calls `name`; `?transitive=true` for its blast radius |
-//! | `GET /api/v1/alerts`, `/api/v1/owners` | recent alerts, the owners file |
 //! | `GET /api/v1/releases` | every release the index holds; `?since=T` (and `until`) answers from the durable history |
 //! | `GET /api/v1/which-release?service=S&at=T` | (or `&from=T1&to=T2`, `&environment=E`) the releases that explain what happened to `S` then, in the alert's `suspects` shape ([`crate::query::which_release`]) |
 //! | `GET /api/v1/releases/{service}@{version}` | what the release changed ([`crate::query::release_report`]) |
@@ -16,6 +15,8 @@
 //! | `GET /api/v1/history/alerts?since=T` | stored alerts since `T` |
 //! | `GET /api/v1/impact/{service}` | blast radius and risk class; `?from=&to=` (default: the last hour held) |
 //! | `GET /api/v1/series/{service}?from=&to=` | per-window requests, error ratio and latency (`&version=V`) |
+//! | `GET /api/v1/alerts`, `/releases`, `/owners` | what the analysis stage published |
+//! | `GET /api/v1/incidents`, `/api/v1/incidents/{id}` | reported incidents, `pending` or `answered` with the answer alert and culprit (`POST` is served by the ingest layer) |
 //! | `GET /healthz` | liveness: 200 while the process serves |
 //! | `GET /readyz` | readiness: 503 until every expected component is up, and during shutdown |
 //! | `GET /metrics` | self-metrics plus the Tempo-compatible service-graph series ([`exposition`]) |
@@ -97,6 +98,8 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v1/impact/{service}", get(history::impact))
         .route("/api/v1/series/{service}", get(history::series))
         .route("/api/v1/history/alerts", get(history::alerts))
+        .route("/api/v1/incidents", get(analysis::incidents))
+        .route("/api/v1/incidents/{id}", get(analysis::incident))
         .route("/healthz", get(handlers::healthz))
         .route("/readyz", get(handlers::readyz))
         .route("/metrics", get(metrics::metrics))

@@ -40,6 +40,54 @@ pub enum Command {
     Audit(AuditCommand),
     /// Query the durable history: which release, a release's report, impact, lists.
     Query(super::query_cmd::QueryArgs),
+    /// Write a Markdown post-mortem draft with SVG charts.
+    Report(ReportArgs),
+}
+
+/// `epicenter report`: what to report on, where the data comes from, where
+/// to write.
+#[derive(Debug, Args, Clone)]
+#[command(group(clap::ArgGroup::new("subject").required(true).args(["incident", "service"])))]
+#[command(group(clap::ArgGroup::new("data").required(true).args(["spans", "data_dir", "server"])))]
+pub struct ReportArgs {
+    /// The incident: a reported incident's id (with --incidents), or the id
+    /// of an anomaly, attribution or resolved alert.
+    #[arg(long, value_name = "ID", conflicts_with_all = ["service", "at"])]
+    pub incident: Option<String>,
+    /// The service (with --at).
+    #[arg(long, value_name = "S", requires = "at")]
+    pub service: Option<String>,
+    /// The time of interest, RFC 3339 (`2026-03-02T09:20:00Z`).
+    #[arg(long, value_name = "T", requires = "service")]
+    pub at: Option<String>,
+    /// The service's environment [default: the one with most traffic].
+    #[arg(long, value_name = "ENV")]
+    pub environment: Option<String>,
+    /// Directory to write into (created when missing).
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub out: PathBuf,
+    /// File stem [default: postmortem-SERVICE-YYYYMMDDTHHMM].
+    #[arg(long, value_name = "STEM")]
+    pub name: Option<String>,
+    /// Recorded spans to replay in-process (OTLP JSON lines, `.gz` accepted).
+    #[arg(long, num_args = 1.., value_name = "FILE", conflicts_with_all = ["data_dir", "server"])]
+    pub spans: Vec<PathBuf>,
+    /// Deployment event files for the replay (with --spans).
+    #[arg(long, num_args = 1.., value_name = "FILE", requires = "spans")]
+    pub deployments: Vec<PathBuf>,
+    /// Reported incident files for the replay (with --spans); `--incident ID`
+    /// then finds an incident by its reporter's id.
+    #[arg(long, num_args = 1.., value_name = "FILE", requires = "spans")]
+    pub incidents: Vec<PathBuf>,
+    /// The history store of a daemon's data directory (not wired yet).
+    #[arg(long, value_name = "DIR", conflicts_with = "server")]
+    pub data_dir: Option<PathBuf>,
+    /// A running daemon's API (not wired yet).
+    #[arg(long, value_name = "URL")]
+    pub server: Option<String>,
+    /// YAML configuration (detection settings and owners file for the replay).
+    #[arg(long, env = "EPICENTER_CONFIG")]
+    pub config: Option<PathBuf>,
 }
 
 /// `epicenter audit ...`.
@@ -112,6 +160,9 @@ pub struct ReplayArgs {
     /// Deployment event files (JSON lines).
     #[arg(long, num_args = 1.., value_name = "FILE")]
     pub deployments: Vec<PathBuf>,
+    /// Reported incident files (JSON lines; plain, PagerDuty or CDEvents form).
+    #[arg(long, num_args = 1.., value_name = "FILE")]
+    pub incidents: Vec<PathBuf>,
     /// Where to write alerts, one JSON object per line (`-` for stdout).
     #[arg(long, value_name = "OUT")]
     pub alerts: PathBuf,
@@ -391,6 +442,17 @@ pub async fn query(args: super::query_cmd::QueryArgs) -> ExitCode {
         }
         Err(super::query_cmd::Failure::Failed(error)) => {
             eprintln!("query: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `epicenter report`: 0 written, 1 failed, 64 bad usage.
+pub async fn report(args: ReportArgs) -> ExitCode {
+    match tokio::task::spawn_blocking(move || super::report_cmd::command(&args)).await {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("report failed: {error}");
             ExitCode::FAILURE
         }
     }

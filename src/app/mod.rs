@@ -15,6 +15,7 @@ pub mod demo;
 pub mod graph_cmd;
 pub mod query_cmd;
 pub mod replay;
+pub mod report_cmd;
 mod state;
 
 use state::{persist_graph, persist_journal, restore_graph, restore_journal};
@@ -105,9 +106,13 @@ pub async fn start(
     let otlp_metrics = ingest::otlp::Metrics::register(ingest_registry);
     // Deployment events: Kafka `cdevents` topics and POST /api/v1/deployments.
     let deploy_metrics = ingest::deploy::Metrics::register(ingest_registry);
-    let kafka_metrics =
-        ingest::kafka::Metrics::register(ingest_registry).with_deploy(deploy_metrics.clone());
+    // Reported incidents: Kafka `incidents` topics and POST /api/v1/incidents.
+    let incident_metrics = ingest::incident::Metrics::register(ingest_registry);
+    let kafka_metrics = ingest::kafka::Metrics::register(ingest_registry)
+        .with_deploy(deploy_metrics.clone())
+        .with_incidents(incident_metrics.clone());
     let (deploy_tx, deploy_rx) = mpsc::channel::<crate::model::DeployEvent>(1024);
+    let (incident_tx, incident_rx) = mpsc::channel::<crate::model::Incident>(256);
 
     let (span_tx, span_rx) = mpsc::channel::<SpanBatch>(settings.queue_batches);
     let (window_tx, window_rx) = mpsc::channel(64);
@@ -158,9 +163,12 @@ pub async fn start(
             }
         });
         let (tx, dtx, t) = (span_tx.clone(), deploy_tx.clone(), sources.clone());
+        let itx = incident_tx.clone();
         ingest_tasks.push(spawn_source(
             "kafka",
-            async move { Ok(ingest::kafka::run_consumer(kafka, tx, dtx, kafka_metrics, t).await?) },
+            async move {
+                Ok(ingest::kafka::run_consumer(kafka, tx, dtx, itx, kafka_metrics, t).await?)
+            },
             &failed_tx,
         ));
     }
@@ -170,6 +178,7 @@ pub async fn start(
     // The route lets go of `deploy_tx` when `sources` is cancelled, so
     // `deploy_rx` closes once Kafka has stopped too.
     let deploy_router = ingest::deploy::router(deploy_tx, deploy_metrics, sources.clone());
+    let incident_router = ingest::incident::router(incident_tx, incident_metrics, sources.clone());
 
     let task_settings = settings.graph.task_settings();
     let graph_task = tokio::spawn(
@@ -208,9 +217,20 @@ pub async fn start(
         history,
     };
     let (analyzer, journal) = restore_journal(&store, &settings.analysis);
+    // Incidents pending at the last stop are pending again (API included).
+    for incident in analyzer.pending_incidents() {
+        published.incident_received(incident);
+    }
     let analysis_task = tokio::spawn(
-        crate::analyze::task::run(analyzer, journal, window_rx, deploy_rx, outputs)
-            .instrument(tracing::info_span!("analysis")),
+        crate::analyze::task::run(
+            analyzer,
+            journal,
+            window_rx,
+            deploy_rx,
+            incident_rx,
+            outputs,
+        )
+        .instrument(tracing::info_span!("analysis")),
     );
 
     let registry = Arc::new(registry);
@@ -231,7 +251,9 @@ pub async fn start(
         async move {
             axum::serve(
                 api_listener,
-                crate::api::router(api_state).merge(deploy_router),
+                crate::api::router(api_state)
+                    .merge(deploy_router)
+                    .merge(incident_router),
             )
             .with_graceful_shutdown(api_stopped.cancelled_owned())
             .await

@@ -14,6 +14,11 @@
 //! accepts (CDEvents v0.4/v0.5 bare or as a structured CloudEvent, or the
 //! plain form). An invalid event is reported on stderr and skipped.
 //!
+//! Incident files (`--incidents`) hold reported incidents the same way, in
+//! any form the daemon accepts; each is answered when the replay's event
+//! time passes its due time, exactly as the daemon answers one that arrived
+//! before that.
+//!
 //! Memory: every decoded span is held until it is sorted (about 250 bytes
 //! per span; 300,000 spans ≈ 75 MB).
 
@@ -29,7 +34,10 @@ use crate::config::Settings;
 use crate::graph::Graph;
 use crate::ingest::deploy::decode_deploy_event;
 use crate::ingest::file::SpanFile;
-use crate::model::{Alert, DeployEvent, ResourceInfo, Span, SpanBatch, WindowStats};
+use crate::ingest::incident::decode_incident;
+use crate::model::{
+    Alert, DeployEvent, GraphSnapshot, Incident, ResourceInfo, Span, SpanBatch, WindowStats,
+};
 
 /// Spans per chunk handed to the graph; chunking never changes the result.
 const CHUNK: usize = 4096;
@@ -41,6 +49,8 @@ pub struct ReplayOptions {
     pub spans: Vec<PathBuf>,
     /// Deployment event files.
     pub deployments: Vec<PathBuf>,
+    /// Reported incident files (JSON documents one after another, or an array).
+    pub incidents: Vec<PathBuf>,
     /// Alerts output (`-` = stdout).
     pub alerts: PathBuf,
     /// Final graph output, JSON.
@@ -54,6 +64,7 @@ impl From<&super::cli::ReplayArgs> for ReplayOptions {
         Self {
             spans: args.spans.clone(),
             deployments: args.deployments.clone(),
+            incidents: args.incidents.clone(),
             alerts: args.alerts.clone(),
             graph: args.graph.clone(),
             progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
@@ -80,6 +91,10 @@ pub struct ReplayReport {
     pub deployments: u64,
     /// Deployment events that were invalid (reported on stderr, skipped).
     pub bad_deployments: u64,
+    /// Incidents read (valid, to answer).
+    pub incidents: u64,
+    /// Incidents that were invalid (reported on stderr, skipped).
+    pub bad_incidents: u64,
     /// Alerts written.
     pub alerts: u64,
 }
@@ -89,13 +104,16 @@ impl fmt::Display for ReplayReport {
         write!(
             f,
             "replayed {} spans from {} lines ({} bad lines, {} spans rejected): \
-             {} deployment events ({} invalid), {} windows, {} edges, {} alerts",
+             {} deployment events ({} invalid), {} incidents ({} invalid), {} windows, \
+             {} edges, {} alerts",
             self.spans,
             self.lines,
             self.bad_lines,
             self.rejected_spans,
             self.deployments,
             self.bad_deployments,
+            self.incidents,
+            self.bad_incidents,
             self.windows,
             self.edges,
             self.alerts
@@ -109,6 +127,20 @@ struct Entry {
     resource: Arc<ResourceInfo>,
 }
 
+/// Everything a replay produced, for callers in this process
+/// (`epicenter report` builds its report from it).
+#[derive(Debug)]
+pub struct ReplayRun {
+    /// Counts.
+    pub report: ReplayReport,
+    /// Every alert, in emission order.
+    pub alerts: Vec<Alert>,
+    /// The final graph.
+    pub snapshot: GraphSnapshot,
+    /// The analyzer after the last window (its release index holds every release).
+    pub analyzer: Analyzer,
+}
+
 /// Runs the replay. Blocking; call from `spawn_blocking` in async contexts.
 ///
 /// # Errors
@@ -118,18 +150,57 @@ pub fn replay(settings: &Settings, options: &ReplayOptions) -> anyhow::Result<Re
     replay_into(settings, options, None)
 }
 
-/// [`replay`], also filling the durable history in `history` (one batch
-/// per window, built exactly as the daemon's analysis task builds it).
-/// A failed history write is counted in the report's log and skipped.
+/// [`replay`], also filling the durable history in `history` (issue 4):
+/// one batch per window, built by the function the daemon's analysis task
+/// uses, so both fill the history alike.
 ///
 /// # Errors
-/// As [`replay`].
+/// As [`replay`], and when a history write failed (each failure is also
+/// logged).
 pub fn replay_into(
     settings: &Settings,
     options: &ReplayOptions,
     history: Option<&crate::history::HistoryStore>,
 ) -> anyhow::Result<ReplayReport> {
+    let run = run_with(settings, options, &mut |_| {}, history)?;
+    // The output file is always written, even empty, so callers can rely on it.
+    write_alerts(&options.alerts, &run.alerts)?;
+    if let Some(path) = &options.graph {
+        let json = crate::api::graph_json(&run.snapshot);
+        let text = serde_json::to_string_pretty(&json)?;
+        std::fs::write(path, text + "\n")
+            .with_context(|| format!("writing graph to {}", path.display()))?;
+    }
+    Ok(run.report)
+}
+
+/// The replay pipeline without its outputs: every closed window is shown
+/// to `on_window` (in event-time order) after the analyzer has seen it.
+/// `options.alerts` and `options.graph` are not written.
+///
+/// # Errors
+/// When an input file cannot be opened or read.
+pub fn run(
+    settings: &Settings,
+    options: &ReplayOptions,
+    on_window: &mut dyn FnMut(&WindowStats),
+) -> anyhow::Result<ReplayRun> {
+    run_with(settings, options, on_window, None)
+}
+
+/// [`run`], writing each step's history batch to `history` when given.
+fn run_with(
+    settings: &Settings,
+    options: &ReplayOptions,
+    on_window: &mut dyn FnMut(&WindowStats),
+    history: Option<&crate::history::HistoryStore>,
+) -> anyhow::Result<ReplayRun> {
     let history_metrics = crate::history::Metrics::default();
+    let write = |batch: crate::history::Batch| {
+        if let Some(store) = history {
+            crate::history::write_logged(store, &batch, &history_metrics);
+        }
+    };
     let mut report = ReplayReport::default();
     let mut entries = read_all(options, &mut report)?;
     // Event-time order; the stable sort keeps input order among equal times.
@@ -139,51 +210,52 @@ pub fn replay_into(
     for event in read_deployments(&options.deployments, &mut report)? {
         analyzer.on_deploy(event);
     }
+    // Incidents are queued up front too: each is answered at the window
+    // that passes its due time, as the daemon answers one that arrived in time.
+    let mut early_alerts: Vec<Alert> = Vec::new();
+    for incident in read_incidents(&options.incidents, &mut report)? {
+        let outcome = analyzer.on_incident(incident.clone());
+        write(crate::analyze::record::incident_batch(&incident, &outcome));
+        early_alerts.extend(outcome.alerts);
+    }
     let mut graph = Graph::new(&settings.graph);
-    let mut alerts: Vec<Alert> = Vec::new();
-    let mut analyze = |windows: Vec<WindowStats>, report: &mut ReplayReport| {
-        for window in windows {
-            report.windows += 1;
-            let outcome = analyzer.on_window(&window);
-            if let Some(store) = history {
-                let batch = crate::analyze::history_batch(&analyzer, &window, &outcome);
-                crate::history::write_logged(store, &batch, &history_metrics);
+    let mut alerts: Vec<Alert> = early_alerts;
+    let mut analyze =
+        |windows: Vec<WindowStats>, report: &mut ReplayReport, analyzer: &mut Analyzer| {
+            for window in windows {
+                report.windows += 1;
+                let outcome = analyzer.on_window(&window);
+                write(crate::analyze::history_batch(analyzer, &window, &outcome));
+                alerts.extend(outcome.alerts);
+                on_window(&window);
             }
-            alerts.extend(outcome.alerts);
-        }
-    };
+        };
     let bar = progress_bar(options.progress, entries.len() as u64);
     for chunk in entries.chunks(CHUNK) {
         graph.observe(&to_batch(chunk));
-        analyze(graph.take_closed_windows(), &mut report);
+        analyze(graph.take_closed_windows(), &mut report, &mut analyzer);
         if let Some(bar) = &bar {
             bar.inc(chunk.len() as u64);
         }
     }
-    analyze(graph.finish(), &mut report);
+    analyze(graph.finish(), &mut report, &mut analyzer);
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
     if let Some(store) = history {
         store.flush().context("flushing the history")?;
-        anyhow::ensure!(
-            history_metrics.write_error_count() == 0,
-            "{} history writes failed (see the log)",
-            history_metrics.write_error_count()
-        );
+        let failed = history_metrics.write_error_count();
+        anyhow::ensure!(failed == 0, "{failed} history writes failed (see the log)");
     }
     let snapshot = graph.snapshot();
     report.edges = snapshot.edges.len() as u64;
     report.alerts = alerts.len() as u64;
-    // The output file is always written, even empty, so callers can rely on it.
-    write_alerts(&options.alerts, &alerts)?;
-    if let Some(path) = &options.graph {
-        let json = crate::api::graph_json(&snapshot);
-        let text = serde_json::to_string_pretty(&json)?;
-        std::fs::write(path, text + "\n")
-            .with_context(|| format!("writing graph to {}", path.display()))?;
-    }
-    Ok(report)
+    Ok(ReplayRun {
+        report,
+        alerts,
+        snapshot,
+        analyzer,
+    })
 }
 
 fn read_all(options: &ReplayOptions, report: &mut ReplayReport) -> anyhow::Result<Vec<Entry>> {
@@ -275,6 +347,47 @@ fn read_deployments(
         }
     }
     Ok(events)
+}
+
+/// Reads every incident file (documents one after another, or arrays);
+/// invalid ones are reported and counted, well-formed ones with nothing to
+/// answer are skipped.
+fn read_incidents(paths: &[PathBuf], report: &mut ReplayReport) -> anyhow::Result<Vec<Incident>> {
+    let mut incidents = Vec::new();
+    for path in paths {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let mut documents = Vec::new();
+        for (n, value) in serde_json::Deserializer::from_str(&text)
+            .into_iter::<serde_json::Value>()
+            .enumerate()
+        {
+            match value {
+                Ok(serde_json::Value::Array(items)) => documents.extend(items),
+                Ok(value) => documents.push(value),
+                Err(error) => {
+                    report.bad_incidents += 1;
+                    eprintln!("{}: document {}: {error}", path.display(), n + 1);
+                    break;
+                }
+            }
+        }
+        for (n, document) in documents.iter().enumerate() {
+            let bytes = serde_json::to_vec(document)?;
+            match decode_incident(&bytes, &[]) {
+                Ok(Some(incident)) => {
+                    report.incidents += 1;
+                    incidents.push(incident);
+                }
+                Ok(None) => {}
+                Err(error) => {
+                    report.bad_incidents += 1;
+                    eprintln!("{}: incident {}: {error}", path.display(), n + 1);
+                }
+            }
+        }
+    }
+    Ok(incidents)
 }
 
 fn write_alerts(path: &PathBuf, alerts: &[Alert]) -> anyhow::Result<()> {

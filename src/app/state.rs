@@ -68,10 +68,12 @@ pub(super) fn restore_journal(
         Ok(Some(bytes)) => match serde_json::from_slice::<Journal>(&bytes) {
             Ok(journal) => {
                 let windows = journal.windows();
+                let pending_incidents = journal.pending_incidents();
                 let (analyzer, journal) = journal.rebuild(settings.clone(), settings.journal_ns);
                 tracing::info!(
                     bytes = bytes.len(),
                     windows,
+                    pending_incidents,
                     "analysis rebuilt from its journal"
                 );
                 (analyzer, journal)

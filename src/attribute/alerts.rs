@@ -151,6 +151,7 @@ pub fn anomaly_alert(
         },
         verdict: None,
         owners: Vec::new(),
+        incident: None,
         topology: None,
     }
 }
@@ -192,6 +193,7 @@ pub fn resolved_alert(original: &Alert, recovered_at: Timestamp) -> Alert {
         resolves: Some(original.id.clone()),
         verdict: None,
         owners: Vec::new(),
+        incident: None,
         topology: None,
     }
 }
@@ -263,6 +265,7 @@ pub fn verdict_alert(
             mttr_secs: outcome.mttr_secs,
         }),
         owners: Vec::new(),
+        incident: None,
         topology: None,
     }
 }
@@ -315,6 +318,7 @@ pub fn topology_alert(
         resolves: None,
         verdict: None,
         owners: Vec::new(),
+        incident: None,
         topology: Some(TopologyInfo {
             added,
             removed,

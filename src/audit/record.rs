@@ -14,7 +14,7 @@ use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 
-use crate::model::{Alert, AlertType, DeployEvent};
+use crate::model::{Alert, AlertType, DeployEvent, Incident, incident_alert_id};
 
 /// `prev` of the first record: 64 zeros.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -29,6 +29,8 @@ pub enum Kind {
     ConfigLoaded,
     /// A deployment event was received.
     ReleaseEvent,
+    /// A reported incident was received.
+    Incident,
     /// An alert was emitted (every type but `release_verdict`).
     Alert,
     /// A `release_verdict` alert was emitted.
@@ -47,6 +49,7 @@ impl Kind {
         match self {
             Self::ConfigLoaded => "config_loaded",
             Self::ReleaseEvent => "release_event",
+            Self::Incident => "incident",
             Self::Alert => "alert",
             Self::Verdict => "verdict",
             Self::Archived => "archived",
@@ -142,6 +145,20 @@ pub fn release_event(event: &DeployEvent) -> Value {
         "at": event.at.to_rfc3339(),
         "finished_at": event.finished_at.map(|t| t.to_rfc3339()),
         "origin": event.origin.as_str(),
+    })
+}
+
+/// The payload of an `incident` record: the incident as received and the
+/// id its answer alert has.
+pub fn incident(incident: &Incident) -> Value {
+    json!({
+        "id": incident.id,
+        "service": &*incident.service,
+        "environment": incident.environment.as_deref(),
+        "started_at": incident.started_at.to_rfc3339(),
+        "title": incident.title,
+        "source": incident.source.as_str(),
+        "alert_id": incident_alert_id(&incident.id),
     })
 }
 

@@ -75,6 +75,11 @@ impl Audit {
         self.record(Kind::ReleaseEvent, record::release_event(event));
     }
 
+    /// Records a reported incident as received.
+    pub fn incident(&self, incident: &crate::model::Incident) {
+        self.record(Kind::Incident, record::incident(incident));
+    }
+
     /// Records an emitted alert (`verdict` for release verdicts).
     pub fn alert(&self, alert: &Alert) {
         let (kind, payload) = record::alert(alert);

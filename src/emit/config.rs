@@ -21,6 +21,35 @@ pub struct Config {
     pub alertmanager: AlertmanagerConfig,
     /// JSON-lines file sink (replay output).
     pub file: FileConfig,
+    /// CDEvents `incident.detected` for answered incidents.
+    pub cdevents: CdEventsConfig,
+}
+
+/// `emit.cdevents:` where answered incidents go as CDEvents v0.5.1
+/// `incident.detected` events.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct CdEventsConfig {
+    /// Kafka topic (CloudEvents binary mode), on the brokers of
+    /// `emit.kafka`; empty = not to Kafka.
+    pub topic: String,
+    /// JSON-lines file the events are appended to; unset = no file.
+    pub path: Option<PathBuf>,
+    /// `context.source` of the events (a URI reference).
+    pub source: String,
+    /// Events waiting for delivery; when full, the newest is dropped and counted.
+    pub queue_capacity: usize,
+}
+
+impl Default for CdEventsConfig {
+    fn default() -> Self {
+        Self {
+            topic: "epicenter.cdevents".into(),
+            path: None,
+            source: "/epicenter".into(),
+            queue_capacity: 256,
+        }
+    }
 }
 
 /// `emit.kafka:`.
@@ -185,6 +214,8 @@ pub struct Settings {
     pub alertmanager: Option<AlertmanagerSettings>,
     /// File sink.
     pub file: Option<FileSettings>,
+    /// CDEvents output; `None` when neither Kafka nor a file is configured.
+    pub cdevents: Option<super::cdevents::CdEventsSettings>,
 }
 
 fn positive(errors: &mut Vec<Invalid>, key: &str, value: u64) {
@@ -299,11 +330,36 @@ impl Config {
             path: path.clone(),
             queue_capacity: self.file.queue_capacity,
         });
+        let c = &self.cdevents;
+        positive(
+            &mut errors,
+            "cdevents.queue_capacity",
+            c.queue_capacity as u64,
+        );
+        if c.source.trim().is_empty() {
+            errors.push(Invalid::new("emit.cdevents.source", "must not be empty"));
+        }
+        let cdevents_kafka = kafka
+            .as_ref()
+            .filter(|_| !c.topic.trim().is_empty())
+            .map(|k| KafkaSettings {
+                topic: c.topic.trim().to_string(),
+                ..k.clone()
+            });
+        let cdevents = (cdevents_kafka.is_some() || c.path.is_some()).then(|| {
+            super::cdevents::CdEventsSettings {
+                source: c.source.trim().to_string(),
+                kafka: cdevents_kafka,
+                path: c.path.clone(),
+                queue_capacity: c.queue_capacity,
+            }
+        });
         if errors.is_empty() {
             Ok(Settings {
                 kafka,
                 alertmanager,
                 file,
+                cdevents,
             })
         } else {
             Err(errors)

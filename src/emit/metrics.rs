@@ -23,6 +23,13 @@ pub enum Sink {
     Alertmanager,
     /// The JSON-lines file.
     File,
+    /// The CDEvents `incident.detected` queue (shared by both destinations:
+    /// pushed, popped, depth and drops before any attempt).
+    Cdevents,
+    /// CDEvents delivered to (or failed on) the Kafka topic.
+    CdeventsKafka,
+    /// CDEvents written to (or failed on) the file.
+    CdeventsFile,
 }
 
 impl Sink {
@@ -32,6 +39,9 @@ impl Sink {
             Self::Kafka => "kafka",
             Self::Alertmanager => "alertmanager",
             Self::File => "file",
+            Self::Cdevents => "cdevents",
+            Self::CdeventsKafka => "cdevents_kafka",
+            Self::CdeventsFile => "cdevents_file",
         }
     }
 }

@@ -1,5 +1,7 @@
 //! Alert delivery: the Kafka topic `epicenter.alerts`, Alertmanager API v2
-//! (every configured replica) and a JSON-lines file.
+//! (every configured replica) and a JSON-lines file; and answered incidents
+//! as CDEvents `incident.detected` ([`cdevents`]: topic
+//! `epicenter.cdevents` and/or a file).
 //!
 //! Input: [`Alert`]s through [`Emitter::emit`], which never waits: each
 //! sink has its own bounded queue, and when it is full the newest alert is
@@ -14,6 +16,7 @@
 //! caller injects a [`WallClock`]; only Alertmanager's `endsAt` needs it).
 
 mod alertmanager;
+pub mod cdevents;
 mod config;
 mod file;
 mod kafka;
@@ -25,12 +28,12 @@ use std::sync::Arc;
 
 use tokio::task::JoinHandle;
 
-use crate::model::{Alert, Timestamp};
+use crate::model::{Alert, IncidentAnswer, Timestamp};
 
 pub use alertmanager::{ALERTNAMES, PostableAlert, alertname};
 pub use config::{
-    AlertmanagerConfig, AlertmanagerSettings, Config, FileConfig, FileSettings, KafkaConfig,
-    KafkaSettings, Settings,
+    AlertmanagerConfig, AlertmanagerSettings, CdEventsConfig, Config, FileConfig, FileSettings,
+    KafkaConfig, KafkaSettings, Settings,
 };
 pub use file::write_alert_line;
 pub use metrics::{Metrics, Reason, Sink};
@@ -55,6 +58,7 @@ pub enum EmitError {
 #[derive(Clone, Debug, Default)]
 pub struct Emitter {
     queues: Vec<QueueTx>,
+    cdevents: Option<(cdevents::CdTx, String)>,
 }
 
 impl Emitter {
@@ -66,6 +70,16 @@ impl Emitter {
             .iter()
             .filter(|q| q.offer(alert.clone()))
             .count()
+    }
+
+    /// Offers the CDEvents `incident.detected` event of an answered
+    /// incident to the CDEvents output, without waiting; `false` when it is
+    /// off or its queue was full (counted).
+    pub fn incident_detected(&self, answer: &IncidentAnswer) -> bool {
+        match &self.cdevents {
+            Some((tx, source)) => tx.offer(cdevents::incident_detected(answer, source)),
+            None => false,
+        }
     }
 
     /// Number of sinks configured.
@@ -113,7 +127,15 @@ pub fn start(
     if let Some(f) = &settings.file {
         let (tx, rx) = queue::queue(Sink::File, f.queue_capacity, metrics.clone());
         queues.push(tx);
-        tasks.push(tokio::spawn(file::run(f.clone(), rx, metrics)));
+        tasks.push(tokio::spawn(file::run(f.clone(), rx, metrics.clone())));
     }
-    Ok((Emitter { queues }, tasks))
+    let cdevents = match &settings.cdevents {
+        Some(c) => {
+            let (tx, task) = cdevents::start(c, metrics.clone())?;
+            tasks.push(task);
+            Some((tx, c.source.clone()))
+        }
+        None => None,
+    };
+    Ok((Emitter { queues, cdevents }, tasks))
 }

@@ -97,6 +97,7 @@ fn alert(at_secs: u64, id: &str) -> Alert {
         verdict: None,
         topology: None,
         owners: Vec::new(),
+        incident: None,
     }
 }
 

@@ -5,7 +5,8 @@
 //! conventions into the compact span model in one pass. [`otlp`] serves the
 //! OTLP/gRPC and OTLP/HTTP receivers, [`kafka`] consumes span topics (with a
 //! dead-letter topic for poison records), and [`file`] reads replay files; [`deploy`] decodes
-//! deployment events (CDEvents, CloudEvents modes, the plain form).
+//! deployment events (CDEvents, CloudEvents modes, the plain form), and
+//! [`incident`] decodes reported incidents (plain, PagerDuty, CDEvents).
 //! Every source hands batches to the graph stage over one bounded channel.
 //!
 //! Never does: pairing, aggregation or anything else of the graph stage.
@@ -13,5 +14,6 @@
 pub mod decode;
 pub mod deploy;
 pub mod file;
+pub mod incident;
 pub mod kafka;
 pub mod otlp;

@@ -17,7 +17,7 @@ use super::time::Timestamp;
 mod id;
 mod time_serde;
 
-pub use id::{alert_id, series_label, series_scope, signal_name};
+pub use id::{alert_id, incident_alert_id, series_label, series_scope, signal_name};
 pub use time_serde::{rfc3339, rfc3339_opt};
 
 /// The value of every alert's `schema` field.
@@ -120,6 +120,25 @@ pub struct Alert {
     /// suspected or judged release's service, in that order, when known.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub owners: Vec<OwnerRef>,
+    /// For the answer to a reported incident: which one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incident: Option<IncidentRef>,
+}
+
+/// The reported incident an alert answers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IncidentRef {
+    /// The reporter's incident id.
+    pub id: String,
+    /// The reporter's title.
+    pub title: String,
+    /// The service it was reported on.
+    pub service: String,
+    /// When it started, event time.
+    #[serde(with = "rfc3339")]
+    pub started_at: Timestamp,
+    /// `plain`, `pagerduty` or `cdevent`.
+    pub source: String,
 }
 
 /// Who owns a service, from the owners file.

@@ -7,6 +7,7 @@
 pub mod alert;
 pub mod anomaly;
 pub mod ids;
+pub mod incident;
 pub mod release;
 pub mod rollout;
 pub mod snapshot;
@@ -17,11 +18,12 @@ pub mod window;
 
 pub use alert::{
     ALERT_SCHEMA, Alert, AlertAnomaly, AlertOrigin, AlertType, CounterReason, EdgeRef, Evidence,
-    EvidenceDetail, OwnerRef, ReleaseRef, Severity, Suspect, TopologyInfo, Verdict, VerdictInfo,
-    alert_id, series_label, series_scope,
+    EvidenceDetail, IncidentRef, OwnerRef, ReleaseRef, Severity, Suspect, TopologyInfo, Verdict,
+    VerdictInfo, alert_id, incident_alert_id, series_label, series_scope,
 };
 pub use anomaly::{Anomaly, Origin, Signal};
 pub use ids::{SpanId, TraceId};
+pub use incident::{Culprit, Incident, IncidentAnswer, IncidentSource};
 pub use release::{DeployEvent, DeployKind, ReleaseKey, ReleaseOrigin};
 pub use rollout::{ChangeKind, Release, ReleaseChange, ReleaseState, RollbackCause, TimelinePoint};
 pub use snapshot::{

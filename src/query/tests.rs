@@ -176,6 +176,7 @@ fn alert(kind: AlertType, id: &str, at: u64, resolves: Option<&str>) -> Alert {
         verdict: None,
         topology: None,
         owners: Vec::new(),
+        incident: None,
     }
 }
 
@@ -206,8 +207,10 @@ fn history(dir: &std::path::Path, bad: bool) -> Context {
         store.write(&batch).unwrap();
         start += 30;
     }
-    let mut analysis = crate::analyze::Settings::default();
-    analysis.owners = crate::analyze::Owners::parse("web:\n  team: frontend\n  tier: 1\n").unwrap();
+    let analysis = crate::analyze::Settings {
+        owners: crate::analyze::Owners::parse("web:\n  team: frontend\n  tier: 1\n").unwrap(),
+        ..Default::default()
+    };
     Context {
         reader: store.reader(),
         settings: analysis,

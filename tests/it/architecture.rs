@@ -24,6 +24,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("detect", &["model", "baseline", "telemetry"]),
     ("emit", &["model", "telemetry", "proto"]),
     ("audit", &["model", "telemetry"]),
+    ("report", &["model"]),
     (
         "analyze",
         &[

@@ -299,6 +299,7 @@ fn replay_graph(settings: &Settings, files: Vec<std::path::PathBuf>, out: &Path)
     let options = ReplayOptions {
         spans: files,
         deployments: Vec::new(),
+        incidents: Vec::new(),
         alerts: out.with_extension("alerts.jsonl"),
         graph: Some(out.to_path_buf()),
         progress: false,

@@ -60,6 +60,7 @@ fn alert(id: &str, service: &str) -> Alert {
         resolves: None,
         verdict: None,
         owners: Vec::new(),
+        incident: None,
         topology: None,
     }
 }

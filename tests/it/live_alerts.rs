@@ -240,6 +240,7 @@ async fn the_daemon_emits_the_alerts_replay_finds() {
         &ReplayOptions {
             spans: vec![files.spans.clone()],
             deployments: vec![deployments],
+            incidents: Vec::new(),
             alerts: replay_alerts.clone(),
             graph: None,
             progress: false,

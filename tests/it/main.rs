@@ -53,3 +53,9 @@ mod audit;
 // The durable history end to end: `replay --data-dir` fills it, `epicenter
 // query` answers offline and through a running daemon (`--server`).
 mod history;
+// Reported incidents end to end: HTTP intake, answers, CDEvents output,
+// replay --incidents.
+mod incidents;
+
+// Post-mortem reports: `epicenter report` on a bad release; charts in headless Chromium.
+mod report;

@@ -47,6 +47,7 @@ impl Analyzer {
                     resolves: None,
                     verdict: None,
                     owners: Vec::new(),
+                    incident: None,
                     topology: None,
                 };
                 self.incidents.insert(

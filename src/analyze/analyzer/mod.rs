@@ -42,6 +42,7 @@ use super::coarse::Coarsen;
 use super::config::Settings;
 
 mod incidents;
+mod reported;
 mod verdicts;
 mod watch;
 
@@ -68,6 +69,9 @@ pub struct Outcome {
     pub verdicts: Vec<(ReleaseKey, Verdict)>,
     /// Detection windows completed in this step (for the durable history).
     pub windows: Vec<WindowStats>,
+    /// Reported incidents answered in this step, with their answer alert
+    /// (also in `alerts`).
+    pub incidents: Vec<crate::model::IncidentAnswer>,
 }
 
 /// An incident: anomalies that share an environment and an origin.
@@ -105,6 +109,14 @@ pub struct Analyzer {
     /// Releases blamed, with the incident's onset and recovery.
     blamed: BTreeMap<ReleaseKey, (Suspect, Timestamp, Option<Timestamp>)>,
     watermark: Timestamp,
+    /// Reported incidents waiting for their due time, by (due, arrival).
+    incidents_pending: BTreeMap<(Timestamp, u64), crate::model::Incident>,
+    /// Reported incident ids taken (pending or answered), with their start.
+    incident_ids: BTreeMap<String, Timestamp>,
+    /// Anomalies detection opened, as opened (plus recovery), for incidents.
+    incident_anomalies: BTreeMap<String, Anomaly>,
+    /// How long the recent history is kept, nanoseconds.
+    history_ns: u64,
 }
 
 impl Analyzer {
@@ -112,12 +124,11 @@ impl Analyzer {
     pub fn new(settings: Settings) -> Self {
         let retention =
             settings.attribute.lookback_ns + settings.attribute.soak_ns() + settings.window_ns;
+        let history_ns = retention.max(settings.reattribute_ns + settings.attribute.lookback_ns);
         Self {
             releases: ReleaseIndex::new(settings.release.clone()),
             detect: Detect::new(settings.detect.clone()),
-            history: History::new(
-                retention.max(settings.reattribute_ns + settings.attribute.lookback_ns),
-            ),
+            history: History::new(history_ns),
             coarse: Coarsen::new(settings.detect_window_ns),
             topology: Topology::new(
                 settings.topology_settle_ns,
@@ -134,6 +145,10 @@ impl Analyzer {
             watch_open: BTreeMap::new(),
             blamed: BTreeMap::new(),
             watermark: Timestamp::default(),
+            incidents_pending: BTreeMap::new(),
+            incident_ids: BTreeMap::new(),
+            incident_anomalies: BTreeMap::new(),
+            history_ns,
         }
     }
 
@@ -176,6 +191,7 @@ impl Analyzer {
             self.detect_window(&coarse, &mut out);
             out.windows.push(coarse);
         }
+        self.answer_due_incidents(window.end, &mut out);
         self.judge_releases(window.end, &mut out);
         for alert in &mut out.alerts {
             self.settings.owners.annotate(alert);
@@ -193,6 +209,7 @@ impl Analyzer {
         }
         let graph = self.topology.snapshot();
         let detected = self.detect.observe(window, &graph);
+        self.remember_anomalies(&detected);
         for anomaly in &detected.opened {
             self.join_incident(anomaly.clone());
         }

@@ -67,6 +67,7 @@ fn alert(kind: AlertType, id: &str) -> Alert {
         resolves: None,
         verdict: None,
         owners: Vec::new(),
+        incident: None,
         topology: None,
     }
 }

@@ -50,7 +50,8 @@ pub struct Config {
     /// `client.id` reported to the brokers (the DLQ producer appends `-dlq`).
     pub client_id: String,
     /// Topics to consume, each with its encoding (default: `otlp_spans` as
-    /// `otlp_proto` and `deployments` as `cdevents`). A name starting with `^`
+    /// `otlp_proto`, `deployments` as `cdevents` and `incidents` as
+    /// `incidents`). A name starting with `^`
     /// is a regular expression, as in librdkafka (and the Collector's
     /// receiver); dead-letter topics it happens to match are skipped.
     pub topics: Vec<TopicConfig>,
@@ -90,6 +91,10 @@ impl Default for Config {
                     name: "deployments".to_owned(),
                     encoding: Encoding::Cdevents,
                 },
+                TopicConfig {
+                    name: "incidents".to_owned(),
+                    encoding: Encoding::Incidents,
+                },
             ],
             dlq_suffix: ".dlq".to_owned(),
             auto_offset_reset: OffsetReset::Latest,
@@ -111,7 +116,8 @@ pub struct TopicConfig {
     /// Topic name, or a regular expression starting with `^`.
     pub name: String,
     /// `otlp_proto` (the Collector exporter's default) or `otlp_json` for
-    /// spans; `cdevents` for deployment events.
+    /// spans; `cdevents` for deployment events; `incidents` for reported
+    /// incidents.
     pub encoding: Encoding,
 }
 

@@ -25,6 +25,10 @@ fn defaults_follow_the_collector_conventions() {
             TopicConfig {
                 name: "deployments".into(),
                 encoding: Encoding::Cdevents
+            },
+            TopicConfig {
+                name: "incidents".into(),
+                encoding: Encoding::Incidents
             }
         ]
     );
@@ -32,7 +36,10 @@ fn defaults_follow_the_collector_conventions() {
     assert_eq!(config.auto_offset_reset, OffsetReset::Latest);
     let settings = config.validate().unwrap();
     assert!(!settings.enabled(), "no brokers means kafka ingest is off");
-    assert_eq!(settings.subscription(), ["otlp_spans", "deployments"]);
+    assert_eq!(
+        settings.subscription(),
+        ["otlp_spans", "deployments", "incidents"]
+    );
 }
 
 #[test]

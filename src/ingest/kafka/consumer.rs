@@ -40,12 +40,14 @@ use super::route::Encoding;
 use super::route::Route;
 use crate::ingest::decode::{self, Decoded};
 use crate::ingest::deploy;
-use crate::model::{DeployEvent, SpanBatch};
+use crate::model::{DeployEvent, Incident, SpanBatch};
 
 #[path = "consumer_deployments.rs"]
 mod deployments;
 #[path = "consumer_handoff.rs"]
 mod handoff;
+#[path = "consumer_incidents.rs"]
+mod incidents;
 
 /// Records at least this large are decoded on the blocking pool, so a
 /// multi-megabyte batch does not stall the async worker it runs on.
@@ -78,12 +80,15 @@ enum Item {
     Spans(SpanBatch, u64),
     /// A deployment event for the release stage.
     Deployment(DeployEvent),
+    /// A reported incident for the analysis stage (with its form, for metrics).
+    Incident(Incident, crate::ingest::incident::Format),
 }
 
 /// Room reserved in the queue an [`Item`] goes to.
 enum Permit<'a> {
     Spans(mpsc::Permit<'a, SpanBatch>),
     Deployment(mpsc::Permit<'a, DeployEvent>),
+    Incident(mpsc::Permit<'a, Incident>),
 }
 
 /// The running consumer.
@@ -94,6 +99,9 @@ pub(crate) struct Worker {
     settings: Settings,
     output: mpsc::Sender<SpanBatch>,
     deployments: mpsc::Sender<DeployEvent>,
+    /// Where `incidents` topic records go (`None`: such records are
+    /// dead-lettered as undeliverable).
+    incidents: Option<mpsc::Sender<Incident>>,
     shutdown: CancellationToken,
     topics: Vec<TopicMetrics>,
 }
@@ -145,9 +153,16 @@ impl Worker {
             settings,
             output,
             deployments,
+            incidents: None,
             shutdown,
             topics: Vec::new(),
         })
+    }
+
+    /// Hands records of `incidents` topics to `incidents`.
+    pub(crate) fn with_incidents(mut self, incidents: mpsc::Sender<Incident>) -> Self {
+        self.incidents = Some(incidents);
+        self
     }
 
     /// Consumes until `shutdown` is cancelled (or a fatal error), then
@@ -224,9 +239,15 @@ impl Worker {
                 self.deploy_metrics()
                     .events(deploy::Source::Kafka, deploy::Outcome::Invalid, 1);
             }
+            if encoding == Encoding::Incidents {
+                self.incident_invalid();
+            }
             self.dead_letter(message, epoch, failure(DlqReason::TooLarge, None, &text))
                 .await;
             return Ok(None);
+        }
+        if encoding == Encoding::Incidents {
+            return self.process_incident(message, epoch, metrics).await;
         }
         let Some(encoding) = encoding.spans() else {
             return self.process_deployment(message, epoch, metrics).await;

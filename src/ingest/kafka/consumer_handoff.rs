@@ -24,6 +24,14 @@ impl Worker {
                 .await
                 .map(Permit::Deployment)
                 .map_err(|_| KafkaError::DeploymentsClosed),
+            Item::Incident(..) => match &self.incidents {
+                Some(incidents) => incidents
+                    .reserve()
+                    .await
+                    .map(Permit::Incident)
+                    .map_err(|_| KafkaError::IncidentsClosed),
+                None => Err(KafkaError::IncidentsClosed),
+            },
         }
     }
 
@@ -45,6 +53,10 @@ impl Worker {
                 permit.send(event);
                 self.deploy_metrics()
                     .events(deploy::Source::Kafka, deploy::Outcome::Accepted, 1);
+            }
+            (Permit::Incident(permit), Item::Incident(incident, format)) => {
+                permit.send(incident);
+                self.incident_accepted(format);
             }
             // `reserve` picks the queue from the item: cannot happen.
             _ => {

@@ -170,6 +170,7 @@ pub struct Metrics {
     commit_failures: Family<CommitLabels, Counter>,
     consumer_errors: Counter,
     deploy: deploy::Metrics,
+    incidents: crate::ingest::incident::Metrics,
 }
 
 impl Metrics {
@@ -254,6 +255,19 @@ impl Metrics {
     pub fn with_deploy(mut self, deploy: deploy::Metrics) -> Self {
         self.deploy = deploy;
         self
+    }
+
+    /// Counts records of `incidents` topics into `incidents` (the handle
+    /// also given to `POST /api/v1/incidents`).
+    #[must_use]
+    pub fn with_incidents(mut self, incidents: crate::ingest::incident::Metrics) -> Self {
+        self.incidents = incidents;
+        self
+    }
+
+    /// The incident-intake counters (see [`Self::with_incidents`]).
+    pub(crate) fn incidents(&self) -> &crate::ingest::incident::Metrics {
+        &self.incidents
     }
 
     /// The deployment-event counters (see [`Self::with_deploy`]).

@@ -47,7 +47,7 @@ pub use config::{
 };
 pub use metrics::Metrics;
 
-use crate::model::{DeployEvent, SpanBatch};
+use crate::model::{DeployEvent, Incident, SpanBatch};
 
 /// Why the Kafka consumer could not start or had to stop.
 #[derive(Debug, thiserror::Error)]
@@ -80,6 +80,10 @@ pub enum KafkaError {
     /// record was waiting to be handed off.
     #[error("the release stage stopped accepting deployment events")]
     DeploymentsClosed,
+    /// The analysis stage dropped its incident receiver while an
+    /// `incidents` topic record was waiting to be handed off.
+    #[error("the analysis stage stopped accepting incidents")]
+    IncidentsClosed,
     /// librdkafka reported a fatal error (e.g. a fenced static member).
     #[error("fatal kafka consumer error")]
     Fatal(#[source] rdkafka::error::KafkaError),
@@ -91,7 +95,8 @@ pub enum KafkaError {
 /// configured topics, and sends one [`SpanBatch`] per decoded record of a
 /// span topic to `spans`, and one [`DeployEvent`] per supported record of a
 /// `cdevents` topic to `deployments` (unsupported event types are counted
-/// and skipped; invalid records go to the DLQ). On cancellation it stops
+/// and skipped; invalid records go to the DLQ), and one [`Incident`] per
+/// answerable record of an `incidents` topic to `incidents` (the same way). On cancellation it stops
 /// fetching, finishes the hand-off in flight (waiting up to 10 s for room),
 /// commits every stored offset synchronously, leaves the group and returns
 /// `Ok(())`. Register `metrics` once with [`Metrics::register`] and attach
@@ -109,10 +114,12 @@ pub async fn run_consumer(
     settings: Settings,
     spans: mpsc::Sender<SpanBatch>,
     deployments: mpsc::Sender<DeployEvent>,
+    incidents: mpsc::Sender<Incident>,
     metrics: Metrics,
     shutdown: CancellationToken,
 ) -> Result<(), KafkaError> {
     consumer::Worker::start(settings, spans, deployments, metrics, shutdown)?
+        .with_incidents(incidents)
         .run()
         .await
 }

@@ -22,24 +22,28 @@ pub enum Encoding {
     /// Deployment events: CDEvents (structured CloudEvents, `ce_*` binary
     /// mode, bare) or the plain JSON form, one event per record.
     Cdevents,
+    /// Reported incidents: the plain form, PagerDuty v3 webhooks or CDEvents
+    /// `incident.detected`, one per record (see [`crate::ingest::incident`]).
+    Incidents,
 }
 
 impl Encoding {
-    /// The configuration name (`otlp_proto`, `otlp_json`, `cdevents`).
+    /// The configuration name (`otlp_proto`, `otlp_json`, `cdevents`, `incidents`).
     pub fn as_str(self) -> &'static str {
         match self {
             Self::OtlpProto => "otlp_proto",
             Self::OtlpJson => "otlp_json",
             Self::Cdevents => "cdevents",
+            Self::Incidents => "incidents",
         }
     }
 
-    /// The span decoder's encoding, or `None` for a deployment-event topic.
+    /// The span decoder's encoding, or `None` for a deployment or incident topic.
     pub(crate) fn spans(self) -> Option<decode::Encoding> {
         match self {
             Self::OtlpProto => Some(decode::Encoding::OtlpProto),
             Self::OtlpJson => Some(decode::Encoding::OtlpJson),
-            Self::Cdevents => None,
+            Self::Cdevents | Self::Incidents => None,
         }
     }
 }

@@ -118,6 +118,17 @@ pub fn alert_id(
     format!("{}-{:016x}", kind.as_str(), hash.finish())
 }
 
+/// The stable id of the alert answering a reported incident:
+/// `incident-<16 hex digits>`, an FNV-1a hash of the incident id alone, so
+/// a re-sent or re-answered incident keeps it whatever the answer says.
+pub fn incident_alert_id(incident_id: &str) -> String {
+    let mut hash = Fnv64::new();
+    hash.write(b"incident");
+    hash.write(&[0xff]);
+    hash.write(incident_id.as_bytes());
+    format!("incident-{:016x}", hash.finish())
+}
+
 /// The signal name of a [`Signal`], for ids and alerts.
 pub fn signal_name(signal: Signal) -> &'static str {
     signal.as_str()

@@ -62,6 +62,7 @@ fn example() -> Alert {
         resolves: None,
         verdict: None,
         owners: Vec::new(),
+        incident: None,
         topology: None,
     }
 }

@@ -38,6 +38,7 @@ fn alert(kind: AlertType, at_secs: u64, suspects: &[(&str, &str)]) -> Alert {
         resolves: None,
         verdict: None,
         owners: Vec::new(),
+        incident: None,
         topology: None,
     }
 }

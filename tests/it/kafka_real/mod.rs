@@ -3,10 +3,12 @@
 //! records to the DLQ ([`delivery`]); offsets committed only after hand-off,
 //! exactly-once hand-off across a restart and a rebalance, and backpressure
 //! that pauses instead of dropping ([`offsets`]); deployment events on a
-//! `cdevents` topic ([`deployments`]); and the whole daemon with Kafka as
-//! its source, stopped and restarted mid-stream ([`daemon`]).
+//! `cdevents` topic ([`deployments`]); the whole daemon with Kafka as
+//! its source, stopped and restarted mid-stream ([`daemon`]); and reported
+//! incidents in, answers and CDEvents out, all on Kafka ([`incidents`]).
 
 mod daemon;
 mod delivery;
 mod deployments;
+mod incidents;
 mod offsets;

@@ -232,6 +232,8 @@ pub(crate) struct Running {
     /// The deployment queue's receiver when the test did not ask for it
     /// (kept open so a `cdevents` record never fails the consumer).
     _deployments: Option<mpsc::Receiver<DeployEvent>>,
+    /// The incident queue's receiver (kept open, unread).
+    _incidents: mpsc::Receiver<epicenter::model::Incident>,
 }
 
 impl Running {
@@ -255,10 +257,12 @@ impl Running {
         metrics: Metrics,
     ) -> Self {
         let shutdown = CancellationToken::new();
+        let (incidents, incidents_rx) = mpsc::channel(16);
         let handle = tokio::spawn(run_consumer(
             settings,
             output,
             deployments,
+            incidents,
             metrics,
             shutdown.clone(),
         ));
@@ -266,6 +270,7 @@ impl Running {
             handle,
             shutdown,
             _deployments: None,
+            _incidents: incidents_rx,
         }
     }
 
