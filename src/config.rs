@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::model::Invalid;
-use crate::{analyze, api, attribute, audit, detect, emit, graph, ingest, release};
+use crate::{analyze, api, attribute, audit, detect, emit, graph, history, ingest, release};
 
 /// Top-level sections; an environment variable whose first segment is not
 /// one of these is ignored (so `EPICENTER_TEST_KAFKA` is not a config key).
@@ -34,6 +34,7 @@ const SECTIONS: &[&str] = &[
     "analysis",
     "emit",
     "audit",
+    "history",
     "log",
 ];
 
@@ -61,6 +62,8 @@ pub struct Config {
     pub emit: emit::Config,
     /// The hash-chained audit log under `DATA_DIR/audit/`.
     pub audit: audit::Config,
+    /// The durable history in `DATA_DIR/history.redb`: retention and writer.
+    pub history: history::Config,
     /// Logging.
     pub log: LogConfig,
 }
@@ -121,6 +124,7 @@ impl Default for Config {
             analysis: analyze::Config::default(),
             emit: emit::Config::default(),
             audit: audit::Config::default(),
+            history: history::Config::default(),
             log: LogConfig::default(),
         }
     }
@@ -148,6 +152,8 @@ pub struct Settings {
     pub emit: emit::Settings,
     /// The audit log.
     pub audit: audit::Settings,
+    /// The durable history.
+    pub history: history::Settings,
     /// Log format.
     pub log_json: bool,
     /// Default log filter.
@@ -309,6 +315,7 @@ fn deserialize_sections(tree: Value, errors: &mut Vec<Invalid>) -> Config {
             "analysis" => section(&key, value, errors, &mut config.analysis),
             "emit" => section(&key, value, errors, &mut config.emit),
             "audit" => section(&key, value, errors, &mut config.audit),
+            "history" => section(&key, value, errors, &mut config.history),
             "log" => section(&key, value, errors, &mut config.log),
             other => errors.push(Invalid::new(
                 other,
@@ -372,6 +379,7 @@ fn validate(raw: &Config, errors: &mut Vec<Invalid>) -> Option<Settings> {
     }
     let emit = collect(emit_config.validate(), errors);
     let audit = collect(raw.audit.validate(), errors);
+    let history = collect(raw.history.validate(), errors);
     Some(Settings {
         data_dir: raw.data_dir.clone(),
         api: api?,
@@ -382,6 +390,7 @@ fn validate(raw: &Config, errors: &mut Vec<Invalid>) -> Option<Settings> {
         analysis: analysis?,
         emit: emit?,
         audit: audit?,
+        history: history?,
         log_json,
         log_level: raw.log.level.clone(),
         raw: raw.clone(),

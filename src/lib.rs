@@ -36,9 +36,14 @@
 //! * [`store`]: latest snapshots for readers; durable state in the data directory.
 //! * [`audit`]: the append-only, hash-chained audit log (SHA-256) of
 //!   configuration loads, deployment events and alerts; verify and export.
+//! * [`history`]: the durable history (`DATA_DIR/history.redb`): releases,
+//!   anomalies, alerts, incidents, topology and per-window series by event time.
+//! * [`query`]: answers over the history ("which release?", release reports,
+//!   impact), for the API, the CLI and reports.
+//! * [`api`]: the HTTP API and `/metrics`; reads [`store`] and, through
+//!   [`query`], the history.
 //! * [`report`]: post-mortem drafts: Markdown and hand-written SVG charts
 //!   from alerts, releases and per-window series (any [`report::ReportSource`]).
-//! * [`api`]: the HTTP API and `/metrics`; reads only [`store`].
 //! * [`sim`]: a seeded, deterministic traffic simulator (demo, tests, benches).
 //! * [`config`], [`app`], [`shutdown`]: loading, wiring and stopping.
 //!
@@ -53,13 +58,15 @@
 //! | `baseline` | `model` |
 //! | `detect` | `model`, `baseline`, `telemetry` |
 //! | `store` | `model`, `telemetry` |
-//! | `api` | `model`, `store`, `telemetry`, `proto` |
+//! | `history` | `model`, `telemetry` |
+//! | `query` | `model`, `history`, `analyze`, `attribute` |
+//! | `api` | `model`, `store`, `telemetry`, `proto`, `history`, `query` |
 //! | `sim` | `model`, `proto` |
 //! | `attribute` | `model`, `telemetry` |
 //! | `emit` | `model`, `telemetry`, `proto` |
 //! | `audit` | `model`, `telemetry` |
+//! | `analyze` | `model`, `telemetry`, `release`, `detect`, `attribute`, `emit`, `store`, `audit`, `history` |
 //! | `report` | `model` |
-//! | `analyze` | `model`, `telemetry`, `release`, `detect`, `attribute`, `emit`, `store`, `audit` |
 //!
 //! `app`, `config`, `shutdown` and `main` are the wiring layer. The table is
 //! enforced by `tests/it/architecture.rs`.
@@ -74,9 +81,11 @@ pub mod config;
 pub mod detect;
 pub mod emit;
 pub mod graph;
+pub mod history;
 pub mod ingest;
 pub mod model;
 pub mod proto;
+pub mod query;
 pub mod release;
 pub mod report;
 pub mod shutdown;

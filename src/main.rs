@@ -26,6 +26,7 @@ fn main() -> ExitCode {
             Command::Graph(args) => epicenter::app::cli::graph(args).await,
             Command::CheckConfig(args) => epicenter::app::cli::check_config(args),
             Command::Audit(command) => epicenter::app::cli::audit(command),
+            Command::Query(args) => epicenter::app::cli::query(args).await,
             Command::Report(args) => epicenter::app::cli::report(args).await,
         }
     });

@@ -5,7 +5,9 @@
 //! [`Analyzer`] is the deterministic core (see its module doc for the order
 //! of a step); [`task`] runs it in the daemon; `epicenter replay` calls it
 //! directly. The adapters in `inputs` turn the release index and the recent
-//! windows into the plain inputs of [`crate::attribute`].
+//! windows into the plain inputs of [`crate::attribute`]. [`record`] builds
+//! the durable history's batch of a step; [`reexamine`] re-runs attribution
+//! over a stored past period.
 //!
 //! Never does: decode input, deliver alerts (see `emit`), or read the clock.
 
@@ -17,6 +19,8 @@ mod inputs;
 pub mod journal;
 pub mod metrics;
 pub mod owners;
+pub mod record;
+pub mod reexamine;
 pub mod task;
 mod topology;
 
@@ -25,6 +29,8 @@ pub use config::{Config, Settings};
 pub use journal::Journal;
 pub use metrics::Metrics;
 pub use owners::Owners;
+pub use record::history_batch;
+pub use reexamine::{Reexamination, reexamine, reexamine_range};
 
 #[cfg(test)]
 mod tests;

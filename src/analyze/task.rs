@@ -37,6 +37,10 @@ pub struct Outputs {
     /// The audit log (issue 4): every deployment event received and every
     /// alert emitted is recorded; `None` when `audit.enabled` is false.
     pub audit: Option<crate::audit::Audit>,
+    /// The durable history (issue 4): one batch per window and per reported
+    /// incident, queued to its writer thread; `None` when `history.enabled`
+    /// is false.
+    pub history: Option<crate::history::History>,
 }
 
 /// Runs until the window, deployment and incident channels all close;
@@ -101,7 +105,10 @@ fn reported(analyzer: &mut Analyzer, journal: &mut Journal, incident: Incident, 
         audit.incident(&incident);
     }
     outputs.published.incident_received(&incident);
-    let outcome = analyzer.on_incident(incident);
+    let outcome = analyzer.on_incident(incident.clone());
+    if let Some(history) = &outputs.history {
+        history.write(super::record::incident_batch(&incident, &outcome));
+    }
     journal.incidents(analyzer);
     outputs.metrics.record_alerts(&outcome);
     deliver(&outcome, outputs);
@@ -133,6 +140,9 @@ fn deliver(outcome: &crate::analyze::Outcome, outputs: &Outputs) {
 
 fn step(analyzer: &mut Analyzer, window: &std::sync::Arc<WindowStats>, outputs: &Outputs) {
     let outcome = analyzer.on_shared_window(window);
+    if let Some(history) = &outputs.history {
+        history.write(super::record::history_batch(analyzer, window, &outcome));
+    }
     for event in &outcome.events {
         outputs.release_metrics.event(event);
     }

@@ -83,15 +83,35 @@ pub(super) async fn owners(State(state): State<ApiState>) -> Json<Value> {
     Json(json!({ "owners": state.analysis.owner_list() }))
 }
 
-/// Every release the index holds, newest first.
-pub(super) async fn releases(State(state): State<ApiState>) -> Json<Value> {
+/// `GET /api/v1/releases` query.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ReleasesQuery {
+    /// From the durable history: releases started since then (RFC 3339 or `-2h`).
+    since: Option<String>,
+    /// With `since`: started before then.
+    until: Option<String>,
+}
+
+/// Every release the index holds, newest first; with `since`, the releases
+/// the durable history holds that started since then, oldest first.
+pub(super) async fn releases(
+    State(state): State<ApiState>,
+    query: Result<Query<ReleasesQuery>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    if let Some(since) = query.since {
+        return super::history::releases_since(&state, since, query.until).await;
+    }
     let mut releases = state.analysis.release_list();
     releases.sort_by(|a, b| {
         b.started_at
             .cmp(&a.started_at)
             .then_with(|| a.key.service.cmp(&b.key.service))
     });
-    Json(json!({ "releases": releases.iter().map(release_view).collect::<Vec<_>>() }))
+    Ok(Json(
+        json!({ "releases": releases.iter().map(release_view).collect::<Vec<_>>() }),
+    ))
 }
 
 fn time(t: Option<Timestamp>) -> Value {

@@ -19,6 +19,9 @@ pub enum ApiError {
     /// The response could not be rendered.
     #[error("internal error: {0}")]
     Internal(String),
+    /// The daemon keeps no history (`history.enabled: false`).
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 impl IntoResponse for ApiError {
@@ -27,6 +30,7 @@ impl IntoResponse for ApiError {
             Self::UnknownService(_) | Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         };
         (
             status,

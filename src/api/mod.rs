@@ -8,6 +8,13 @@
 //! | `GET /api/v1/services` | every node with kind, versions, environments and in/out degree |
 //! | `GET /api/v1/services/{name}/dependencies` | what `name` calls; `?transitive=true` for everything reachable, with shortest path lengths and paths |
 //! | `GET /api/v1/services/{name}/dependents` | who calls `name`; `?transitive=true` for its blast radius |
+//! | `GET /api/v1/releases` | every release the index holds; `?since=T` (and `until`) answers from the durable history |
+//! | `GET /api/v1/which-release?service=S&at=T` | (or `&from=T1&to=T2`, `&environment=E`) the releases that explain what happened to `S` then, in the alert's `suspects` shape ([`crate::query::which_release`]) |
+//! | `GET /api/v1/releases/{service}@{version}` | what the release changed ([`crate::query::release_report`]) |
+//! | `GET /api/v1/anomalies?since=T` | anomalies with an onset since `T` (`until` optional) |
+//! | `GET /api/v1/history/alerts?since=T` | stored alerts since `T` |
+//! | `GET /api/v1/impact/{service}` | blast radius and risk class; `?from=&to=` (default: the last hour held) |
+//! | `GET /api/v1/series/{service}?from=&to=` | per-window requests, error ratio and latency (`&version=V`) |
 //! | `GET /api/v1/alerts`, `/releases`, `/owners` | what the analysis stage published |
 //! | `GET /api/v1/incidents`, `/api/v1/incidents/{id}` | reported incidents, `pending` or `answered` with the answer alert and culprit (`POST` is served by the ingest layer) |
 //! | `GET /healthz` | liveness: 200 while the process serves |
@@ -16,13 +23,16 @@
 //!
 //! Errors are JSON `{"error": "..."}` ([`ApiError`]). Unknown services are 404.
 //!
-//! Reads only [`crate::store`]: the latest snapshot and the health flags.
+//! Reads [`crate::store`] (the latest snapshot and the health flags) and,
+//! through [`crate::query`], the durable history. Times accept RFC 3339 or
+//! relative forms (`-2h`) counted back from the newest window held.
 //! Never does: analysis, writes to stage state, reading the clock.
 
 mod analysis;
 pub mod config;
 pub mod error;
 pub mod exposition;
+mod history;
 
 mod dot;
 mod handlers;
@@ -57,6 +67,8 @@ pub struct ApiState {
     pub graph_metrics: GraphMetricsConfig,
     /// Recent alerts and releases from the analysis stage.
     pub analysis: crate::store::analysis::Published,
+    /// The durable history's queries; `None` when the daemon keeps none.
+    pub history: Option<crate::query::Context>,
 }
 
 /// The graph as the API's JSON (`GET /api/v1/graph`), for `replay --graph`.
@@ -80,6 +92,12 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v1/alerts", get(analysis::alerts))
         .route("/api/v1/releases", get(analysis::releases))
         .route("/api/v1/owners", get(analysis::owners))
+        .route("/api/v1/which-release", get(history::which_release))
+        .route("/api/v1/releases/{release}", get(history::release))
+        .route("/api/v1/anomalies", get(history::anomalies))
+        .route("/api/v1/impact/{service}", get(history::impact))
+        .route("/api/v1/series/{service}", get(history::series))
+        .route("/api/v1/history/alerts", get(history::alerts))
         .route("/api/v1/incidents", get(analysis::incidents))
         .route("/api/v1/incidents/{id}", get(analysis::incident))
         .route("/healthz", get(handlers::healthz))

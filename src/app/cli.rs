@@ -38,6 +38,8 @@ pub enum Command {
     /// Verify or export the hash-chained audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Query the durable history: which release, a release's report, impact, lists.
+    Query(super::query_cmd::QueryArgs),
     /// Write a Markdown post-mortem draft with SVG charts.
     Report(ReportArgs),
 }
@@ -288,7 +290,27 @@ pub async fn replay(args: ReplayArgs) -> ExitCode {
     };
     init_logging(&settings);
     let options = super::replay::ReplayOptions::from(&args);
-    match tokio::task::spawn_blocking(move || super::replay::replay(&settings, &options)).await {
+    // `--data-dir` fills the durable history there (issue 4).
+    let history = match &args.config.data_dir {
+        Some(_) => {
+            match crate::history::HistoryStore::open(&settings.data_dir, &settings.history) {
+                Ok(mut store) => {
+                    store.set_deferred_durability();
+                    Some(store)
+                }
+                Err(error) => {
+                    eprintln!("replay failed: {error}");
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+        None => None,
+    };
+    match tokio::task::spawn_blocking(move || {
+        super::replay::replay_into(&settings, &options, history.as_ref())
+    })
+    .await
+    {
         Ok(Ok(report)) => {
             eprintln!("{report}");
             ExitCode::SUCCESS
@@ -403,6 +425,25 @@ pub fn audit(command: AuditCommand) -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+    }
+}
+
+/// `epicenter query ...`: 0 answered, 1 failed, 64 bad usage.
+pub async fn query(args: super::query_cmd::QueryArgs) -> ExitCode {
+    use std::io::Write as _;
+    match super::query_cmd::run(args).await {
+        Ok(text) => {
+            let _ignored = std::io::stdout().lock().write_all(text.as_bytes());
+            ExitCode::SUCCESS
+        }
+        Err(super::query_cmd::Failure::Usage(message)) => {
+            eprintln!("query: {message}");
+            ExitCode::from(EX_USAGE)
+        }
+        Err(super::query_cmd::Failure::Failed(error)) => {
+            eprintln!("query: {error:#}");
+            ExitCode::FAILURE
+        }
     }
 }
 

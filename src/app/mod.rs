@@ -13,6 +13,7 @@
 pub mod cli;
 pub mod demo;
 pub mod graph_cmd;
+pub mod query_cmd;
 pub mod replay;
 pub mod report_cmd;
 mod state;
@@ -97,6 +98,8 @@ pub async fn start(
     // Audit log (issue 4): opened first so the configuration is its first
     // record of this run; closed (fsync) after the analysis task ends.
     let (audit, audit_writer) = open_audit(&settings, &mut registry)?;
+    // Durable history (issue 4): written by its own thread, read by the API.
+    let (history, history_writer, history_reader) = open_history(&settings, &mut registry)?;
 
     let graph_metrics = graph::Metrics::register(registry.sub_registry_with_prefix("graph"));
     let ingest_registry = registry.sub_registry_with_prefix("ingest");
@@ -211,6 +214,7 @@ pub async fn start(
         ),
         published: published.clone(),
         audit,
+        history,
     };
     let (analyzer, journal) = restore_journal(&store, &settings.analysis);
     // Incidents pending at the last stop are pending again (API included).
@@ -236,6 +240,10 @@ pub async fn start(
         registry: Arc::clone(&registry),
         graph_metrics: settings.api.graph_metrics.clone(),
         analysis: published,
+        history: history_reader.map(|reader| crate::query::Context {
+            reader,
+            settings: settings.analysis.clone(),
+        }),
     };
     let api_stop = CancellationToken::new();
     let api_stopped = api_stop.clone();
@@ -286,6 +294,9 @@ pub async fn start(
             persist_journal(&store, &journal);
             // Every audit handle went with the analysis task: write the rest, fsync.
             if let Some(writer) = audit_writer {
+                writer.close().await;
+            }
+            if let Some(writer) = history_writer {
                 writer.close().await;
             }
             for task in emit_tasks {
@@ -340,6 +351,28 @@ fn open_audit(
     });
     audit.config_loaded(&config, summary);
     Ok((Some(audit), Some(writer)))
+}
+
+/// Opens the durable history and starts its writer, unless disabled.
+#[allow(clippy::type_complexity)]
+fn open_history(
+    settings: &Settings,
+    registry: &mut prometheus_client::registry::Registry,
+) -> anyhow::Result<(
+    Option<crate::history::History>,
+    Option<crate::history::Writer>,
+    Option<crate::history::HistoryReader>,
+)> {
+    if !settings.history.enabled {
+        return Ok((None, None, None));
+    }
+    let store = crate::history::HistoryStore::open(&settings.data_dir, &settings.history)
+        .context("opening the history store")?;
+    let reader = store.reader();
+    let metrics = crate::history::Metrics::register(registry.sub_registry_with_prefix("history"));
+    let (history, writer) = crate::history::start(store, settings.history.queue_batches, metrics)
+        .context("starting the history writer")?;
+    Ok((Some(history), Some(writer), Some(reader)))
 }
 
 /// The wall clock as event time: for live defaults such as the simulator's

@@ -147,7 +147,22 @@ pub struct ReplayRun {
 /// When an input file cannot be opened or an output cannot be written.
 /// A line that fails to decode is reported and skipped, not an error.
 pub fn replay(settings: &Settings, options: &ReplayOptions) -> anyhow::Result<ReplayReport> {
-    let run = run(settings, options, &mut |_| {})?;
+    replay_into(settings, options, None)
+}
+
+/// [`replay`], also filling the durable history in `history` (issue 4):
+/// one batch per window, built by the function the daemon's analysis task
+/// uses, so both fill the history alike.
+///
+/// # Errors
+/// As [`replay`], and when a history write failed (each failure is also
+/// logged).
+pub fn replay_into(
+    settings: &Settings,
+    options: &ReplayOptions,
+    history: Option<&crate::history::HistoryStore>,
+) -> anyhow::Result<ReplayReport> {
+    let run = run_with(settings, options, &mut |_| {}, history)?;
     // The output file is always written, even empty, so callers can rely on it.
     write_alerts(&options.alerts, &run.alerts)?;
     if let Some(path) = &options.graph {
@@ -170,6 +185,22 @@ pub fn run(
     options: &ReplayOptions,
     on_window: &mut dyn FnMut(&WindowStats),
 ) -> anyhow::Result<ReplayRun> {
+    run_with(settings, options, on_window, None)
+}
+
+/// [`run`], writing each step's history batch to `history` when given.
+fn run_with(
+    settings: &Settings,
+    options: &ReplayOptions,
+    on_window: &mut dyn FnMut(&WindowStats),
+    history: Option<&crate::history::HistoryStore>,
+) -> anyhow::Result<ReplayRun> {
+    let history_metrics = crate::history::Metrics::default();
+    let write = |batch: crate::history::Batch| {
+        if let Some(store) = history {
+            crate::history::write_logged(store, &batch, &history_metrics);
+        }
+    };
     let mut report = ReplayReport::default();
     let mut entries = read_all(options, &mut report)?;
     // Event-time order; the stable sort keeps input order among equal times.
@@ -183,7 +214,9 @@ pub fn run(
     // that passes its due time, as the daemon answers one that arrived in time.
     let mut early_alerts: Vec<Alert> = Vec::new();
     for incident in read_incidents(&options.incidents, &mut report)? {
-        early_alerts.extend(analyzer.on_incident(incident).alerts);
+        let outcome = analyzer.on_incident(incident.clone());
+        write(crate::analyze::record::incident_batch(&incident, &outcome));
+        early_alerts.extend(outcome.alerts);
     }
     let mut graph = Graph::new(&settings.graph);
     let mut alerts: Vec<Alert> = early_alerts;
@@ -192,7 +225,9 @@ pub fn run(
             for window in windows {
                 report.windows += 1;
                 let window = std::sync::Arc::new(window);
-                alerts.extend(analyzer.on_shared_window(&window).alerts);
+                let outcome = analyzer.on_shared_window(&window);
+                write(crate::analyze::history_batch(analyzer, &window, &outcome));
+                alerts.extend(outcome.alerts);
                 on_window(&window);
             }
         };
@@ -207,6 +242,11 @@ pub fn run(
     analyze(graph.finish(), &mut report, &mut analyzer);
     if let Some(bar) = bar {
         bar.finish_and_clear();
+    }
+    if let Some(store) = history {
+        store.flush().context("flushing the history")?;
+        let failed = history_metrics.write_error_count();
+        anyhow::ensure!(failed == 0, "{failed} history writes failed (see the log)");
     }
     let snapshot = graph.snapshot();
     report.edges = snapshot.edges.len() as u64;

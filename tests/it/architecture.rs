@@ -11,7 +11,12 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("ingest", &["model", "telemetry", "proto"]),
     ("graph", &["model", "telemetry"]),
     ("store", &["model", "telemetry"]),
-    ("api", &["model", "store", "telemetry", "proto"]),
+    ("history", &["model", "telemetry"]),
+    ("query", &["model", "history", "analyze", "attribute"]),
+    (
+        "api",
+        &["model", "store", "telemetry", "proto", "history", "query"],
+    ),
     ("sim", &["model", "proto"]),
     ("attribute", &["model", "telemetry"]),
     ("release", &["model", "telemetry"]),
@@ -31,6 +36,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "emit",
             "store",
             "audit",
+            "history",
         ],
     ),
 ];

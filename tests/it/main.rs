@@ -50,6 +50,9 @@ mod emit;
 // catches altered, removed and reordered records; export.
 mod audit;
 
+// The durable history end to end: `replay --data-dir` fills it, `epicenter
+// query` answers offline and through a running daemon (`--server`).
+mod history;
 // Reported incidents end to end: HTTP intake, answers, CDEvents output,
 // replay --incidents.
 mod incidents;

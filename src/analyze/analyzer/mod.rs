@@ -67,6 +67,8 @@ pub struct Outcome {
     pub attribution_delays: Vec<f64>,
     /// Verdicts reached in this step.
     pub verdicts: Vec<(ReleaseKey, Verdict)>,
+    /// Detection windows completed in this step (for the durable history).
+    pub windows: Vec<WindowStats>,
     /// Reported incidents answered in this step, with their answer alert
     /// (also in `alerts`).
     pub incidents: Vec<crate::model::IncidentAnswer>,
@@ -194,6 +196,7 @@ impl Analyzer {
         self.history.push(shared.clone());
         for coarse in self.coarse.push(window) {
             self.detect_window(&coarse, &mut out);
+            out.windows.push(coarse);
         }
         self.answer_due_incidents(window.end, &mut out);
         self.judge_releases(window.end, &mut out);

@@ -134,6 +134,7 @@ impl Api {
             registry: Arc::new(registry),
             graph_metrics,
             analysis: Default::default(),
+            history: None,
         };
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
