@@ -14,23 +14,28 @@
 //! continue, `max.poll.interval.ms` is never exceeded) until the queue has
 //! room for the held batch; then consumption resumes where it stopped.
 //! Nothing is dropped.
+//!
+//! Event-time alignment ([`Alignment`], glue in [`pause`]): a decoded span
+//! record whose partition runs too far ahead of the slowest active span
+//! partition is not handed off; its partition is paused and sought back to
+//! it, and resumed (on a later hand-off or the periodic tick) once the
+//! slowest has caught up.
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use rdkafka::Message;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::error::{KafkaError as RdKafkaError, RDKafkaErrorCode};
 use rdkafka::message::BorrowedMessage;
-use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use tokio::sync::mpsc::{self, error::TrySendError};
-use tokio::time::Instant;
+use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, error, info, warn};
+use tracing::{error, info, warn};
 
 use super::KafkaError;
+use super::align::{Admit, Alignment};
 use super::config::Settings;
 use super::context::{Context, Shared, is_no_offset, offsets_list};
 use super::dlq::{DeadLetters, Failure, Forwarded};
@@ -48,6 +53,12 @@ mod deployments;
 mod handoff;
 #[path = "consumer_incidents.rs"]
 mod incidents;
+#[path = "consumer_pause.rs"]
+mod pause;
+
+/// How often the loop re-checks held partitions (a partition may turn idle
+/// without any record arriving) and the assignment.
+const ALIGN_TICK: Duration = Duration::from_millis(100);
 
 /// Records at least this large are decoded on the blocking pool, so a
 /// multi-megabyte batch does not stall the async worker it runs on.
@@ -104,6 +115,11 @@ pub(crate) struct Worker {
     incidents: Option<mpsc::Sender<Incident>>,
     shutdown: CancellationToken,
     topics: Vec<TopicMetrics>,
+    alignment: Alignment,
+    /// The assignment the alignment was last synced with.
+    generation: (Epoch, usize),
+    /// Origin of the wall time given to the alignment.
+    started: Instant,
 }
 
 impl Worker {
@@ -146,6 +162,7 @@ impl Worker {
                 source,
             })?;
         info!(brokers = %settings.brokers(), group = %settings.group_id, topics = %subscription.join(","), "kafka consumer started");
+        let alignment = Alignment::new(settings.max_event_time_skew, settings.partition_idle);
         Ok(Self {
             consumer: Arc::new(consumer),
             shared,
@@ -156,6 +173,9 @@ impl Worker {
             incidents: None,
             shutdown,
             topics: Vec::new(),
+            alignment,
+            generation: (0, 0),
+            started: Instant::now(),
         })
     }
 
@@ -175,10 +195,17 @@ impl Worker {
 
     async fn consume(&mut self) -> Result<(), KafkaError> {
         let consumer = self.consumer.clone();
+        let mut tick = tokio::time::interval(ALIGN_TICK);
+        tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
         loop {
             let polled = tokio::select! {
                 biased;
                 () = self.shutdown.cancelled() => return Ok(()),
+                _ = tick.tick(), if self.alignment.enabled() => {
+                    self.realign_if_rebalanced();
+                    self.resume_aligned();
+                    continue;
+                }
                 polled = consumer.recv() => polled,
             };
             let message = match polled {
@@ -191,6 +218,8 @@ impl Worker {
             if let Some(held) = self.process(&message).await? {
                 drop(message);
                 self.wait_for_room(held).await?;
+                // Nothing could arrive meanwhile: no partition turned idle.
+                self.alignment.stalled(self.started.elapsed());
             }
         }
     }
@@ -198,11 +227,22 @@ impl Worker {
     /// Handles one record; returns it decoded if its stage's queue is full.
     async fn process(&mut self, message: &BorrowedMessage<'_>) -> Result<Option<Held>, KafkaError> {
         let (topic, partition, offset) = (message.topic(), message.partition(), message.offset());
-        let Some(epoch) = self.shared.partitions().epoch(topic, partition) else {
+        let (epoch, generation) = {
+            let partitions = self.shared.partitions();
+            (partitions.epoch(topic, partition), partitions.generation())
+        };
+        let Some(epoch) = epoch else {
             // Fetched before a revoke that has happened since; not ours to store.
             self.shared.metrics.record(topic, RecordResult::Revoked);
             return Ok(None);
         };
+        if generation != self.generation {
+            self.realign_if_rebalanced();
+        }
+        if self.alignment.is_held(topic, partition) {
+            // Fetched before the hold: read again from the held record on resume.
+            return Ok(None);
+        }
         let metrics = self.topic_metrics(topic);
         let payload = message.payload().unwrap_or_default();
         if payload.is_empty() {
@@ -274,6 +314,14 @@ impl Worker {
             return Ok(None);
         }
         let spans = decoded.batch.len() as u64;
+        if self.alignment.enabled() {
+            let end = decoded.batch.spans.iter().map(|s| s.end).max().unwrap_or_default();
+            if self.alignment.admit(topic, partition, end, self.started.elapsed()) == Admit::Hold {
+                self.hold(topic, partition, offset);
+                return Ok(None);
+            }
+            self.resume_aligned();
+        }
         match self.output.try_send(decoded.batch) {
             Ok(()) => {
                 metrics.handed_off.inc();
@@ -337,54 +385,6 @@ impl Worker {
                     Err(error) => self.poll_error(error)?,
                 },
             }
-        }
-    }
-
-    /// A record arrived while consumption is paused (a partition assigned in
-    /// the meantime, or fetched just before the pause): pause its partition
-    /// and seek back, so it is fetched again after the resume. `rewound`
-    /// holds the offset each partition was already sent back to during this
-    /// pause; a later record of the same partition is simply dropped, since
-    /// the fetch restarts before it anyway (seeking to it would skip the
-    /// earlier one).
-    fn rewind(&self, message: &BorrowedMessage<'_>, rewound: &mut HashMap<(String, i32), i64>) {
-        let (topic, partition, offset) = (message.topic(), message.partition(), message.offset());
-        let key = (topic.to_owned(), partition);
-        if rewound.get(&key).is_some_and(|earlier| *earlier <= offset) {
-            return;
-        }
-        rewound.insert(key, offset);
-        let mut tpl = TopicPartitionList::new();
-        tpl.add_partition(topic, partition);
-        let result = self.consumer.pause(&tpl).and_then(|()| {
-            // Timeout zero: librdkafka seeks asynchronously; records fetched
-            // before the seek are discarded by its version barrier.
-            self.consumer
-                .seek(topic, partition, Offset::Offset(offset), Duration::ZERO)
-        });
-        match result {
-            Ok(()) => debug!(
-                topic,
-                partition, offset, "rewound a record fetched while paused"
-            ),
-            Err(error) => {
-                warn!(topic, partition, offset, %error, "could not rewind a record fetched while paused");
-            }
-        }
-    }
-
-    fn set_paused(&self, paused: bool) {
-        self.shared.paused.store(paused, Ordering::Release);
-        let result = self.consumer.assignment().and_then(|assignment| {
-            if paused {
-                self.shared.metrics.paused(true, 0.0);
-                self.consumer.pause(&assignment)
-            } else {
-                self.consumer.resume(&assignment)
-            }
-        });
-        if let Err(error) = result {
-            warn!(paused, %error, "could not pause or resume kafka partitions");
         }
     }
 
