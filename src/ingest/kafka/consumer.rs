@@ -305,6 +305,15 @@ impl Worker {
                 return Ok(None);
             }
         };
+        if self.alignment.enabled() && !decoded.batch.is_empty() {
+            let end = decoded.batch.spans.iter().map(|s| s.end).max().unwrap_or_default();
+            if self.alignment.admit(topic, partition, end, self.started.elapsed()) == Admit::Hold {
+                // Decoded (and its rejects counted) again after the resume.
+                self.hold(topic, partition, offset);
+                return Ok(None);
+            }
+            self.resume_aligned();
+        }
         if !decoded.rejected.is_empty() {
             self.shared.metrics.spans_rejected(topic, &decoded.rejected);
         }
@@ -314,14 +323,6 @@ impl Worker {
             return Ok(None);
         }
         let spans = decoded.batch.len() as u64;
-        if self.alignment.enabled() {
-            let end = decoded.batch.spans.iter().map(|s| s.end).max().unwrap_or_default();
-            if self.alignment.admit(topic, partition, end, self.started.elapsed()) == Admit::Hold {
-                self.hold(topic, partition, offset);
-                return Ok(None);
-            }
-            self.resume_aligned();
-        }
         match self.output.try_send(decoded.batch) {
             Ok(()) => {
                 metrics.handed_off.inc();
