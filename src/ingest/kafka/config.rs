@@ -84,6 +84,12 @@ pub struct Config {
     /// the longest a newly assigned partition that stays empty delays the
     /// others.
     pub partition_idle_ms: u64,
+    /// Decoded span records are merged into one batch for the graph stage
+    /// until it holds this many spans, or no record is ready to read; `1`
+    /// hands every record off alone. Fewer, larger batches cost less per span
+    /// (queue slots, graph calls, offset stores); a full queue holds up to
+    /// `ingest.queue_batches` of them.
+    pub max_merged_spans: usize,
     /// TLS and SASL.
     pub security: SecurityConfig,
     /// Extra librdkafka properties, applied last to the consumer and the DLQ
@@ -117,6 +123,7 @@ impl Default for Config {
             stats_interval_ms: 5_000,
             max_event_time_skew_secs: 5,
             partition_idle_ms: 2_000,
+            max_merged_spans: 512,
             security: SecurityConfig::default(),
             librdkafka: BTreeMap::new(),
         }
@@ -301,6 +308,7 @@ pub struct Settings {
     pub(crate) stats_interval: Duration,
     pub(crate) max_event_time_skew: Duration,
     pub(crate) partition_idle: Duration,
+    pub(crate) max_merged_spans: usize,
     pub(crate) security: SecurityConfig,
     pub(crate) librdkafka: BTreeMap<String, String>,
 }
@@ -381,6 +389,9 @@ impl Config {
                 bad(field, format!("must be between 1 and {}", i32::MAX));
             }
         }
+        if self.max_merged_spans == 0 {
+            bad("max_merged_spans", "must be at least 1".to_owned());
+        }
         if self.max_poll_interval_ms < self.session_timeout_ms {
             bad(
                 "max_poll_interval_ms",
@@ -421,6 +432,7 @@ impl Config {
             stats_interval: Duration::from_millis(self.stats_interval_ms),
             max_event_time_skew: Duration::from_secs(self.max_event_time_skew_secs),
             partition_idle: Duration::from_millis(self.partition_idle_ms),
+            max_merged_spans: self.max_merged_spans,
             security: self.security.clone(),
             librdkafka: self.librdkafka.clone(),
         };

@@ -29,7 +29,7 @@ use rdkafka::Message;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::error::{KafkaError as RdKafkaError, RDKafkaErrorCode};
 use rdkafka::message::BorrowedMessage;
-use tokio::sync::mpsc::{self, error::TrySendError};
+use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
@@ -53,6 +53,8 @@ mod deployments;
 mod handoff;
 #[path = "consumer_incidents.rs"]
 mod incidents;
+#[path = "consumer_merge.rs"]
+mod merge;
 #[path = "consumer_pause.rs"]
 mod pause;
 
@@ -87,8 +89,8 @@ struct Held {
 
 /// What a held record carries.
 enum Item {
-    /// A span batch for the graph stage, with its span count.
-    Spans(SpanBatch, u64),
+    /// Merged span records for the graph stage.
+    Merged(merge::Merged),
     /// A deployment event for the release stage.
     Deployment(DeployEvent),
     /// A reported incident for the analysis stage (with its form, for metrics).
@@ -116,6 +118,8 @@ pub(crate) struct Worker {
     shutdown: CancellationToken,
     topics: Vec<TopicMetrics>,
     alignment: Alignment,
+    /// Admitted span records not yet handed off.
+    pending: merge::Merged,
     /// The assignment the alignment was last synced with.
     generation: (Epoch, usize),
     /// Origin of the wall time given to the alignment.
@@ -174,6 +178,7 @@ impl Worker {
             shutdown,
             topics: Vec::new(),
             alignment,
+            pending: merge::Merged::default(),
             generation: (0, 0),
             started: Instant::now(),
         })
@@ -200,13 +205,26 @@ impl Worker {
         loop {
             let polled = tokio::select! {
                 biased;
-                () = self.shutdown.cancelled() => return Ok(()),
+                () = self.shutdown.cancelled() => {
+                    if let Some(held) = self.flush()? {
+                        self.wait_for_room(held).await?;
+                    }
+                    return Ok(());
+                }
                 _ = tick.tick(), if self.alignment.enabled() => {
                     self.realign_if_rebalanced();
                     self.resume_aligned();
                     continue;
                 }
                 polled = consumer.recv() => polled,
+                // Nothing ready to read: hand off what was merged so far.
+                () = std::future::ready(()), if !self.pending.is_empty() => {
+                    if let Some(held) = self.flush()? {
+                        self.wait_for_room(held).await?;
+                        self.alignment.stalled(self.started.elapsed());
+                    }
+                    continue;
+                }
             };
             let message = match polled {
                 Ok(message) => message,
@@ -322,24 +340,7 @@ impl Worker {
             self.store(topic, partition, offset, epoch);
             return Ok(None);
         }
-        let spans = decoded.batch.len() as u64;
-        match self.output.try_send(decoded.batch) {
-            Ok(()) => {
-                metrics.handed_off.inc();
-                metrics.spans_received.inc_by(spans);
-                self.store(topic, partition, offset, epoch);
-                Ok(None)
-            }
-            Err(TrySendError::Full(batch)) => Ok(Some(Held {
-                topic: topic.to_owned(),
-                partition,
-                offset,
-                epoch,
-                item: Item::Spans(batch, spans),
-                metrics,
-            })),
-            Err(TrySendError::Closed(_)) => Err(KafkaError::OutputClosed),
-        }
+        self.merge(topic, partition, offset, epoch, decoded.batch)
     }
 
     /// Backpressure: wait up to [`PAUSE_GRACE`] for room; then pause, keep
@@ -390,7 +391,7 @@ impl Worker {
     }
 
     /// Forwards an undecodable record to the DLQ, then stores its offset.
-    async fn dead_letter(&self, message: &BorrowedMessage<'_>, epoch: Epoch, failure: Failure) {
+    async fn dead_letter(&mut self, message: &BorrowedMessage<'_>, epoch: Epoch, failure: Failure) {
         let (topic, partition, offset) = (message.topic(), message.partition(), message.offset());
         match self
             .dead_letters
@@ -418,7 +419,9 @@ impl Worker {
         self.store(topic, partition, offset, epoch);
     }
 
-    fn store(&self, topic: &str, partition: i32, offset: i64, epoch: Epoch) {
+    /// Stores the offset now (see [`Self::store`] for records that must wait
+    /// for merged ones).
+    fn store_now(&self, topic: &str, partition: i32, offset: i64, epoch: Epoch) {
         let decision = self
             .shared
             .partitions()
@@ -439,6 +442,15 @@ impl Worker {
         self.shared.metrics.consumer_error();
         crate::rate_limited!(warn, %error, "kafka consumer error");
         Ok(())
+    }
+
+    /// Index of the topic's metrics in `topics` (stable: only appended).
+    fn topic_index(&mut self, topic: &str) -> usize {
+        if let Some(found) = self.topics.iter().position(|m| &*m.topic == topic) {
+            return found;
+        }
+        self.topics.push(self.shared.metrics.topic(topic));
+        self.topics.len() - 1
     }
 
     fn topic_metrics(&mut self, topic: &str) -> TopicMetrics {
