@@ -106,5 +106,10 @@ fn kafka_event_time_skew_must_stay_below_graph_lateness() {
     let off = "ingest:\n  kafka:\n    brokers: [k:9092]\n    max_event_time_skew_secs: 0\ngraph:\n  lateness_secs: 0\n";
     assert!(load(&source(off)).is_ok());
     // Without brokers Kafka is off and the option does not matter.
-    assert!(load(&source("ingest:\n  kafka:\n    max_event_time_skew_secs: 60\n")).is_ok());
+    assert!(
+        load(&source(
+            "ingest:\n  kafka:\n    max_event_time_skew_secs: 60\n"
+        ))
+        .is_ok()
+    );
 }

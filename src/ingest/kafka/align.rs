@@ -137,7 +137,13 @@ impl Alignment {
     /// A record of `topic`/`partition` whose newest span ends at `end` was
     /// decoded at `now`. An unknown partition (not assigned as a span
     /// partition) is always admitted.
-    pub(crate) fn admit(&mut self, topic: &str, partition: i32, end: Timestamp, now: Duration) -> Admit {
+    pub(crate) fn admit(
+        &mut self,
+        topic: &str,
+        partition: i32,
+        end: Timestamp,
+        now: Duration,
+    ) -> Admit {
         if !self.enabled() {
             return Admit::Go;
         }
@@ -175,7 +181,9 @@ impl Alignment {
             let position = self.lanes[index].position.unwrap_or_default();
             let go = match self.floor(index, now) {
                 Floor::Free => true,
-                Floor::At(floor) => position.nanos() <= floor.nanos().saturating_add(self.skew_ns / 2),
+                Floor::At(floor) => {
+                    position.nanos() <= floor.nanos().saturating_add(self.skew_ns / 2)
+                }
                 Floor::Unknown => false,
             };
             if go {

@@ -25,11 +25,23 @@ fn names(lanes: &[(Arc<str>, i32)]) -> Vec<(String, i32)> {
 #[test]
 fn a_partition_ahead_of_the_slowest_is_held_and_resumes_at_half_the_skew() {
     let mut align = two_lanes();
-    assert_eq!(align.admit("t", 1, at(0), ms(1)), Admit::Hold, "t/0 not read yet");
+    assert_eq!(
+        align.admit("t", 1, at(0), ms(1)),
+        Admit::Hold,
+        "t/0 not read yet"
+    );
     assert_eq!(align.admit("t", 0, at(0), ms(2)), Admit::Go);
     assert_eq!(names(&align.resumable(ms(3))), [("t".to_owned(), 1)]);
-    assert_eq!(align.admit("t", 1, at(0), ms(4)), Admit::Go, "the held record again");
-    assert_eq!(align.admit("t", 1, at(5), ms(5)), Admit::Go, "exactly the skew");
+    assert_eq!(
+        align.admit("t", 1, at(0), ms(4)),
+        Admit::Go,
+        "the held record again"
+    );
+    assert_eq!(
+        align.admit("t", 1, at(5), ms(5)),
+        Admit::Go,
+        "exactly the skew"
+    );
     assert_eq!(align.admit("t", 1, at(6), ms(6)), Admit::Hold);
     assert!(align.is_held("t", 1));
     assert!(!align.is_held("t", 0));
@@ -46,7 +58,11 @@ fn a_partition_ahead_of_the_slowest_is_held_and_resumes_at_half_the_skew() {
 #[test]
 fn an_idle_partition_does_not_hold_the_others_back() {
     let mut align = two_lanes();
-    assert_eq!(align.admit("t", 0, at(0), ms(0)), Admit::Hold, "t/1 may have older spans");
+    assert_eq!(
+        align.admit("t", 0, at(0), ms(0)),
+        Admit::Hold,
+        "t/1 may have older spans"
+    );
     // t/1 never delivers: after `idle` it stops counting.
     assert!(align.resumable(ms(1_999)).is_empty());
     assert_eq!(names(&align.resumable(ms(2_000))), [("t".to_owned(), 0)]);
@@ -100,7 +116,11 @@ fn reassignment_keeps_unchanged_lanes_and_resets_the_others() {
     assert_eq!(names(&align.resumable(ms(2_010))), [("t".to_owned(), 0)]);
     // t/0 reassigned under a new epoch starts over, not held.
     assert_eq!(align.admit("t", 0, at(0), ms(2_011)), Admit::Go);
-    assert_eq!(align.admit("t", 0, at(100), ms(2_012)), Admit::Go, "t/2 idle");
+    assert_eq!(
+        align.admit("t", 0, at(100), ms(2_012)),
+        Admit::Go,
+        "t/2 idle"
+    );
     align.admit("t", 2, at(0), ms(2_013));
     assert_eq!(align.admit("t", 0, at(101), ms(2_014)), Admit::Hold);
     let fresh = align.assign([("t", 0, 4), ("t", 2, 3)], ms(2_015));
@@ -117,7 +137,11 @@ fn a_stall_does_not_make_partitions_idle() {
     assert_eq!(names(&align.resumable(ms(0))), [("t".to_owned(), 1)]);
     // Backpressure held everything for 10 s.
     align.stalled(ms(10_000));
-    assert_eq!(align.admit("t", 1, at(9), ms(10_001)), Admit::Hold, "t/0 is not idle");
+    assert_eq!(
+        align.admit("t", 1, at(9), ms(10_001)),
+        Admit::Hold,
+        "t/0 is not idle"
+    );
 }
 
 #[test]

@@ -324,8 +324,18 @@ impl Worker {
             }
         };
         if self.alignment.enabled() && !decoded.batch.is_empty() {
-            let end = decoded.batch.spans.iter().map(|s| s.end).max().unwrap_or_default();
-            if self.alignment.admit(topic, partition, end, self.started.elapsed()) == Admit::Hold {
+            let end = decoded
+                .batch
+                .spans
+                .iter()
+                .map(|s| s.end)
+                .max()
+                .unwrap_or_default();
+            if self
+                .alignment
+                .admit(topic, partition, end, self.started.elapsed())
+                == Admit::Hold
+            {
                 // Decoded (and its rejects counted) again after the resume.
                 self.hold(topic, partition, offset);
                 return Ok(None);

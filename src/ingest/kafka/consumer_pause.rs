@@ -17,8 +17,8 @@ use rdkafka::message::BorrowedMessage;
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use tracing::{debug, warn};
 
-use super::Worker;
 use super::Route;
+use super::Worker;
 use crate::ingest::kafka::metrics::PauseReason;
 
 impl Worker {
@@ -44,13 +44,23 @@ impl Worker {
             return;
         }
         rewound.insert(key, offset);
-        self.pause_at(topic, partition, offset, "rewound a record fetched while paused");
+        self.pause_at(
+            topic,
+            partition,
+            offset,
+            "rewound a record fetched while paused",
+        );
     }
 
     /// Alignment held the record at `offset`: pause its partition and seek
     /// back to it, so it is decoded again after the resume.
     pub(super) fn hold(&self, topic: &str, partition: i32, offset: i64) {
-        self.pause_at(topic, partition, offset, "partition ahead in event time paused");
+        self.pause_at(
+            topic,
+            partition,
+            offset,
+            "partition ahead in event time paused",
+        );
         let metrics = &self.shared.metrics;
         metrics.partitions_paused(PauseReason::EventTimeAhead, 1);
         metrics.held_partitions(self.alignment.held());

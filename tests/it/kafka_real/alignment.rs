@@ -86,7 +86,12 @@ async fn produce(producer: &FutureProducer, topic: &str, records: &[(i32, &str)]
         let record = FutureRecord::<[u8], [u8]>::to(topic)
             .partition(*partition)
             .payload(line.as_bytes());
-        deliveries.push(producer.send_result(record).map_err(|(e, _)| e).expect("enqueue"));
+        deliveries.push(
+            producer
+                .send_result(record)
+                .map_err(|(e, _)| e)
+                .expect("enqueue"),
+        );
     }
     for delivery in deliveries {
         delivery
@@ -104,7 +109,13 @@ fn edges(graph: &Value) -> Vec<Value> {
         .expect("edges")
         .iter()
         .map(|e| {
-            json!([e["client"], e["server"], e["connection_type"], e["requests"], e["failed"]])
+            json!([
+                e["client"],
+                e["server"],
+                e["connection_type"],
+                e["requests"],
+                e["failed"]
+            ])
         })
         .collect();
     out.sort_by_key(Value::to_string);
@@ -148,7 +159,9 @@ async fn a_skewed_backlog_is_consumed_aligned_in_event_time_and_equals_replay() 
         .map(|(n, line)| (if n % 8 == 0 { 0 } else { 1 }, line.as_str()))
         .collect();
     produce(&producer, &topic, &records).await;
-    let last: Vec<(i32, &str)> = (0..PARTITIONS).zip(flushes.iter().map(String::as_str)).collect();
+    let last: Vec<(i32, &str)> = (0..PARTITIONS)
+        .zip(flushes.iter().map(String::as_str))
+        .collect();
     produce(&producer, &topic, &last).await;
 
     let group = k::unique("g");
@@ -175,7 +188,10 @@ async fn a_skewed_backlog_is_consumed_aligned_in_event_time_and_equals_replay() 
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
-    let late = metric(&text, "epicenter_graph_spans_discarded_total{reason=\"late\"}");
+    let late = metric(
+        &text,
+        "epicenter_graph_spans_discarded_total{reason=\"late\"}",
+    );
     let held = metric(
         &text,
         "epicenter_ingest_kafka_partition_pauses_total{reason=\"event_time_ahead\"}",
@@ -201,9 +217,13 @@ async fn a_skewed_backlog_is_consumed_aligned_in_event_time_and_equals_replay() 
         },
     )
     .unwrap();
-    let replayed: Value = serde_json::from_str(&std::fs::read_to_string(graph_file).unwrap()).unwrap();
+    let replayed: Value =
+        serde_json::from_str(&std::fs::read_to_string(graph_file).unwrap()).unwrap();
 
-    assert_eq!(late, 0.0, "spans dropped as late (partitions held {held} times)");
+    assert_eq!(
+        late, 0.0,
+        "spans dropped as late (partitions held {held} times)"
+    );
     assert!(held >= 1.0, "partition 0 was never held back");
     let (live, replayed) = (edges(&live), edges(&replayed));
     assert!(live.len() >= 5, "too few edges to compare: {live:?}");

@@ -181,18 +181,10 @@ async fn a_second_member_takes_over_partitions_without_loss_or_duplicates() {
         config.max_merged_spans = 512;
         config.validate().expect("valid test settings")
     };
-    let first = Running::spawn(
-        merged(),
-        tx.clone(),
-        metrics,
-    );
+    let first = Running::spawn(merged(), tx.clone(), metrics);
     let mut batches = k::receive_spans(&mut rx, 50, PATIENCE).await;
     let (second_registry, metrics) = registry_and_metrics();
-    let second = Running::spawn(
-        merged(),
-        tx,
-        metrics,
-    );
+    let second = Running::spawn(merged(), tx, metrics);
     // Keep producing while the group rebalances onto two members.
     let deadline = tokio::time::Instant::now() + PATIENCE;
     let mut next = 30;
