@@ -355,6 +355,16 @@ fn validate(raw: &Config, errors: &mut Vec<Invalid>) -> Option<Settings> {
     let otlp = collect(raw.ingest.otlp.validate(), errors);
     let kafka = collect(raw.ingest.kafka.validate(), errors);
     let graph = collect(raw.graph.validate(), errors);
+    let skew = raw.ingest.kafka.max_event_time_skew_secs;
+    if !raw.ingest.kafka.brokers.is_empty() && skew > 0 && skew >= raw.graph.lateness_secs {
+        errors.push(Invalid::new(
+            "ingest.kafka.max_event_time_skew_secs",
+            format!(
+                "must be less than graph.lateness_secs ({}), or 0 to turn alignment off",
+                raw.graph.lateness_secs
+            ),
+        ));
+    }
     let release = collect(raw.release.validate(), errors);
     let detect = collect(raw.detect.validate(), errors);
     let attribute = collect(raw.attribute.validate(), errors);

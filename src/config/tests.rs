@@ -94,3 +94,22 @@ fn an_owners_file_is_loaded_and_a_bad_one_is_a_configuration_error() {
         );
     }
 }
+
+#[test]
+fn kafka_event_time_skew_must_stay_below_graph_lateness() {
+    let kafka = "ingest:\n  kafka:\n    brokers: [k:9092]\n    max_event_time_skew_secs: 10\n";
+    let errors = load(&source(kafka)).unwrap_err().0;
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0].key, "ingest.kafka.max_event_time_skew_secs");
+    assert!(errors[0].reason.contains("graph.lateness_secs (10)"));
+    assert!(load(&source(&format!("{kafka}graph:\n  lateness_secs: 11\n"))).is_ok());
+    let off = "ingest:\n  kafka:\n    brokers: [k:9092]\n    max_event_time_skew_secs: 0\ngraph:\n  lateness_secs: 0\n";
+    assert!(load(&source(off)).is_ok());
+    // Without brokers Kafka is off and the option does not matter.
+    assert!(
+        load(&source(
+            "ingest:\n  kafka:\n    max_event_time_skew_secs: 60\n"
+        ))
+        .is_ok()
+    );
+}

@@ -72,6 +72,24 @@ pub struct Config {
     /// How often librdkafka reports statistics, which refresh the consumer
     /// lag gauge.
     pub stats_interval_ms: u64,
+    /// Event-time alignment of the span partitions, seconds: a partition
+    /// whose records end more than this ahead of the slowest other active
+    /// partition is paused until that one catches up to half of it, so that
+    /// catching up on a backlog does not push the graph's watermark past
+    /// spans still waiting in slower partitions. Keep it well below
+    /// `graph.lateness_secs` (it must be smaller); `0` turns alignment off.
+    pub max_event_time_skew_secs: u64,
+    /// A span partition with no record for this long (wall clock) is caught
+    /// up or empty and no longer holds the others back, milliseconds. Also
+    /// the longest a newly assigned partition that stays empty delays the
+    /// others.
+    pub partition_idle_ms: u64,
+    /// Decoded span records are merged into one batch for the graph stage
+    /// until it holds this many spans, or no record is ready to read; `1`
+    /// hands every record off alone. Fewer, larger batches cost less per span
+    /// (queue slots, graph calls, offset stores); a full queue holds up to
+    /// `ingest.queue_batches` of them.
+    pub max_merged_spans: usize,
     /// TLS and SASL.
     pub security: SecurityConfig,
     /// Extra librdkafka properties, applied last to the consumer and the DLQ
@@ -103,6 +121,9 @@ impl Default for Config {
             session_timeout_ms: 45_000,
             max_poll_interval_ms: 300_000,
             stats_interval_ms: 5_000,
+            max_event_time_skew_secs: 5,
+            partition_idle_ms: 2_000,
+            max_merged_spans: 512,
             security: SecurityConfig::default(),
             librdkafka: BTreeMap::new(),
         }
@@ -285,6 +306,9 @@ pub struct Settings {
     pub(crate) session_timeout: Duration,
     pub(crate) max_poll_interval: Duration,
     pub(crate) stats_interval: Duration,
+    pub(crate) max_event_time_skew: Duration,
+    pub(crate) partition_idle: Duration,
+    pub(crate) max_merged_spans: usize,
     pub(crate) security: SecurityConfig,
     pub(crate) librdkafka: BTreeMap<String, String>,
 }
@@ -359,10 +383,14 @@ impl Config {
             ("session_timeout_ms", self.session_timeout_ms),
             ("max_poll_interval_ms", self.max_poll_interval_ms),
             ("stats_interval_ms", self.stats_interval_ms),
+            ("partition_idle_ms", self.partition_idle_ms),
         ] {
             if value == 0 || value > i32::MAX as u64 {
                 bad(field, format!("must be between 1 and {}", i32::MAX));
             }
+        }
+        if self.max_merged_spans == 0 {
+            bad("max_merged_spans", "must be at least 1".to_owned());
         }
         if self.max_poll_interval_ms < self.session_timeout_ms {
             bad(
@@ -402,6 +430,9 @@ impl Config {
             session_timeout: Duration::from_millis(self.session_timeout_ms),
             max_poll_interval: Duration::from_millis(self.max_poll_interval_ms),
             stats_interval: Duration::from_millis(self.stats_interval_ms),
+            max_event_time_skew: Duration::from_secs(self.max_event_time_skew_secs),
+            partition_idle: Duration::from_millis(self.partition_idle_ms),
+            max_merged_spans: self.max_merged_spans,
             security: self.security.clone(),
             librdkafka: self.librdkafka.clone(),
         };

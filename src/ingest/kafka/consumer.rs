@@ -14,23 +14,28 @@
 //! continue, `max.poll.interval.ms` is never exceeded) until the queue has
 //! room for the held batch; then consumption resumes where it stopped.
 //! Nothing is dropped.
+//!
+//! Event-time alignment ([`Alignment`], glue in [`pause`]): a decoded span
+//! record whose partition runs too far ahead of the slowest active span
+//! partition is not handed off; its partition is paused and sought back to
+//! it, and resumed (on a later hand-off or the periodic tick) once the
+//! slowest has caught up.
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use rdkafka::Message;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::error::{KafkaError as RdKafkaError, RDKafkaErrorCode};
 use rdkafka::message::BorrowedMessage;
-use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
-use tokio::sync::mpsc::{self, error::TrySendError};
-use tokio::time::Instant;
+use tokio::sync::mpsc;
+use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, error, info, warn};
+use tracing::{error, info, warn};
 
 use super::KafkaError;
+use super::align::{Admit, Alignment};
 use super::config::Settings;
 use super::context::{Context, Shared, is_no_offset, offsets_list};
 use super::dlq::{DeadLetters, Failure, Forwarded};
@@ -48,6 +53,14 @@ mod deployments;
 mod handoff;
 #[path = "consumer_incidents.rs"]
 mod incidents;
+#[path = "consumer_merge.rs"]
+mod merge;
+#[path = "consumer_pause.rs"]
+mod pause;
+
+/// How often the loop re-checks held partitions (a partition may turn idle
+/// without any record arriving) and the assignment.
+const ALIGN_TICK: Duration = Duration::from_millis(100);
 
 /// Records at least this large are decoded on the blocking pool, so a
 /// multi-megabyte batch does not stall the async worker it runs on.
@@ -76,8 +89,8 @@ struct Held {
 
 /// What a held record carries.
 enum Item {
-    /// A span batch for the graph stage, with its span count.
-    Spans(SpanBatch, u64),
+    /// Merged span records for the graph stage.
+    Merged(merge::Merged),
     /// A deployment event for the release stage.
     Deployment(DeployEvent),
     /// A reported incident for the analysis stage (with its form, for metrics).
@@ -104,6 +117,13 @@ pub(crate) struct Worker {
     incidents: Option<mpsc::Sender<Incident>>,
     shutdown: CancellationToken,
     topics: Vec<TopicMetrics>,
+    alignment: Alignment,
+    /// Admitted span records not yet handed off.
+    pending: merge::Merged,
+    /// The assignment the alignment was last synced with.
+    generation: (Epoch, usize),
+    /// Origin of the wall time given to the alignment.
+    started: Instant,
 }
 
 impl Worker {
@@ -146,6 +166,7 @@ impl Worker {
                 source,
             })?;
         info!(brokers = %settings.brokers(), group = %settings.group_id, topics = %subscription.join(","), "kafka consumer started");
+        let alignment = Alignment::new(settings.max_event_time_skew, settings.partition_idle);
         Ok(Self {
             consumer: Arc::new(consumer),
             shared,
@@ -156,6 +177,10 @@ impl Worker {
             incidents: None,
             shutdown,
             topics: Vec::new(),
+            alignment,
+            pending: merge::Merged::default(),
+            generation: (0, 0),
+            started: Instant::now(),
         })
     }
 
@@ -175,11 +200,31 @@ impl Worker {
 
     async fn consume(&mut self) -> Result<(), KafkaError> {
         let consumer = self.consumer.clone();
+        let mut tick = tokio::time::interval(ALIGN_TICK);
+        tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
         loop {
             let polled = tokio::select! {
                 biased;
-                () = self.shutdown.cancelled() => return Ok(()),
+                () = self.shutdown.cancelled() => {
+                    if let Some(held) = self.flush()? {
+                        self.wait_for_room(held).await?;
+                    }
+                    return Ok(());
+                }
+                _ = tick.tick(), if self.alignment.enabled() => {
+                    self.realign_if_rebalanced();
+                    self.resume_aligned();
+                    continue;
+                }
                 polled = consumer.recv() => polled,
+                // Nothing ready to read: hand off what was merged so far.
+                () = std::future::ready(()), if !self.pending.is_empty() => {
+                    if let Some(held) = self.flush()? {
+                        self.wait_for_room(held).await?;
+                        self.alignment.stalled(self.started.elapsed());
+                    }
+                    continue;
+                }
             };
             let message = match polled {
                 Ok(message) => message,
@@ -191,6 +236,8 @@ impl Worker {
             if let Some(held) = self.process(&message).await? {
                 drop(message);
                 self.wait_for_room(held).await?;
+                // Nothing could arrive meanwhile: no partition turned idle.
+                self.alignment.stalled(self.started.elapsed());
             }
         }
     }
@@ -198,11 +245,22 @@ impl Worker {
     /// Handles one record; returns it decoded if its stage's queue is full.
     async fn process(&mut self, message: &BorrowedMessage<'_>) -> Result<Option<Held>, KafkaError> {
         let (topic, partition, offset) = (message.topic(), message.partition(), message.offset());
-        let Some(epoch) = self.shared.partitions().epoch(topic, partition) else {
+        let (epoch, generation) = {
+            let partitions = self.shared.partitions();
+            (partitions.epoch(topic, partition), partitions.generation())
+        };
+        let Some(epoch) = epoch else {
             // Fetched before a revoke that has happened since; not ours to store.
             self.shared.metrics.record(topic, RecordResult::Revoked);
             return Ok(None);
         };
+        if generation != self.generation {
+            self.realign_if_rebalanced();
+        }
+        if self.alignment.is_held(topic, partition) {
+            // Fetched before the hold: read again from the held record on resume.
+            return Ok(None);
+        }
         let metrics = self.topic_metrics(topic);
         let payload = message.payload().unwrap_or_default();
         if payload.is_empty() {
@@ -265,6 +323,25 @@ impl Worker {
                 return Ok(None);
             }
         };
+        if self.alignment.enabled() && !decoded.batch.is_empty() {
+            let end = decoded
+                .batch
+                .spans
+                .iter()
+                .map(|s| s.end)
+                .max()
+                .unwrap_or_default();
+            if self
+                .alignment
+                .admit(topic, partition, end, self.started.elapsed())
+                == Admit::Hold
+            {
+                // Decoded (and its rejects counted) again after the resume.
+                self.hold(topic, partition, offset);
+                return Ok(None);
+            }
+            self.resume_aligned();
+        }
         if !decoded.rejected.is_empty() {
             self.shared.metrics.spans_rejected(topic, &decoded.rejected);
         }
@@ -273,24 +350,7 @@ impl Worker {
             self.store(topic, partition, offset, epoch);
             return Ok(None);
         }
-        let spans = decoded.batch.len() as u64;
-        match self.output.try_send(decoded.batch) {
-            Ok(()) => {
-                metrics.handed_off.inc();
-                metrics.spans_received.inc_by(spans);
-                self.store(topic, partition, offset, epoch);
-                Ok(None)
-            }
-            Err(TrySendError::Full(batch)) => Ok(Some(Held {
-                topic: topic.to_owned(),
-                partition,
-                offset,
-                epoch,
-                item: Item::Spans(batch, spans),
-                metrics,
-            })),
-            Err(TrySendError::Closed(_)) => Err(KafkaError::OutputClosed),
-        }
+        self.merge(topic, partition, offset, epoch, decoded.batch)
     }
 
     /// Backpressure: wait up to [`PAUSE_GRACE`] for room; then pause, keep
@@ -340,56 +400,8 @@ impl Worker {
         }
     }
 
-    /// A record arrived while consumption is paused (a partition assigned in
-    /// the meantime, or fetched just before the pause): pause its partition
-    /// and seek back, so it is fetched again after the resume. `rewound`
-    /// holds the offset each partition was already sent back to during this
-    /// pause; a later record of the same partition is simply dropped, since
-    /// the fetch restarts before it anyway (seeking to it would skip the
-    /// earlier one).
-    fn rewind(&self, message: &BorrowedMessage<'_>, rewound: &mut HashMap<(String, i32), i64>) {
-        let (topic, partition, offset) = (message.topic(), message.partition(), message.offset());
-        let key = (topic.to_owned(), partition);
-        if rewound.get(&key).is_some_and(|earlier| *earlier <= offset) {
-            return;
-        }
-        rewound.insert(key, offset);
-        let mut tpl = TopicPartitionList::new();
-        tpl.add_partition(topic, partition);
-        let result = self.consumer.pause(&tpl).and_then(|()| {
-            // Timeout zero: librdkafka seeks asynchronously; records fetched
-            // before the seek are discarded by its version barrier.
-            self.consumer
-                .seek(topic, partition, Offset::Offset(offset), Duration::ZERO)
-        });
-        match result {
-            Ok(()) => debug!(
-                topic,
-                partition, offset, "rewound a record fetched while paused"
-            ),
-            Err(error) => {
-                warn!(topic, partition, offset, %error, "could not rewind a record fetched while paused");
-            }
-        }
-    }
-
-    fn set_paused(&self, paused: bool) {
-        self.shared.paused.store(paused, Ordering::Release);
-        let result = self.consumer.assignment().and_then(|assignment| {
-            if paused {
-                self.shared.metrics.paused(true, 0.0);
-                self.consumer.pause(&assignment)
-            } else {
-                self.consumer.resume(&assignment)
-            }
-        });
-        if let Err(error) = result {
-            warn!(paused, %error, "could not pause or resume kafka partitions");
-        }
-    }
-
     /// Forwards an undecodable record to the DLQ, then stores its offset.
-    async fn dead_letter(&self, message: &BorrowedMessage<'_>, epoch: Epoch, failure: Failure) {
+    async fn dead_letter(&mut self, message: &BorrowedMessage<'_>, epoch: Epoch, failure: Failure) {
         let (topic, partition, offset) = (message.topic(), message.partition(), message.offset());
         match self
             .dead_letters
@@ -417,7 +429,9 @@ impl Worker {
         self.store(topic, partition, offset, epoch);
     }
 
-    fn store(&self, topic: &str, partition: i32, offset: i64, epoch: Epoch) {
+    /// Stores the offset now (see [`Self::store`] for records that must wait
+    /// for merged ones).
+    fn store_now(&self, topic: &str, partition: i32, offset: i64, epoch: Epoch) {
         let decision = self
             .shared
             .partitions()
@@ -438,6 +452,15 @@ impl Worker {
         self.shared.metrics.consumer_error();
         crate::rate_limited!(warn, %error, "kafka consumer error");
         Ok(())
+    }
+
+    /// Index of the topic's metrics in `topics` (stable: only appended).
+    fn topic_index(&mut self, topic: &str) -> usize {
+        if let Some(found) = self.topics.iter().position(|m| &*m.topic == topic) {
+            return found;
+        }
+        self.topics.push(self.shared.metrics.topic(topic));
+        self.topics.len() - 1
     }
 
     fn topic_metrics(&mut self, topic: &str) -> TopicMetrics {

@@ -1,7 +1,8 @@
 //! Handing a held record to its stage once there is room: the graph
 //! stage's queue for span batches, the release stage's for deployment
 //! events. The offset is stored only after the hand-off, and only while the
-//! partition is still ours.
+//! partition is still ours (for merged span records: per record, see
+//! [`super::merge`]).
 
 use tracing::error;
 
@@ -12,7 +13,7 @@ impl Worker {
     /// Waits for room in the queue `item` goes to.
     pub(super) async fn reserve(&self, item: &Item) -> Result<Permit<'_>, KafkaError> {
         match item {
-            Item::Spans(..) => self
+            Item::Merged(..) => self
                 .output
                 .reserve()
                 .await
@@ -36,6 +37,18 @@ impl Worker {
     }
 
     pub(super) fn hand_off(&self, permit: Permit<'_>, held: Held) {
+        let (permit, held) = match (permit, held.item) {
+            (Permit::Spans(permit), Item::Merged(merged)) => {
+                // Ownership may have changed while waiting (polls ran).
+                let merged = self.without_revoked(merged);
+                if !merged.batch.is_empty() {
+                    permit.send(merged.batch);
+                }
+                self.merged_handed_off(&merged.parts);
+                return;
+            }
+            (permit, item) => (permit, Held { item, ..held }),
+        };
         // Rebalances run only inside `recv`, so ownership cannot change
         // between this check and the store below.
         if self.shared.partitions().epoch(&held.topic, held.partition) != Some(held.epoch) {
@@ -45,10 +58,6 @@ impl Worker {
             return;
         }
         match (permit, held.item) {
-            (Permit::Spans(permit), Item::Spans(batch, spans)) => {
-                permit.send(batch);
-                held.metrics.spans_received.inc_by(spans);
-            }
             (Permit::Deployment(permit), Item::Deployment(event)) => {
                 permit.send(event);
                 self.deploy_metrics()
@@ -66,6 +75,6 @@ impl Worker {
             }
         }
         held.metrics.handed_off.inc();
-        self.store(&held.topic, held.partition, held.offset, held.epoch);
+        self.store_now(&held.topic, held.partition, held.offset, held.epoch);
     }
 }

@@ -80,6 +80,16 @@ pub(crate) enum CommitTrigger {
     Store,
 }
 
+/// Why partitions were paused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum PauseReason {
+    /// Its records ran more than `max_event_time_skew_secs` ahead of the
+    /// slowest active span partition.
+    EventTimeAhead,
+    /// The graph (or release) stage's queue stayed full.
+    Backpressure,
+}
+
 macro_rules! label_value {
     ($ty:ty { $($variant:ident => $name:literal),+ $(,)? }) => {
         impl EncodeLabelValue for $ty {
@@ -102,6 +112,7 @@ label_value!(RecordResult {
 });
 label_value!(DlqReason { DecodeError => "decode_error", TooLarge => "record_too_large", UnknownTopic => "unknown_topic" });
 label_value!(RebalanceEvent { Assign => "assign", Revoke => "revoke", Error => "error" });
+label_value!(PauseReason { EventTimeAhead => "event_time_ahead", Backpressure => "backpressure" });
 label_value!(CommitTrigger { Auto => "auto", Revoke => "revoke", Shutdown => "shutdown", Store => "store" });
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -149,6 +160,11 @@ struct RebalanceLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PauseLabels {
+    reason: PauseReason,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct CommitLabels {
     trigger: CommitTrigger,
 }
@@ -166,6 +182,8 @@ pub struct Metrics {
     pauses: Counter,
     paused: Gauge,
     paused_seconds: Counter<f64>,
+    partition_pauses: Family<PauseLabels, Counter>,
+    held_partitions: Gauge,
     rebalances: Family<RebalanceLabels, Counter>,
     commit_failures: Family<CommitLabels, Counter>,
     consumer_errors: Counter,
@@ -229,6 +247,16 @@ impl Metrics {
             "paused_seconds",
             "Time spent paused by backpressure",
             metrics.paused_seconds.clone(),
+        );
+        r.register(
+            "partition_pauses",
+            "Partitions paused, by reason (event_time_ahead: ran ahead of the slowest active span partition; backpressure: every assigned partition, once per pause)",
+            metrics.partition_pauses.clone(),
+        );
+        r.register(
+            "event_time_held_partitions",
+            "Span partitions currently paused because they ran ahead in event time",
+            metrics.held_partitions.clone(),
         );
         r.register(
             "rebalances",
@@ -345,6 +373,19 @@ impl Metrics {
             self.paused.set(0);
             self.paused_seconds.inc_by(seconds);
         }
+    }
+
+    /// `count` partitions were paused for `reason`.
+    pub(crate) fn partitions_paused(&self, reason: PauseReason, count: usize) {
+        self.partition_pauses
+            .get_or_create(&PauseLabels { reason })
+            .inc_by(count as u64);
+    }
+
+    /// Span partitions now held back by event-time alignment.
+    pub(crate) fn held_partitions(&self, held: usize) {
+        self.held_partitions
+            .set(i64::try_from(held).unwrap_or(i64::MAX));
     }
 
     /// Partitions currently assigned (for readiness).

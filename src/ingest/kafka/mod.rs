@@ -29,6 +29,7 @@
 //! (the key is only a partitioning hint), pair spans, deduplicate
 //! deployments, or read the wall clock for analysis.
 
+mod align;
 mod client;
 pub mod config;
 mod consumer;

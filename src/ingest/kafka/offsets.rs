@@ -153,6 +153,13 @@ impl Partitions {
         out
     }
 
+    /// Changes whenever partitions are assigned or revoked (the last epoch
+    /// handed out and the number owned), so the consumer loop notices a
+    /// rebalance without comparing lists.
+    pub(crate) fn generation(&self) -> (Epoch, usize) {
+        (self.next_epoch, self.len())
+    }
+
     /// Number of owned partitions.
     pub(crate) fn len(&self) -> usize {
         self.owned.values().map(HashMap::len).sum()

@@ -7,6 +7,7 @@
 //! its source, stopped and restarted mid-stream ([`daemon`]); and reported
 //! incidents in, answers and CDEvents out, all on Kafka ([`incidents`]).
 
+mod alignment;
 mod daemon;
 mod delivery;
 mod deployments;

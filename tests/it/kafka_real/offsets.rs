@@ -174,18 +174,17 @@ async fn a_second_member_takes_over_partitions_without_loss_or_duplicates() {
     // Both members feed one queue, like two pipelines feeding one assertion.
     let (tx, mut rx) = mpsc::channel(4);
     let (first_registry, metrics) = registry_and_metrics();
-    let first = Running::spawn(
-        k::settings(&broker, &group, &[(&topic, "otlp_proto")]),
-        tx.clone(),
-        metrics,
-    );
+    // Records merged into larger batches: a rebalance must cut the revoked
+    // partitions' records out of a batch not yet handed off.
+    let merged = || {
+        let mut config = k::config(&broker, &group, &[(&topic, "otlp_proto")]);
+        config.max_merged_spans = 512;
+        config.validate().expect("valid test settings")
+    };
+    let first = Running::spawn(merged(), tx.clone(), metrics);
     let mut batches = k::receive_spans(&mut rx, 50, PATIENCE).await;
     let (second_registry, metrics) = registry_and_metrics();
-    let second = Running::spawn(
-        k::settings(&broker, &group, &[(&topic, "otlp_proto")]),
-        tx,
-        metrics,
-    );
+    let second = Running::spawn(merged(), tx, metrics);
     // Keep producing while the group rebalances onto two members.
     let deadline = tokio::time::Instant::now() + PATIENCE;
     let mut next = 30;

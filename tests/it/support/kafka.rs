@@ -146,6 +146,8 @@ pub(crate) fn config(broker: &str, group: &str, topics: &[(&str, &str)]) -> Conf
         auto_commit_interval_ms: 200,
         session_timeout_ms: 6_000,
         stats_interval_ms: 500,
+        // One batch per record: the tests assert what each record became.
+        max_merged_spans: 1,
         ..Config::default()
     }
 }

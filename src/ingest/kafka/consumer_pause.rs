@@ -1,0 +1,174 @@
+//! Pausing and resuming partitions: for backpressure (every assigned
+//! partition, while the next stage's queue is full) and for event-time
+//! alignment (one partition, while it runs ahead; the decisions are
+//! [`Alignment`](super::Alignment)'s, this file only carries them out).
+//!
+//! A partition held by alignment stays paused through a backpressure pause
+//! and its resume; a record fetched before a pause is sought back to, never
+//! stored.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use rdkafka::consumer::Consumer;
+use rdkafka::message::BorrowedMessage;
+use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+use tracing::{debug, warn};
+
+use super::Route;
+use super::Worker;
+use crate::ingest::kafka::metrics::PauseReason;
+
+impl Worker {
+    /// A record arrived while consumption is paused (a partition assigned in
+    /// the meantime, or fetched just before the pause): pause its partition
+    /// and seek back, so it is fetched again after the resume. `rewound`
+    /// holds the offset each partition was already sent back to during this
+    /// pause; a later record of the same partition is simply dropped, since
+    /// the fetch restarts before it anyway (seeking to it would skip the
+    /// earlier one). A partition held by alignment was already sought back.
+    pub(super) fn rewind(
+        &self,
+        message: &BorrowedMessage<'_>,
+        rewound: &mut HashMap<(String, i32), i64>,
+    ) {
+        use rdkafka::Message as _;
+        let (topic, partition, offset) = (message.topic(), message.partition(), message.offset());
+        if self.alignment.is_held(topic, partition) {
+            return;
+        }
+        let key = (topic.to_owned(), partition);
+        if rewound.get(&key).is_some_and(|earlier| *earlier <= offset) {
+            return;
+        }
+        rewound.insert(key, offset);
+        self.pause_at(
+            topic,
+            partition,
+            offset,
+            "rewound a record fetched while paused",
+        );
+    }
+
+    /// Alignment held the record at `offset`: pause its partition and seek
+    /// back to it, so it is decoded again after the resume.
+    pub(super) fn hold(&self, topic: &str, partition: i32, offset: i64) {
+        self.pause_at(
+            topic,
+            partition,
+            offset,
+            "partition ahead in event time paused",
+        );
+        let metrics = &self.shared.metrics;
+        metrics.partitions_paused(PauseReason::EventTimeAhead, 1);
+        metrics.held_partitions(self.alignment.held());
+    }
+
+    fn pause_at(&self, topic: &str, partition: i32, offset: i64, what: &'static str) {
+        let mut tpl = TopicPartitionList::new();
+        tpl.add_partition(topic, partition);
+        let result = self.consumer.pause(&tpl).and_then(|()| {
+            // Timeout zero: librdkafka seeks asynchronously; records fetched
+            // before the seek are discarded by its version barrier.
+            self.consumer
+                .seek(topic, partition, Offset::Offset(offset), Duration::ZERO)
+        });
+        match result {
+            Ok(()) => debug!(topic, partition, offset, "{what}"),
+            Err(error) => {
+                warn!(topic, partition, offset, %error, "could not pause and seek back a kafka partition");
+            }
+        }
+    }
+
+    /// Resumes the partitions alignment lets go (unless backpressure holds
+    /// everything: then its resume lets them go).
+    pub(super) fn resume_aligned(&mut self) {
+        if self.alignment.held() == 0 {
+            return;
+        }
+        let lanes = self.alignment.resumable(self.started.elapsed());
+        if lanes.is_empty() {
+            return;
+        }
+        self.shared.metrics.held_partitions(self.alignment.held());
+        if !self.shared.paused.load(Ordering::Acquire) {
+            self.resume(&lanes);
+        }
+    }
+
+    /// Syncs the alignment with the assignment after a rebalance.
+    pub(super) fn realign_if_rebalanced(&mut self) {
+        let (generation, owned) = {
+            let partitions = self.shared.partitions();
+            let generation = partitions.generation();
+            if generation == self.generation {
+                return;
+            }
+            let owned: Vec<_> = partitions
+                .owned()
+                .into_iter()
+                .filter_map(|(topic, partition)| {
+                    let epoch = partitions.epoch(&topic, partition)?;
+                    Some((topic, partition, epoch))
+                })
+                .collect();
+            (generation, owned)
+        };
+        self.generation = generation;
+        let spans = owned.iter().filter(|(topic, ..)| {
+            matches!(self.settings.routes.route(topic), Route::Decode(e) if e.spans().is_some())
+        });
+        let now = self.started.elapsed();
+        let fresh = self.alignment.assign(
+            spans.map(|(topic, partition, epoch)| (topic.as_str(), *partition, *epoch)),
+            now,
+        );
+        self.shared.metrics.held_partitions(self.alignment.held());
+        // A partition held before a revoke may come back still paused in
+        // librdkafka; alignment starts it over, so make sure it fetches.
+        if !fresh.is_empty() && !self.shared.paused.load(Ordering::Acquire) {
+            self.resume(&fresh);
+        }
+    }
+
+    fn resume(&self, lanes: &[(Arc<str>, i32)]) {
+        let mut tpl = TopicPartitionList::with_capacity(lanes.len());
+        for (topic, partition) in lanes {
+            tpl.add_partition(topic, *partition);
+        }
+        if let Err(error) = self.consumer.resume(&tpl) {
+            warn!(%error, "could not resume kafka partitions");
+        }
+    }
+
+    /// Backpressure: pauses every assigned partition, or resumes those not
+    /// held by alignment.
+    pub(super) fn set_paused(&self, paused: bool) {
+        self.shared.paused.store(paused, Ordering::Release);
+        let result = self.consumer.assignment().and_then(|assignment| {
+            if paused {
+                self.shared.metrics.paused(true, 0.0);
+                self.shared
+                    .metrics
+                    .partitions_paused(PauseReason::Backpressure, assignment.count());
+                return self.consumer.pause(&assignment);
+            }
+            if self.alignment.held() == 0 {
+                return self.consumer.resume(&assignment);
+            }
+            let mut free = TopicPartitionList::with_capacity(assignment.count());
+            for element in assignment.elements() {
+                if !self.alignment.is_held(element.topic(), element.partition()) {
+                    free.add_partition(element.topic(), element.partition());
+                }
+            }
+            self.consumer.resume(&free)
+        });
+        if let Err(error) = result {
+            warn!(paused, %error, "could not pause or resume kafka partitions");
+        }
+    }
+}
