@@ -79,13 +79,16 @@ pub struct ReportArgs {
     /// then finds an incident by its reporter's id.
     #[arg(long, num_args = 1.., value_name = "FILE", requires = "spans")]
     pub incidents: Vec<PathBuf>,
-    /// The history store of a daemon's data directory (not wired yet).
+    /// A data directory holding `history.redb`, read offline (read-only; no
+    /// daemon may hold it: use --server then).
     #[arg(long, value_name = "DIR", conflicts_with = "server")]
     pub data_dir: Option<PathBuf>,
-    /// A running daemon's API (not wired yet).
+    /// Base URL of a running daemon whose history the report reads
+    /// (e.g. http://127.0.0.1:9470).
     #[arg(long, value_name = "URL")]
     pub server: Option<String>,
-    /// YAML configuration (detection settings and owners file for the replay).
+    /// YAML configuration (detection settings for the replay, attribution
+    /// settings for `--data-dir`, and the owners file).
     #[arg(long, env = "EPICENTER_CONFIG")]
     pub config: Option<PathBuf>,
 }

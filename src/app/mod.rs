@@ -16,6 +16,7 @@ pub mod graph_cmd;
 pub mod query_cmd;
 pub mod replay;
 pub mod report_cmd;
+pub mod report_sources;
 mod state;
 
 use state::{persist_graph, persist_journal, restore_graph, restore_journal};

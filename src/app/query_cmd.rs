@@ -236,6 +236,28 @@ fn offline(
 }
 
 async fn fetch(server: &str, request: &Request) -> anyhow::Result<serde_json::Value> {
+    get(server, request, false)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("404: nothing stored for that"))
+}
+
+/// The daemon's answer to `request`; `None` when it holds nothing for it
+/// (404). Reports read through this.
+///
+/// # Errors
+/// A bad URL, no answer, an answer that is not JSON, or any other failure status.
+pub(super) async fn fetch_optional(
+    server: &str,
+    request: &Request,
+) -> anyhow::Result<Option<serde_json::Value>> {
+    get(server, request, true).await
+}
+
+async fn get(
+    server: &str,
+    request: &Request,
+    absent_ok: bool,
+) -> anyhow::Result<Option<serde_json::Value>> {
     let mut url = reqwest::Url::parse(server).with_context(|| format!("bad --server {server}"))?;
     {
         let mut segments = url
@@ -258,6 +280,9 @@ async fn fetch(server: &str, request: &Request) -> anyhow::Result<serde_json::Va
         .await
         .with_context(|| format!("GET {url}"))?;
     let status = response.status();
+    if absent_ok && status == reqwest::StatusCode::NOT_FOUND {
+        return Ok(None);
+    }
     let body: serde_json::Value = response
         .json()
         .await
@@ -269,5 +294,5 @@ async fn fetch(server: &str, request: &Request) -> anyhow::Result<serde_json::Va
             .unwrap_or("no error message");
         anyhow::bail!("{status}: {message}");
     }
-    Ok(body)
+    Ok(Some(body))
 }

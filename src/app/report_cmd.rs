@@ -5,7 +5,7 @@
 //! the final graph (for dependents) and the owners file.
 //!
 //! The history store (`--data-dir`) and a running daemon (`--server`) are
-//! further [`ReportSource`]s, not wired yet.
+//! read by [`super::report_sources::HistorySource`].
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -14,7 +14,7 @@ use std::process::ExitCode;
 use crate::analyze::Owners;
 use crate::config::Settings;
 use crate::model::{
-    Alert, AlertType, GraphSnapshot, NodeKind, OwnerRef, Release, SeriesKey, Timestamp, WindowStats,
+    Alert, GraphSnapshot, NodeKind, OwnerRef, Release, SeriesKey, Timestamp, WindowStats,
 };
 use crate::report::{
     Dependent, IncidentInfo, ReportSource, SeriesPoint, Subject, assemble, default_stem, render,
@@ -23,6 +23,31 @@ use crate::report::{
 use super::cli::{ConfigArgs, EX_USAGE, load_settings};
 
 use super::replay::{ReplayOptions, ReplayReport, run};
+use super::report_sources::HistorySource;
+
+/// A report source the command can hold, and whether reading it failed.
+trait Source {
+    fn as_report_source(&self) -> &dyn ReportSource;
+    fn failure(&self) -> Option<anyhow::Error>;
+}
+
+impl Source for ReplaySource {
+    fn as_report_source(&self) -> &dyn ReportSource {
+        self
+    }
+    fn failure(&self) -> Option<anyhow::Error> {
+        None
+    }
+}
+
+impl Source for HistorySource {
+    fn as_report_source(&self) -> &dyn ReportSource {
+        self
+    }
+    fn failure(&self) -> Option<anyhow::Error> {
+        self.take_failure()
+    }
+}
 
 /// Dependents are followed this many hops upstream at most.
 const MAX_DEPTH: u32 = 6;
@@ -124,37 +149,7 @@ impl ReportSource for ReplaySource {
     /// alert of the replay; else an anomaly, attribution or resolved
     /// alert's own id.
     fn incident(&self, id: &str) -> Option<IncidentInfo> {
-        if let Some(alert) = self
-            .alerts
-            .iter()
-            .find(|a| a.incident.as_ref().is_some_and(|i| i.id == id))
-            && let Some(reported) = &alert.incident
-        {
-            return Some(IncidentInfo {
-                id: id.to_string(),
-                service: reported.service.clone(),
-                environment: Some(alert.environment.clone()).filter(|e| !e.is_empty()),
-                at: reported.started_at,
-                title: Some(reported.title.clone()).filter(|t| !t.is_empty()),
-                external: true,
-            });
-        }
-        let alert = self.alerts.iter().find(|a| {
-            a.id == id
-                && matches!(
-                    a.kind,
-                    AlertType::Anomaly | AlertType::Attribution | AlertType::Resolved
-                )
-        })?;
-        let anomaly = alert.anomaly.as_ref()?;
-        Some(IncidentInfo {
-            id: id.to_string(),
-            service: anomaly.service.clone(),
-            environment: Some(alert.environment.clone()),
-            at: anomaly.onset,
-            title: None,
-            external: false,
-        })
+        super::report_sources::incident_in(&self.alerts, id)
     }
 
     fn alerts(&self, from: Timestamp, to: Timestamp) -> Vec<Alert> {
@@ -291,32 +286,48 @@ pub fn command(args: &super::cli::ReportArgs) -> ExitCode {
         },
         _ => return usage("give --incident ID, or --service S with --at T".to_string()),
     };
-    if args.spans.is_empty() {
-        return usage(
-            "only --spans (an in-process replay) is available yet; --data-dir and --server \
-             need the history store"
-                .to_string(),
-        );
-    }
     let config = ConfigArgs {
         config: args.config.clone(),
-        data_dir: None,
+        data_dir: args.data_dir.clone(),
     };
     let settings = match load_settings(&config, None) {
         Ok(settings) => settings,
         Err(code) => return code,
     };
     crate::telemetry::init_tracing(crate::telemetry::LogFormat::Text, "warn");
-    let source =
-        match ReplaySource::replay(&settings, &args.spans, &args.deployments, &args.incidents) {
-            Ok(source) => source,
-            Err(error) => {
-                eprintln!("report: replay failed: {error:#}");
-                return ExitCode::FAILURE;
-            }
-        };
-    eprintln!("{}", source.report);
-    let input = match assemble(&source, &subject) {
+    let opened = match (&args.server, &args.data_dir) {
+        (Some(url), _) => HistorySource::server(url, settings.analysis.owners.clone())
+            .map(|s| Box::new(s) as Box<dyn Source>),
+        (None, Some(_)) => HistorySource::offline(&settings.data_dir, settings.analysis.clone())
+            .map(|s| Box::new(s) as Box<dyn Source>),
+        (None, None) if !args.spans.is_empty() => {
+            ReplaySource::replay(&settings, &args.spans, &args.deployments, &args.incidents)
+                .map(|s| {
+                    eprintln!("{}", s.report);
+                    Box::new(s) as Box<dyn Source>
+                })
+                .map_err(|e| e.context("replay failed"))
+        }
+        (None, None) => {
+            return usage("give --spans FILE..., --data-dir DIR or --server URL".to_string());
+        }
+    };
+    let source = match opened {
+        Ok(source) => source,
+        Err(error) => {
+            eprintln!("report: {error:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let assembled = assemble(source.as_report_source(), &subject);
+    if let Some(error) = source.failure() {
+        eprintln!(
+            "report: reading {} failed: {error:#}",
+            source.as_report_source().describe()
+        );
+        return ExitCode::FAILURE;
+    }
+    let input = match assembled {
         Ok(input) => input,
         Err(error) => {
             eprintln!("report: {error}");

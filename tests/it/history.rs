@@ -75,6 +75,59 @@ fn top_suspect(answer: &Value) -> Option<String> {
     ))
 }
 
+/// Runs `epicenter report --service SERVICE --at ONSET` over `source`
+/// (`--data-dir D` or `--server URL`) into `out`; checks the Markdown names
+/// payment 1.5.0 first suspect and the charts parse and carry the
+/// service's series. Returns the Markdown.
+fn report_blames_payment(source: &[&str], service: &str, onset: &str, out: &Path) -> String {
+    let out_dir = out.to_str().unwrap();
+    let mut args = vec![
+        "report",
+        "--service",
+        service,
+        "--at",
+        onset,
+        "--out",
+        out_dir,
+        "--name",
+        "pm",
+    ];
+    args.extend_from_slice(source);
+    let output = run(&args);
+    assert!(
+        output.status.success(),
+        "epicenter {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let md = std::fs::read_to_string(out.join("pm.md")).unwrap();
+    assert!(
+        md.contains("### 1. payment 1.5.0 ("),
+        "first suspect:\n{md}"
+    );
+    assert!(md.contains("the history"), "source named:\n{md}");
+    assert!(
+        md.contains("](pm-error-ratio.svg)") && md.contains("](pm-latency.svg)"),
+        "{md}"
+    );
+    for name in ["pm-error-ratio.svg", "pm-latency.svg"] {
+        let text = std::fs::read_to_string(out.join(name)).unwrap();
+        let doc =
+            roxmltree::Document::parse(&text).unwrap_or_else(|e| panic!("{name} is not XML: {e}"));
+        let points: usize = doc
+            .descendants()
+            .filter(|n| n.has_tag_name("polyline") && n.attribute("data-service") == Some(service))
+            .map(|n| {
+                n.attribute("points")
+                    .unwrap_or("")
+                    .split_whitespace()
+                    .count()
+            })
+            .sum();
+        assert!(points >= 10, "{name}: {points} points for {service}");
+    }
+    md
+}
+
 /// The onset of the anomaly replay attributed to payment 1.5.0.
 fn onset(alerts_path: &Path) -> Timestamp {
     let alerts = parse_alerts(&std::fs::read_to_string(alerts_path).unwrap()).unwrap();
@@ -139,6 +192,43 @@ async fn replay_fills_the_history_and_query_answers_offline() {
             .unwrap()
             .is_empty()
     );
+
+    // A post-mortem draft of checkout (payment's caller, which raised no
+    // alert of its own) from the history: `which-release` afterwards.
+    let reports = dir.path().join("reports");
+    let md = report_blames_payment(&["--data-dir", d], "checkout", &onset, &reports);
+    assert!(
+        md.contains("computed afterwards from the stored history"),
+        "{md}"
+    );
+    assert!(md.contains("| frontend | 1 |"), "dependents:\n{md}");
+    // Of payment: drawn from the stored alerts; then by an alert's id.
+    let md = report_blames_payment(&["--data-dir", d], "payment", &onset, &reports);
+    let id = md
+        .lines()
+        .find(|l| l.starts_with("| Alerts |"))
+        .and_then(|l| l.split('`').nth(1))
+        .unwrap_or_else(|| panic!("no alert ids:\n{md}"))
+        .to_owned();
+    let by_id = dir.path().join("by-id");
+    let out = run(&[
+        "report",
+        "--incident",
+        &id,
+        "--data-dir",
+        d,
+        "--out",
+        by_id.to_str().unwrap(),
+        "--name",
+        "pm",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let md = std::fs::read_to_string(by_id.join("pm.md")).unwrap();
+    assert!(md.contains("### 1. payment 1.5.0 ("), "by id {id}:\n{md}");
 
     // Five minutes into the clean warmup: nothing to blame.
     let clean = START.plus_nanos(300 * Timestamp::SECOND).to_rfc3339();
@@ -274,6 +364,7 @@ async fn a_running_daemon_answers_which_release_through_server() {
         .as_str()
         .unwrap_or_else(|| panic!("no attribution alert: {alerts}"))
         .to_owned();
+    let at = onset.clone();
     let server = api.clone();
     let answer = tokio::task::spawn_blocking(move || {
         query_json(&[
@@ -293,6 +384,17 @@ async fn a_running_daemon_answers_which_release_through_server() {
         Some("payment@1.5.0"),
         "{answer:#}"
     );
+
+    // The same post-mortem draft through the daemon's API.
+    let server = api.clone();
+    let reports = dir.path().join("reports");
+    tokio::task::spawn_blocking(move || {
+        let md = report_blames_payment(&["--server", &server], "payment", &at, &reports);
+        assert!(md.contains("| Alerts |"), "drawn from the alerts:\n{md}");
+        report_blames_payment(&["--server", &server], "checkout", &at, &reports)
+    })
+    .await
+    .unwrap();
 
     // The daemon holds the file: offline queries say to use --server.
     let d = data.display().to_string();

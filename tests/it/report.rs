@@ -205,7 +205,7 @@ fn report_rejects_bad_usage() {
     assert!(String::from_utf8_lossy(&bad_time.stderr).contains("not an RFC 3339 time"));
     let no_source = run(&["--service", "payment", "--at", "2026-03-02T09:00:00Z"]);
     assert_eq!(no_source.status.code(), Some(2), "clap usage error");
-    let not_wired = run(&[
+    let no_history = run(&[
         "--service",
         "payment",
         "--at",
@@ -213,7 +213,12 @@ fn report_rejects_bad_usage() {
         "--data-dir",
         "/nonexistent",
     ]);
-    assert_eq!(not_wired.status.code(), Some(64));
+    assert_eq!(no_history.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&no_history.stderr).contains("history"),
+        "{}",
+        String::from_utf8_lossy(&no_history.stderr)
+    );
 }
 
 /// A small hand-built report: two services, a bad stretch, two markers.
