@@ -258,20 +258,34 @@ async fn get(
     request: &Request,
     absent_ok: bool,
 ) -> anyhow::Result<Option<serde_json::Value>> {
+    get_path(server, &request.segments(), &request.params(), absent_ok).await
+}
+
+/// `GET` of the path `segments` (not yet percent-encoded) with `params` on
+/// the daemon at `server`; `None` for a 404 when `absent_ok`.
+///
+/// # Errors
+/// A bad URL, no answer, an answer that is not JSON, or any other failure status.
+pub(super) async fn get_path(
+    server: &str,
+    path: &[String],
+    params: &[(&'static str, String)],
+    absent_ok: bool,
+) -> anyhow::Result<Option<serde_json::Value>> {
     let mut url = reqwest::Url::parse(server).with_context(|| format!("bad --server {server}"))?;
     {
         let mut segments = url
             .path_segments_mut()
             .map_err(|()| anyhow::anyhow!("--server {server} cannot be a base URL"))?;
         segments.pop_if_empty();
-        for s in request.segments() {
-            segments.push(&s);
+        for s in path {
+            segments.push(s);
         }
     }
-    {
+    if !params.is_empty() {
         let mut pairs = url.query_pairs_mut();
-        for (k, v) in request.params() {
-            pairs.append_pair(k, &v);
+        for (k, v) in params {
+            pairs.append_pair(k, v);
         }
     }
     let response = reqwest::Client::new()

@@ -16,7 +16,7 @@ use serde_json::Value;
 
 use crate::analyze::Owners;
 use crate::history::{HistoryReader, IncidentRecord, ReleaseRecord};
-use crate::model::{Alert, AlertType, OwnerRef, Release, Suspect, Timestamp};
+use crate::model::{Alert, AlertType, Incident, OwnerRef, Release, Suspect, Timestamp};
 use crate::query::{self, Impact, QueryError, Request, WhichRelease};
 use crate::report::{Dependent, IncidentInfo, ReportSource, SeriesPoint};
 
@@ -138,16 +138,44 @@ impl HistorySource {
                 Err(error) => Err(anyhow::Error::from(error)),
             },
             Backend::Server { url, runtime } => {
-                let fetch = super::query_cmd::fetch_optional(url, request);
-                match runtime {
-                    Some(runtime) => runtime.block_on(fetch),
-                    None => tokio::runtime::Handle::current().block_on(fetch),
-                }
+                block_on(runtime, super::query_cmd::fetch_optional(url, request))
             }
         };
         answer.unwrap_or_else(|error| {
             self.fail(error.context(format!("{request:?}")));
             None
+        })
+    }
+
+    /// A reported incident the daemon knows (`GET /api/v1/incidents/{id}`).
+    fn server_incident(
+        &self,
+        url: &str,
+        runtime: &Option<tokio::runtime::Runtime>,
+        id: &str,
+    ) -> Option<IncidentInfo> {
+        let path = ["api", "v1", "incidents", id].map(str::to_owned);
+        let answer = block_on(runtime, super::query_cmd::get_path(url, &path, &[], true));
+        let mut value = answer.unwrap_or_else(|error| {
+            self.fail(error.context(format!("incident {id}")));
+            None
+        })?;
+        let environment = value
+            .get("environment")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        let incident: Incident = serde_json::from_value(value.get_mut("incident")?.take())
+            .map_err(|e| self.fail(anyhow::Error::from(e).context("an incident of another shape")))
+            .ok()?;
+        Some(IncidentInfo {
+            id: incident.id,
+            service: incident.service.to_string(),
+            environment: environment
+                .or(incident.environment.map(|e| e.to_string()))
+                .filter(|e| !e.is_empty()),
+            at: incident.started_at,
+            title: Some(incident.title).filter(|t| !t.is_empty()),
+            external: true,
         })
     }
 
@@ -185,6 +213,17 @@ impl HistorySource {
             },
             None,
         )
+    }
+}
+
+/// Runs `future` on `runtime`, else on the runtime this blocking thread belongs to.
+fn block_on<F: std::future::Future>(
+    runtime: &Option<tokio::runtime::Runtime>,
+    future: F,
+) -> F::Output {
+    match runtime {
+        Some(runtime) => runtime.block_on(future),
+        None => tokio::runtime::Handle::current().block_on(future),
     }
 }
 
@@ -240,20 +279,23 @@ impl ReportSource for HistorySource {
         self.description.clone()
     }
 
-    /// A stored incident (offline only: the API serves no incidents), else
-    /// one an alert carries, else an alert's own id.
+    /// A reported incident (stored in the history offline; the daemon's
+    /// `/api/v1/incidents/{id}` through a server), else one an alert
+    /// carries, else an alert's own id.
     fn incident(&self, id: &str) -> Option<IncidentInfo> {
-        if let Backend::Offline(ctx) = &self.backend {
-            match ctx.reader.incidents(Timestamp(0), Timestamp(u64::MAX)) {
-                Ok(records) => {
-                    if let Some(found) = records.iter().find(|r| r.id == id) {
-                        return Some(reported(found));
+        let known = match &self.backend {
+            Backend::Offline(ctx) => {
+                match ctx.reader.incidents(Timestamp(0), Timestamp(u64::MAX)) {
+                    Ok(records) => records.iter().find(|r| r.id == id).map(reported),
+                    Err(error) => {
+                        self.fail(error.into());
+                        None
                     }
                 }
-                Err(error) => self.fail(error.into()),
             }
-        }
-        let found = incident_in(&self.all_alerts(), id)?;
+            Backend::Server { url, runtime } => self.server_incident(url, runtime, id),
+        };
+        let found = known.or_else(|| incident_in(&self.all_alerts(), id))?;
         self.focus.set(Some((found.at, found.at)));
         Some(found)
     }

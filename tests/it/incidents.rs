@@ -21,6 +21,28 @@ use crate::support::otlp::http_client;
 
 const START: Timestamp = Timestamp::from_secs(1_772_442_000);
 
+/// Runs `epicenter report --incident ID` over `source` into `out` and
+/// returns the Markdown, which must name payment 1.5.0 first suspect.
+fn report_on(id: &str, source: &[&str], out: &std::path::Path) -> String {
+    let out_dir = out.to_str().unwrap();
+    let mut args = vec!["report", "--incident", id, "--out", out_dir, "--name", id];
+    args.extend_from_slice(source);
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_epicenter"))
+        .args(&args)
+        .env_remove("EPICENTER_CONFIG")
+        .env("RUST_LOG", "error")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "epicenter {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let md = std::fs::read_to_string(out.join(format!("{id}.md"))).unwrap();
+    assert!(md.contains("### 1. payment 1.5.0 ("), "{id}:\n{md}");
+    md
+}
+
 /// Polls `GET /api/v1/incidents/{id}` until it is answered.
 async fn answered(api: &str, id: &str) -> Value {
     let client = http_client();
@@ -155,8 +177,27 @@ async fn incidents_are_answered_emitted_as_cdevents_and_replayed_alike() {
     ] {
         assert!(text.contains(series), "/metrics lacks {series}:\n{text}");
     }
+    // A post-mortem draft of the reported incident, through the daemon.
+    let server = api.clone();
+    let reports = dir.path().join("reports");
+    let out = reports.clone();
+    let md =
+        tokio::task::spawn_blocking(move || report_on("INC-early", &["--server", &server], &out))
+            .await
+            .unwrap();
+    assert!(
+        md.contains("checkout errors"),
+        "the incident's title:\n{md}"
+    );
     running.stop();
     running.wait().await.unwrap();
+    // And from the history the daemon left, offline.
+    let data = dir.path().join("data");
+    let md = report_on("PT4KHLK", &["--data-dir", data.to_str().unwrap()], &reports);
+    assert!(
+        md.contains("checkout is on fire"),
+        "the incident's title:\n{md}"
+    );
 
     // CDEvents incident.detected, linked to the deployment event.
     let events: Vec<Value> = lines(&cdevents)
