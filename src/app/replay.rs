@@ -313,40 +313,12 @@ fn read_deployments(
     paths: &[PathBuf],
     report: &mut ReplayReport,
 ) -> anyhow::Result<Vec<DeployEvent>> {
-    let mut events = Vec::new();
-    for path in paths {
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        let mut documents = Vec::new();
-        for (n, value) in serde_json::Deserializer::from_str(&text)
-            .into_iter::<serde_json::Value>()
-            .enumerate()
-        {
-            match value {
-                Ok(serde_json::Value::Array(items)) => documents.extend(items),
-                Ok(value) => documents.push(value),
-                Err(error) => {
-                    report.bad_deployments += 1;
-                    eprintln!("{}: document {}: {error}", path.display(), n + 1);
-                    break;
-                }
-            }
-        }
-        for (n, document) in documents.iter().enumerate() {
-            let bytes = serde_json::to_vec(document)?;
-            match decode_deploy_event(&bytes, &[]) {
-                Ok(Some(event)) => {
-                    report.deployments += 1;
-                    events.push(event);
-                }
-                Ok(None) => {}
-                Err(error) => {
-                    report.bad_deployments += 1;
-                    eprintln!("{}: event {}: {error}", path.display(), n + 1);
-                }
-            }
-        }
-    }
+    let mut counts = (0, 0);
+    let events = read_documents(paths, "event", &mut counts, |bytes| {
+        decode_deploy_event(bytes, &[]).map_err(|e| e.to_string())
+    })?;
+    report.deployments += counts.0;
+    report.bad_deployments += counts.1;
     Ok(events)
 }
 
@@ -354,7 +326,25 @@ fn read_deployments(
 /// invalid ones are reported and counted, well-formed ones with nothing to
 /// answer are skipped.
 fn read_incidents(paths: &[PathBuf], report: &mut ReplayReport) -> anyhow::Result<Vec<Incident>> {
-    let mut incidents = Vec::new();
+    let mut counts = (0, 0);
+    let incidents = read_documents(paths, "incident", &mut counts, |bytes| {
+        decode_incident(bytes, &[]).map_err(|e| e.to_string())
+    })?;
+    report.incidents += counts.0;
+    report.bad_incidents += counts.1;
+    Ok(incidents)
+}
+
+/// Reads JSON documents (one after another, or arrays) from every file and
+/// decodes each with `decode`; `counts` gets (decoded, bad). Bad documents
+/// are reported on stderr, documents with nothing to decode are skipped.
+fn read_documents<T>(
+    paths: &[PathBuf],
+    noun: &str,
+    counts: &mut (u64, u64),
+    decode: impl Fn(&[u8]) -> Result<Option<T>, String>,
+) -> anyhow::Result<Vec<T>> {
+    let mut out = Vec::new();
     for path in paths {
         let text =
             std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
@@ -367,7 +357,7 @@ fn read_incidents(paths: &[PathBuf], report: &mut ReplayReport) -> anyhow::Resul
                 Ok(serde_json::Value::Array(items)) => documents.extend(items),
                 Ok(value) => documents.push(value),
                 Err(error) => {
-                    report.bad_incidents += 1;
+                    counts.1 += 1;
                     eprintln!("{}: document {}: {error}", path.display(), n + 1);
                     break;
                 }
@@ -375,20 +365,20 @@ fn read_incidents(paths: &[PathBuf], report: &mut ReplayReport) -> anyhow::Resul
         }
         for (n, document) in documents.iter().enumerate() {
             let bytes = serde_json::to_vec(document)?;
-            match decode_incident(&bytes, &[]) {
-                Ok(Some(incident)) => {
-                    report.incidents += 1;
-                    incidents.push(incident);
+            match decode(&bytes) {
+                Ok(Some(item)) => {
+                    counts.0 += 1;
+                    out.push(item);
                 }
                 Ok(None) => {}
                 Err(error) => {
-                    report.bad_incidents += 1;
-                    eprintln!("{}: incident {}: {error}", path.display(), n + 1);
+                    counts.1 += 1;
+                    eprintln!("{}: {noun} {}: {error}", path.display(), n + 1);
                 }
             }
         }
     }
-    Ok(incidents)
+    Ok(out)
 }
 
 fn write_alerts(path: &PathBuf, alerts: &[Alert]) -> anyhow::Result<()> {
