@@ -35,6 +35,7 @@ const SECTIONS: &[&str] = &[
     "emit",
     "audit",
     "history",
+    "snapshot",
     "log",
 ];
 
@@ -64,8 +65,28 @@ pub struct Config {
     pub audit: audit::Config,
     /// The durable history in `DATA_DIR/history.redb`: retention and writer.
     pub history: history::Config,
+    /// Periodic crash-safe snapshots of the pipeline's state.
+    pub snapshot: SnapshotConfig,
     /// Logging.
     pub log: LogConfig,
+}
+
+/// `snapshot:` section (crash safety).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SnapshotConfig {
+    /// Wall time between snapshots of the graph, the analysis journal and the
+    /// Kafka offsets they cover (written together, then the offsets are
+    /// committed). 0 = state is saved only on a clean stop and Kafka offsets
+    /// are auto-committed after hand-off (a crash then loses the state since
+    /// the last clean stop).
+    pub interval_secs: u64,
+}
+
+impl Default for SnapshotConfig {
+    fn default() -> Self {
+        Self { interval_secs: 10 }
+    }
 }
 
 /// `ingest:` section.
@@ -125,6 +146,7 @@ impl Default for Config {
             emit: emit::Config::default(),
             audit: audit::Config::default(),
             history: history::Config::default(),
+            snapshot: SnapshotConfig::default(),
             log: LogConfig::default(),
         }
     }
@@ -154,6 +176,8 @@ pub struct Settings {
     pub audit: audit::Settings,
     /// The durable history.
     pub history: history::Settings,
+    /// Wall time between crash-safe snapshots; `None` = only on a clean stop.
+    pub snapshot_interval: Option<std::time::Duration>,
     /// Log format.
     pub log_json: bool,
     /// Default log filter.
@@ -316,6 +340,7 @@ fn deserialize_sections(tree: Value, errors: &mut Vec<Invalid>) -> Config {
             "emit" => section(&key, value, errors, &mut config.emit),
             "audit" => section(&key, value, errors, &mut config.audit),
             "history" => section(&key, value, errors, &mut config.history),
+            "snapshot" => section(&key, value, errors, &mut config.snapshot),
             "log" => section(&key, value, errors, &mut config.log),
             other => errors.push(Invalid::new(
                 other,
@@ -401,6 +426,8 @@ fn validate(raw: &Config, errors: &mut Vec<Invalid>) -> Option<Settings> {
         emit: emit?,
         audit: audit?,
         history: history?,
+        snapshot_interval: (raw.snapshot.interval_secs > 0)
+            .then(|| std::time::Duration::from_secs(raw.snapshot.interval_secs)),
         log_json,
         log_level: raw.log.level.clone(),
         raw: raw.clone(),

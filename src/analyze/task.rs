@@ -10,6 +10,12 @@
 //! before each window); each is answered by the analyzer, published for
 //! `GET /api/v1/incidents`, and sent on as a CDEvents `incident.detected`.
 //!
+//! A checkpoint barrier from the graph stage (crash safety) is sealed after
+//! every deployment event and incident queued so far: the journal is added
+//! and the barrier goes to the snapshot writer ([`Outputs::checkpoints`]).
+//! An alert the emitter's ledger has already seen (derived again after a
+//! crash) is not audited or emitted again.
+//!
 //! Never does: analysis itself (see [`Analyzer`]), or block on a sink: the
 //! emitter drops and counts when a sink's queue is full.
 
@@ -19,7 +25,7 @@ use super::analyzer::Analyzer;
 use super::journal::Journal;
 use super::metrics::Metrics;
 use crate::emit::Emitter;
-use crate::model::{DeployEvent, Incident, WindowStats};
+use crate::model::{Checkpoint, DeployEvent, GraphOutput, Incident, WindowStats};
 
 /// Where the task reports to.
 #[derive(Clone, Debug)]
@@ -41,6 +47,9 @@ pub struct Outputs {
     /// incident, queued to its writer thread; `None` when `history.enabled`
     /// is false.
     pub history: Option<crate::history::History>,
+    /// Where sealed checkpoints go to be written (crash safety); `None`
+    /// drops them.
+    pub checkpoints: Option<mpsc::Sender<Checkpoint>>,
 }
 
 /// Runs until the window, deployment and incident channels all close;
@@ -48,7 +57,7 @@ pub struct Outputs {
 pub async fn run(
     mut analyzer: Analyzer,
     mut journal: Journal,
-    mut windows: mpsc::Receiver<WindowStats>,
+    mut windows: mpsc::Receiver<GraphOutput>,
     mut deployments: mpsc::Receiver<DeployEvent>,
     mut incidents: mpsc::Receiver<Incident>,
     outputs: Outputs,
@@ -68,7 +77,16 @@ pub async fn run(
                 None => incidents_open = false,
             },
             window = windows.recv(), if windows_open => match window {
-                Some(window) => {
+                Some(GraphOutput::Checkpoint(barrier)) => {
+                    while let Ok(event) = deployments.try_recv() {
+                        deploy(&mut analyzer, &mut journal, event, &outputs);
+                    }
+                    while let Ok(incident) = incidents.try_recv() {
+                        reported(&mut analyzer, &mut journal, incident, &outputs);
+                    }
+                    seal(barrier, &journal, &outputs).await;
+                }
+                Some(GraphOutput::Window(window)) => {
                     while let Ok(event) = deployments.try_recv() {
                         deploy(&mut analyzer, &mut journal, event, &outputs);
                     }
@@ -85,6 +103,24 @@ pub async fn run(
         }
     }
     (analyzer, journal)
+}
+
+/// Adds the journal to a barrier and hands it to the snapshot writer; when
+/// the writer is busy this barrier is skipped (the next one covers more),
+/// unless it is the last before a clean stop (the consumer waits for it).
+async fn seal(mut barrier: Checkpoint, journal: &Journal, outputs: &Outputs) {
+    let Some(writer) = &outputs.checkpoints else {
+        return;
+    };
+    match serde_json::to_vec(journal) {
+        Ok(bytes) => barrier.analysis = Some(bytes),
+        Err(error) => tracing::error!(%error, "analysis journal could not be encoded"),
+    }
+    if barrier.last {
+        let _stopped = writer.send(barrier).await;
+    } else if writer.try_send(barrier).is_err() {
+        tracing::debug!("snapshot writer busy; checkpoint skipped");
+    }
 }
 
 /// A deployment event received: audited (issue 4), then applied.
@@ -118,6 +154,11 @@ fn reported(analyzer: &mut Analyzer, journal: &mut Journal, incident: Incident, 
 /// the API and, as CDEvents `incident.detected`, to the CDEvents sinks.
 fn deliver(outcome: &crate::analyze::Outcome, outputs: &Outputs) {
     for alert in &outcome.alerts {
+        if !outputs.emitter.admit(alert) {
+            // Emitted before a crash and derived again from the snapshot.
+            outputs.published.alert(alert.clone());
+            continue;
+        }
         tracing::info!(
             r#type = alert.kind.as_str(),
             id = %alert.id,

@@ -8,8 +8,14 @@
 //! stops last so health checks answer until the end. Everything runs under
 //! a grace timeout. A failing stage stops the whole daemon with an error.
 //!
+//! Crash safety (`snapshot.interval_secs`): barriers travel from the Kafka
+//! consumer (or a timer) through the graph and analysis stages; the
+//! [`checkpoint`] writer stores each sealed one in one transaction and hands
+//! it back to the consumer, which then commits the offsets it covers.
+//!
 //! Never does: domain logic.
 
+mod checkpoint;
 pub mod cli;
 pub mod demo;
 pub mod graph_cmd;
@@ -35,7 +41,7 @@ use tracing::Instrument as _;
 use crate::config::Settings;
 use crate::graph;
 use crate::ingest;
-use crate::model::SpanBatch;
+use crate::model::{Checkpoint, GraphOutput, SpanBatch};
 use crate::store::persist::StateStore;
 use crate::store::state::{Component, Health, SnapshotStore};
 
@@ -95,6 +101,8 @@ pub async fn start(
 ) -> anyhow::Result<Running> {
     let store = StateStore::open(&settings.data_dir)
         .with_context(|| format!("opening data directory {}", settings.data_dir.display()))?;
+    let store = Arc::new(store);
+    let restored_offsets = checkpoint::restore_offsets(&store);
     let graph = restore_graph(&store, &settings.graph);
     // Audit log (issue 4): opened first so the configuration is its first
     // record of this run; closed (fsync) after the analysis task ends.
@@ -116,7 +124,15 @@ pub async fn start(
     let (incident_tx, incident_rx) = mpsc::channel::<crate::model::Incident>(256);
 
     let (span_tx, span_rx) = mpsc::channel::<SpanBatch>(settings.queue_batches);
-    let (window_tx, window_rx) = mpsc::channel(64);
+    let (window_tx, window_rx) = mpsc::channel::<GraphOutput>(64);
+    // Crash safety: the Kafka consumer's own span queue (the graph stage
+    // counts its batches to place barriers), the barriers, the sealed
+    // checkpoints for the writer, and the durable ones back to the consumer.
+    let (kafka_tx, kafka_rx) = mpsc::channel::<SpanBatch>(settings.queue_batches);
+    let (barrier_tx, barrier_rx) = mpsc::channel::<Checkpoint>(4);
+    let (sealed_tx, sealed_rx) = mpsc::channel::<Checkpoint>(4);
+    let (durable_tx, durable_rx) = mpsc::channel::<Checkpoint>(8);
+    let mut durable_tx = Some(durable_tx);
     let (snapshots, snapshot_tx) = SnapshotStore::new();
     let health = Health::new();
 
@@ -163,16 +179,51 @@ pub async fn start(
                 h.set_ready(Component::Kafka, m.assigned_partitions() > 0);
             }
         });
-        let (tx, dtx, t) = (span_tx.clone(), deploy_tx.clone(), sources.clone());
-        let itx = incident_tx.clone();
-        ingest_tasks.push(spawn_source(
-            "kafka",
-            async move {
-                Ok(ingest::kafka::run_consumer(kafka, tx, dtx, itx, kafka_metrics, t).await?)
-            },
-            &failed_tx,
-        ));
+        let (dtx, itx, t) = (deploy_tx.clone(), incident_tx.clone(), sources.clone());
+        let consumer = match settings.snapshot_interval {
+            Some(interval) => {
+                let checkpointing = ingest::kafka::Checkpointing {
+                    interval,
+                    barriers: barrier_tx.clone(),
+                    durable: durable_rx,
+                    restored: restored_offsets.clone(),
+                };
+                let tx = kafka_tx.clone();
+                Box::pin(async move {
+                    Ok(ingest::kafka::run_consumer_with_snapshots(
+                        kafka,
+                        tx,
+                        dtx,
+                        itx,
+                        kafka_metrics,
+                        t,
+                        checkpointing,
+                    )
+                    .await?)
+                }) as std::pin::Pin<Box<dyn std::future::Future<Output = _> + Send>>
+            }
+            None => {
+                let tx = span_tx.clone();
+                Box::pin(async move {
+                    Ok(ingest::kafka::run_consumer(kafka, tx, dtx, itx, kafka_metrics, t).await?)
+                })
+            }
+        };
+        ingest_tasks.push(spawn_source("kafka", consumer, &failed_tx));
+    } else {
+        durable_tx = None;
+        if let Some(interval) = settings.snapshot_interval {
+            tokio::spawn(checkpoint::tick(
+                interval,
+                barrier_tx.clone(),
+                sources.clone(),
+            ));
+        }
     }
+    if settings.snapshot_interval.is_none() {
+        durable_tx = None;
+    }
+    drop((kafka_tx, barrier_tx));
     // The graph's input closes once every source has dropped its sender.
     drop(span_tx);
     drop(failed_tx);
@@ -185,7 +236,11 @@ pub async fn start(
     let graph_task = tokio::spawn(
         graph::task::run(
             graph,
-            span_rx,
+            graph::Inputs {
+                spans: span_rx,
+                kafka: kafka_rx,
+                barriers: barrier_rx,
+            },
             window_tx,
             snapshot_tx,
             graph_metrics,
@@ -202,6 +257,17 @@ pub async fn start(
         crate::emit::Metrics::register(registry.sub_registry_with_prefix("emit")),
     )
     .context("starting the alert sinks")?;
+    let emitter = match settings.snapshot_interval {
+        Some(_) => emitter.with_ledger(Arc::new(checkpoint::AlertLedger {
+            store: Arc::clone(&store),
+        })),
+        None => emitter,
+    };
+    let writer = tokio::spawn(
+        checkpoint::write(Arc::clone(&store), sealed_rx, durable_tx, restored_offsets)
+            .instrument(tracing::info_span!("snapshot")),
+    );
+    let sealed_tx = settings.snapshot_interval.map(|_| sealed_tx);
     let published = crate::store::analysis::Published::default();
     published.owners(settings.analysis.owners.all());
     let outputs = crate::analyze::task::Outputs {
@@ -216,6 +282,7 @@ pub async fn start(
         published: published.clone(),
         audit,
         history,
+        checkpoints: sealed_tx,
     };
     let (analyzer, journal) = restore_journal(&store, &settings.analysis);
     // Incidents pending at the last stop are pending again (API included).
@@ -293,6 +360,7 @@ pub async fn start(
             persist_graph(&store, &graph);
             let (_analyzer, journal) = analysis_task.await.context("analysis stage panicked")?;
             persist_journal(&store, &journal);
+            let _ignored = writer.await;
             // Every audit handle went with the analysis task: write the rest, fsync.
             if let Some(writer) = audit_writer {
                 writer.close().await;

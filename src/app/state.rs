@@ -10,9 +10,9 @@ use crate::graph::{self, Graph, GraphState};
 use crate::store::persist::StateStore;
 
 /// Key of the graph's state blob in the state store.
-const GRAPH_STATE_KEY: &str = "graph";
+pub(super) const GRAPH_STATE_KEY: &str = "graph";
 /// Key of the analysis journal in the state store.
-const JOURNAL_KEY: &str = "analysis_journal";
+pub(super) const JOURNAL_KEY: &str = "analysis_journal";
 
 pub(super) fn restore_graph(store: &StateStore, settings: &graph::Settings) -> Graph {
     match store.get(GRAPH_STATE_KEY) {

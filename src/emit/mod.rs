@@ -54,14 +54,40 @@ pub enum EmitError {
     Http(#[from] reqwest::Error),
 }
 
+/// A durable record of the alerts already emitted, so that an alert derived
+/// again after a crash (from the state of the last snapshot) is not sent twice.
+pub trait Ledger: Send + Sync + std::fmt::Debug {
+    /// Records `alert` and returns true when its id was never emitted or was
+    /// emitted with other content (a legitimate update); false when exactly
+    /// this alert was emitted already. On a storage failure it returns true:
+    /// a duplicate is better than a lost alert.
+    fn admit(&self, alert: &Alert) -> bool;
+}
+
 /// The handle detection and attribution hand alerts to. Cheap to clone.
 #[derive(Clone, Debug, Default)]
 pub struct Emitter {
     queues: Vec<QueueTx>,
     cdevents: Option<(cdevents::CdTx, String)>,
+    ledger: Option<Arc<dyn Ledger>>,
 }
 
 impl Emitter {
+    /// Consults and updates `ledger` in [`Emitter::admit`].
+    #[must_use]
+    pub fn with_ledger(mut self, ledger: Arc<dyn Ledger>) -> Self {
+        self.ledger = Some(ledger);
+        self
+    }
+
+    /// True when `alert` should be emitted: new, or changed since it was
+    /// emitted with its id (always true without a ledger). Records it.
+    pub fn admit(&self, alert: &Alert) -> bool {
+        self.ledger
+            .as_ref()
+            .is_none_or(|ledger| ledger.admit(alert))
+    }
+
     /// Offers `alert` to every sink without waiting; returns how many sinks
     /// accepted it (the rest were full and counted the drop).
     pub fn emit(&self, alert: Alert) -> usize {
@@ -137,5 +163,12 @@ pub fn start(
         }
         None => None,
     };
-    Ok((Emitter { queues, cdevents }, tasks))
+    Ok((
+        Emitter {
+            queues,
+            cdevents,
+            ledger: None,
+        },
+        tasks,
+    ))
 }

@@ -87,7 +87,7 @@ pub use metrics::Metrics;
 pub use nodes::OTHER_OPERATION;
 pub use outcome::{AdvanceOutcome, EdgeDrops, ExpiredCounts, Expiry, HalfKind, ObserveOutcome};
 pub use state::{GraphState, RestoreError};
-pub use task::{TaskSettings, run};
+pub use task::{Inputs, TaskSettings, run};
 pub use windows::MAX_EMPTY_WINDOWS;
 
 #[cfg(test)]

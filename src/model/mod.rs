@@ -6,6 +6,7 @@
 
 pub mod alert;
 pub mod anomaly;
+pub mod checkpoint;
 pub mod ids;
 pub mod incident;
 pub mod release;
@@ -22,6 +23,7 @@ pub use alert::{
     VerdictInfo, alert_id, incident_alert_id, series_label, series_scope,
 };
 pub use anomaly::{Anomaly, Origin, Signal};
+pub use checkpoint::{Checkpoint, GraphOutput, PartitionOffset};
 pub use ids::{SpanId, TraceId};
 pub use incident::{Culprit, Incident, IncidentAnswer, IncidentSource};
 pub use release::{DeployEvent, DeployKind, ReleaseKey, ReleaseOrigin};

@@ -7,12 +7,14 @@
 
 use std::path::{Path, PathBuf};
 
-use redb::{Database, ReadableDatabase, TableDefinition};
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
 /// Name of the database file inside the data directory.
 pub const FILE_NAME: &str = "epicenter.redb";
 
 const STATE: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("state");
+/// Alert id → the alert as last emitted (JSON), for idempotent emission.
+const EMITTED: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("emitted_alerts");
 
 /// Why the store could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -72,6 +74,48 @@ impl StateStore {
         Ok(())
     }
 
+    /// Replaces every blob of `entries` in ONE transaction: after a crash the
+    /// store holds either all of them or none (the previous values).
+    ///
+    /// # Errors
+    /// On any storage failure; the previous values are then kept.
+    pub fn put_all(&self, entries: &[(&str, &[u8])]) -> Result<(), StoreError> {
+        let txn = self.db.begin_write().map_err(redb::Error::from)?;
+        {
+            let mut table = txn.open_table(STATE).map_err(redb::Error::from)?;
+            for (key, value) in entries {
+                table.insert(*key, *value).map_err(redb::Error::from)?;
+            }
+        }
+        txn.commit().map_err(redb::Error::from)?;
+        Ok(())
+    }
+
+    /// Records that the alert `id` was emitted with `content`, durably.
+    /// Returns false, writing nothing, when exactly this content was
+    /// recorded for `id` before.
+    ///
+    /// # Errors
+    /// On any storage failure.
+    pub fn record_emitted(&self, id: &str, content: &[u8]) -> Result<bool, StoreError> {
+        let txn = self.db.begin_write().map_err(redb::Error::from)?;
+        {
+            let mut table = txn.open_table(EMITTED).map_err(redb::Error::from)?;
+            let same = table
+                .get(id)
+                .map_err(redb::Error::from)?
+                .is_some_and(|v| v.value() == content);
+            if same {
+                drop(table);
+                txn.abort().map_err(redb::Error::from)?;
+                return Ok(false);
+            }
+            table.insert(id, content).map_err(redb::Error::from)?;
+        }
+        txn.commit().map_err(redb::Error::from)?;
+        Ok(true)
+    }
+
     /// Returns the blob under `key`, if any.
     ///
     /// # Errors
@@ -108,6 +152,41 @@ mod tests {
         }
         let store = StateStore::open(dir.path()).unwrap();
         assert_eq!(store.get("graph").unwrap().as_deref(), Some(&b"v2"[..]));
+    }
+
+    #[test]
+    fn several_blobs_are_replaced_together_or_not_at_all() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = StateStore::open(dir.path()).unwrap();
+        store.put_all(&[("a", b"1"), ("b", b"1")]).unwrap();
+        // A transaction that is never committed (the process died) leaves
+        // the previous values.
+        {
+            let txn = store.db.begin_write().unwrap();
+            let mut table = txn.open_table(STATE).unwrap();
+            table.insert("a", &b"2"[..]).unwrap();
+            drop(table);
+            drop(txn);
+        }
+        assert_eq!(store.get("a").unwrap().as_deref(), Some(&b"1"[..]));
+        store.put_all(&[("a", b"3"), ("b", b"3")]).unwrap();
+        drop(store);
+        let store = StateStore::open(dir.path()).unwrap();
+        assert_eq!(store.get("a").unwrap().as_deref(), Some(&b"3"[..]));
+        assert_eq!(store.get("b").unwrap().as_deref(), Some(&b"3"[..]));
+    }
+
+    #[test]
+    fn an_alert_is_recorded_once_per_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = StateStore::open(dir.path()).unwrap();
+        assert!(store.record_emitted("a1", b"{v1}").unwrap());
+        assert!(!store.record_emitted("a1", b"{v1}").unwrap());
+        assert!(store.record_emitted("a1", b"{v2}").unwrap(), "an update");
+        assert!(store.record_emitted("a2", b"{v1}").unwrap());
+        drop(store);
+        let store = StateStore::open(dir.path()).unwrap();
+        assert!(!store.record_emitted("a1", b"{v2}").unwrap(), "durable");
     }
 
     #[test]

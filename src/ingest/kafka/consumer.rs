@@ -47,6 +47,10 @@ use crate::ingest::decode::{self, Decoded};
 use crate::ingest::deploy;
 use crate::model::{DeployEvent, Incident, SpanBatch};
 
+pub use checkpoint::Checkpointing;
+
+#[path = "consumer_checkpoint.rs"]
+mod checkpoint;
 #[path = "consumer_deployments.rs"]
 mod deployments;
 #[path = "consumer_handoff.rs"]
@@ -124,6 +128,8 @@ pub(crate) struct Worker {
     generation: (Epoch, usize),
     /// Origin of the wall time given to the alignment.
     started: Instant,
+    /// Crash-safe snapshots, when on.
+    checkpoints: Option<checkpoint::Checkpoints>,
 }
 
 impl Worker {
@@ -138,12 +144,23 @@ impl Worker {
         deployments: mpsc::Sender<DeployEvent>,
         metrics: Metrics,
         shutdown: CancellationToken,
+        checkpointing: Option<Checkpointing>,
     ) -> Result<Self, KafkaError> {
         if !settings.enabled() {
             return Err(KafkaError::NoBrokers);
         }
         let shared = Shared::new(metrics);
-        let consumer: StreamConsumer<Context> = super::client::consumer(&settings)
+        let mut config = super::client::consumer(&settings);
+        if let Some(c) = &checkpointing {
+            // Offsets are committed after each durable snapshot instead.
+            config.set("enable.auto.commit", "false");
+            let restored = c
+                .restored
+                .iter()
+                .map(|o| (o.topic.clone(), o.partition, o.next));
+            shared.partitions().snapshots(restored);
+        }
+        let consumer: StreamConsumer<Context> = config
             .create_with_context(Context::new(shared.clone()))
             .map_err(|source| KafkaError::Client {
                 role: "consumer",
@@ -181,6 +198,7 @@ impl Worker {
             pending: merge::Merged::default(),
             generation: (0, 0),
             started: Instant::now(),
+            checkpoints: checkpointing.map(checkpoint::Checkpoints::new),
         })
     }
 
@@ -214,6 +232,10 @@ impl Worker {
                 _ = tick.tick(), if self.alignment.enabled() => {
                     self.realign_if_rebalanced();
                     self.resume_aligned();
+                    continue;
+                }
+                event = checkpoint::next_event(&mut self.checkpoints) => {
+                    self.on_checkpoint_event(event).await;
                     continue;
                 }
                 polled = consumer.recv() => polled,
@@ -254,6 +276,12 @@ impl Worker {
             self.shared.metrics.record(topic, RecordResult::Revoked);
             return Ok(None);
         };
+        if self.shared.partitions().covered(topic, partition, offset) {
+            // Already in the restored (or kept) state: read again after a
+            // crash or a rebalance back to this member.
+            self.shared.metrics.record(topic, RecordResult::Covered);
+            return Ok(None);
+        }
         if generation != self.generation {
             self.realign_if_rebalanced();
         }
@@ -436,7 +464,7 @@ impl Worker {
             .shared
             .partitions()
             .handed_off(topic, partition, offset, epoch);
-        if decision == Store::Next(offset + 1) {
+        if decision == Store::Next(offset + 1) && !self.snapshots() {
             // `store_offset` takes the record's offset and stores offset + 1.
             if let Err(error) = self.consumer.store_offset(topic, partition, offset) {
                 self.shared.metrics.commit_failed(CommitTrigger::Store);
@@ -474,7 +502,8 @@ impl Worker {
 
     /// Shutdown: commit what was handed off, synchronously, then close the
     /// consumer (which leaves the group) off the async workers.
-    async fn finish(self) {
+    async fn finish(mut self) {
+        self.last_checkpoint().await;
         let to_commit = self.shared.partitions().uncommitted();
         let consumer = self.consumer;
         let shared = self.shared.clone();

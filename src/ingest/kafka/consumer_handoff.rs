@@ -43,6 +43,7 @@ impl Worker {
                 let merged = self.without_revoked(merged);
                 if !merged.batch.is_empty() {
                     permit.send(merged.batch);
+                    self.count_batch();
                 }
                 self.merged_handed_off(&merged.parts);
                 return;

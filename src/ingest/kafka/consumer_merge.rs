@@ -128,6 +128,7 @@ impl Worker {
         let Merged { batch, parts } = merged;
         match self.output.try_send(batch) {
             Ok(()) => {
+                self.count_batch();
                 self.merged_handed_off(&parts);
                 Ok(None)
             }

@@ -32,6 +32,8 @@ pub(crate) enum RecordResult {
     Revoked,
     /// A well-formed deployment event of a type we do not handle; skipped.
     Unsupported,
+    /// Already in the restored state (read again after a crash); skipped.
+    Covered,
 }
 
 /// Why a record went to the DLQ.
@@ -78,6 +80,8 @@ pub(crate) enum CommitTrigger {
     Shutdown,
     /// Storing an offset for the next commit.
     Store,
+    /// The commit after a durable snapshot.
+    Snapshot,
 }
 
 /// Why partitions were paused.
@@ -109,11 +113,12 @@ label_value!(RecordResult {
     SkippedDeadLetterTopic => "skipped_dead_letter_topic",
     Revoked => "revoked",
     Unsupported => "unsupported",
+    Covered => "already_in_state",
 });
 label_value!(DlqReason { DecodeError => "decode_error", TooLarge => "record_too_large", UnknownTopic => "unknown_topic" });
 label_value!(RebalanceEvent { Assign => "assign", Revoke => "revoke", Error => "error" });
 label_value!(PauseReason { EventTimeAhead => "event_time_ahead", Backpressure => "backpressure" });
-label_value!(CommitTrigger { Auto => "auto", Revoke => "revoke", Shutdown => "shutdown", Store => "store" });
+label_value!(CommitTrigger { Auto => "auto", Revoke => "revoke", Shutdown => "shutdown", Store => "store", Snapshot => "snapshot" });
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct TopicLabels {

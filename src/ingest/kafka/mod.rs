@@ -46,6 +46,7 @@ pub use config::{
     Config, Encoding, OffsetReset, SaslMechanism, Secret, SecurityConfig, SecurityProtocol,
     Settings, TopicConfig,
 };
+pub use consumer::Checkpointing;
 pub use metrics::Metrics;
 
 use crate::model::{DeployEvent, Incident, SpanBatch};
@@ -119,8 +120,39 @@ pub async fn run_consumer(
     metrics: Metrics,
     shutdown: CancellationToken,
 ) -> Result<(), KafkaError> {
-    consumer::Worker::start(settings, spans, deployments, metrics, shutdown)?
+    consumer::Worker::start(settings, spans, deployments, metrics, shutdown, None)?
         .with_incidents(incidents)
         .run()
         .await
+}
+
+/// [`run_consumer`] with crash-safe snapshots: offsets are committed only
+/// once a snapshot covering them is durable (see [`Checkpointing`]), and
+/// records the restored state already covers are skipped. `spans` must be a
+/// queue only this consumer sends to (the graph stage counts its batches to
+/// place the barriers).
+///
+/// # Errors
+/// As [`run_consumer`].
+pub async fn run_consumer_with_snapshots(
+    settings: Settings,
+    spans: mpsc::Sender<SpanBatch>,
+    deployments: mpsc::Sender<DeployEvent>,
+    incidents: mpsc::Sender<Incident>,
+    metrics: Metrics,
+    shutdown: CancellationToken,
+    checkpointing: Checkpointing,
+) -> Result<(), KafkaError> {
+    let checkpointing = Some(checkpointing);
+    consumer::Worker::start(
+        settings,
+        spans,
+        deployments,
+        metrics,
+        shutdown,
+        checkpointing,
+    )?
+    .with_incidents(incidents)
+    .run()
+    .await
 }

@@ -6,6 +6,12 @@
 //! by the same assignment that fetched it), which offset to store next (in
 //! order, never backwards), and which offsets to commit when partitions are
 //! revoked or the consumer stops. Pure: no I/O, no clock, no librdkafka.
+//!
+//! With snapshots (crash safety) only offsets covered by a durable snapshot
+//! are ever committed ([`Partitions::durable`]), and each partition
+//! remembers how far this process handed it off (its *floor*, also restored
+//! from the snapshot after a restart), so records already in the restored or
+//! kept state are skipped when they are read again.
 
 use std::collections::HashMap;
 
@@ -39,9 +45,62 @@ pub(crate) enum Store {
 pub(crate) struct Partitions {
     owned: HashMap<String, HashMap<i32, Owned>>,
     next_epoch: Epoch,
+    /// Snapshot mode: hand-offs are not committable until made durable.
+    durable_only: bool,
+    /// Next offset already in this process's state, per partition; kept
+    /// across revokes.
+    floors: HashMap<(String, i32), i64>,
 }
 
 impl Partitions {
+    /// Snapshot mode: only offsets passed to [`Partitions::durable`] are
+    /// committed; `restored` are the offsets the restored state covers.
+    pub(crate) fn snapshots(&mut self, restored: impl IntoIterator<Item = (String, i32, i64)>) {
+        self.durable_only = true;
+        for (topic, partition, next) in restored {
+            self.floors.insert((topic, partition), next);
+        }
+    }
+
+    /// True when the record at `offset` is already in this process's state
+    /// (handed off before, or covered by the restored snapshot).
+    pub(crate) fn covered(&self, topic: &str, partition: i32, offset: i64) -> bool {
+        self.floors
+            .get(&(topic.to_owned(), partition))
+            .is_some_and(|floor| offset < *floor)
+    }
+
+    /// Next offsets handed off so far, per owned partition (for a barrier).
+    pub(crate) fn handed_off_offsets(&self) -> Vec<(String, i32, i64)> {
+        let mut out: Vec<_> = self
+            .owned
+            .iter()
+            .flat_map(|(topic, by_partition)| {
+                by_partition
+                    .iter()
+                    .filter_map(|(p, owned)| Some((topic.clone(), *p, owned.stored?)))
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// A snapshot covering offsets up to `next` is durable: returns true when
+    /// the partition is owned and `next` should now be committed.
+    pub(crate) fn durable(&mut self, topic: &str, partition: i32, next: i64) -> bool {
+        let Some(owned) = self
+            .owned
+            .get_mut(topic)
+            .and_then(|p| p.get_mut(&partition))
+        else {
+            return false;
+        };
+        if owned.uncommitted.is_some_and(|pending| pending >= next) {
+            return false;
+        }
+        owned.uncommitted = Some(next);
+        true
+    }
     /// Partitions were assigned to this member.
     pub(crate) fn assign<'a>(&mut self, partitions: impl IntoIterator<Item = (&'a str, i32)>) {
         for (topic, partition) in partitions {
@@ -49,7 +108,7 @@ impl Partitions {
             let owned = Owned {
                 epoch: self.next_epoch,
                 uncommitted: None,
-                stored: None,
+                stored: self.floors.get(&(topic.to_owned(), partition)).copied(),
             };
             self.owned
                 .entry(topic.to_owned())
@@ -111,7 +170,10 @@ impl Partitions {
             return Store::Behind;
         }
         owned.stored = Some(next);
-        owned.uncommitted = Some(next);
+        if !self.durable_only {
+            owned.uncommitted = Some(next);
+        }
+        self.floors.insert((topic.to_owned(), partition), next);
         Store::Next(next)
     }
 
@@ -206,6 +268,36 @@ mod tests {
         parts.assign([("t", 0)]);
         assert_ne!(parts.epoch("t", 0), Some(old));
         assert_eq!(parts.handed_off("t", 0, 3, old), Store::NotOwned);
+    }
+
+    #[test]
+    fn in_snapshot_mode_only_durable_offsets_are_committed_and_state_is_skipped() {
+        let mut parts = Partitions::default();
+        parts.snapshots([("t".to_owned(), 0, 5)]);
+        parts.assign([("t", 0), ("t", 1)]);
+        assert!(parts.covered("t", 0, 4), "restored state covers it");
+        assert!(!parts.covered("t", 0, 5));
+        let epoch = parts.epoch("t", 0).unwrap();
+        assert_eq!(parts.handed_off("t", 0, 5, epoch), Store::Next(6));
+        assert_eq!(parts.handed_off("t", 0, 6, epoch), Store::Next(7));
+        assert!(parts.uncommitted().is_empty(), "nothing durable yet");
+        assert_eq!(parts.handed_off_offsets(), [("t".to_owned(), 0, 7)]);
+        assert!(parts.durable("t", 0, 6));
+        assert!(!parts.durable("t", 0, 6), "already pending");
+        assert!(parts.durable("t", 1, 3));
+        assert_eq!(
+            parts.uncommitted(),
+            [("t".to_owned(), 0, 6), ("t".to_owned(), 1, 3)]
+        );
+        assert!(!parts.durable("u", 0, 3), "not owned");
+        // A revoke commits only what is durable; the floor survives it, so a
+        // reassignment skips what this process already has.
+        let revoked = parts.revoke([("t", 0), ("t", 1)]);
+        assert_eq!(revoked, [("t".to_owned(), 0, 6), ("t".to_owned(), 1, 3)]);
+        parts.assign([("t", 0)]);
+        assert!(parts.covered("t", 0, 6));
+        let epoch = parts.epoch("t", 0).unwrap();
+        assert_eq!(parts.handed_off("t", 0, 6, epoch), Store::Behind);
     }
 
     #[test]

@@ -4,10 +4,12 @@
 //! exactly-once hand-off across a restart and a rebalance, and backpressure
 //! that pauses instead of dropping ([`offsets`]); deployment events on a
 //! `cdevents` topic ([`deployments`]); the whole daemon with Kafka as
-//! its source, stopped and restarted mid-stream ([`daemon`]); and reported
+//! its source, stopped and restarted mid-stream ([`daemon`]), and killed
+//! with `kill -9` again and again mid-stream ([`crash`]); and reported
 //! incidents in, answers and CDEvents out, all on Kafka ([`incidents`]).
 
 mod alignment;
+mod crash;
 mod daemon;
 mod delivery;
 mod deployments;
