@@ -17,3 +17,19 @@ pub mod file;
 pub mod incident;
 pub mod kafka;
 pub mod otlp;
+
+/// Holds `output` until `stop` is cancelled and returns a weak handle for
+/// an HTTP route: the route never keeps its stage's input open, so the
+/// stage sees its input close once the other sources are done, although the
+/// API listener keeps serving. Needs a Tokio runtime (it spawns a small task).
+pub(crate) fn weak_until_stopped<T: Send + 'static>(
+    output: tokio::sync::mpsc::Sender<T>,
+    stop: tokio_util::sync::CancellationToken,
+) -> tokio::sync::mpsc::WeakSender<T> {
+    let weak = output.downgrade();
+    tokio::spawn(async move {
+        stop.cancelled().await;
+        drop(output);
+    });
+    weak
+}

@@ -76,13 +76,9 @@ pub fn router(
     stop: CancellationToken,
 ) -> Router {
     let intake = Intake {
-        output: output.downgrade(),
+        output: crate::ingest::weak_until_stopped(output, stop),
         metrics,
     };
-    tokio::spawn(async move {
-        stop.cancelled().await;
-        drop(output);
-    });
     Router::new()
         .route(PATH, post(receive))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

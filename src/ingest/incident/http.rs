@@ -51,13 +51,9 @@ struct Intake {
 /// of `output` and later posts get 503. Needs a Tokio runtime.
 pub fn router(output: mpsc::Sender<Incident>, metrics: Metrics, stop: CancellationToken) -> Router {
     let intake = Intake {
-        output: output.downgrade(),
+        output: crate::ingest::weak_until_stopped(output, stop),
         metrics,
     };
-    tokio::spawn(async move {
-        stop.cancelled().await;
-        drop(output);
-    });
     Router::new()
         .route(PATH, post(receive))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
