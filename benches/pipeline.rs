@@ -75,6 +75,10 @@ fn pipeline(c: &mut Criterion) {
         ("default_fleet", Topology::default_fleet(), 200.0),
         ("generated_500", Topology::generated(500, 3), 200.0),
     ] {
+        // `PIPELINE_ONLY=default_fleet` skips the other fleets (for profiling).
+        if std::env::var("PIPELINE_ONLY").is_ok_and(|only| only != name) {
+            continue;
+        }
         let (encoded, spans) = batches(topology, rate, 60.0);
         report_on_cpu(name, &settings, &encoded, spans);
         group.throughput(Throughput::Elements(spans));
