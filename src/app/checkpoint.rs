@@ -138,7 +138,7 @@ impl crate::emit::Ledger for AlertLedger {
             Err(_) => return true,
         };
         self.store
-            .record_emitted(&alert.id, &content)
+            .record_emitted(&alert.id, alert.detected_at.nanos(), &content)
             .unwrap_or_else(|error| {
                 tracing::warn!(%error, id = %alert.id, "cannot record an emitted alert; it may be sent again after a crash");
                 true

@@ -228,10 +228,17 @@ fn write_in(txn: &WriteTransaction, batch: &Batch) -> Result<u64, HistoryError> 
         let mut edges = txn.open_table(EDGES).map_err(db_err)?;
         for window in &batch.windows {
             let bytes = codec::encode(window).map_err(encode_err)?;
-            windows
+            let rewritten = windows
                 .insert(window.start.nanos(), bytes.as_slice())
-                .map_err(db_err)?;
+                .map_err(db_err)?
+                .is_some();
             rows += 1;
+            if rewritten {
+                // The same window again (re-processed after a crash, from
+                // before the last snapshot): its row is replaced, and its
+                // requests are already in the edge totals.
+                continue;
+            }
             for (key, stats) in &window.series {
                 let SeriesKey::Edge {
                     environment,

@@ -153,6 +153,29 @@ fn a_batch_round_trips_and_reads_come_back_in_time_order() {
 }
 
 #[test]
+fn a_window_written_again_after_a_crash_replaces_its_row_and_counts_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = HistoryStore::open(dir.path(), &settings()).unwrap();
+    let batch = |start: u64| Batch {
+        watermark: Timestamp::from_secs(start + 30),
+        windows: vec![window(start, 10)],
+        ..Batch::default()
+    };
+    store.write(&batch(1_000_000)).unwrap();
+    store.write(&batch(1_000_030)).unwrap();
+    // A restart from a snapshot taken before 1_000_030 re-processes it.
+    store.write(&batch(1_000_030)).unwrap();
+    let reader = store.reader();
+    let windows = reader
+        .windows(Timestamp::from_secs(0), Timestamp::from_secs(2_000_000))
+        .unwrap();
+    assert_eq!(windows.len(), 2);
+    let edges = reader.edges().unwrap();
+    assert_eq!(edges[0].requests, 20, "each window's requests counted once");
+    assert_eq!(edges[0].last_seen, Timestamp::from_secs(1_000_060));
+}
+
+#[test]
 fn a_release_whose_start_moves_is_stored_once_with_its_latest_state() {
     let dir = tempfile::tempdir().unwrap();
     let store = HistoryStore::open(dir.path(), &settings()).unwrap();

@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 
 /// Name of the database file inside the data directory.
 pub const FILE_NAME: &str = "epicenter.redb";
@@ -15,6 +15,13 @@ pub const FILE_NAME: &str = "epicenter.redb";
 const STATE: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("state");
 /// Alert id → the alert as last emitted (JSON), for idempotent emission.
 const EMITTED: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("emitted_alerts");
+/// (alert time in ns, alert id) of every ledger entry, oldest first, for pruning.
+const EMITTED_AT: TableDefinition<'_, (u64, &str), ()> =
+    TableDefinition::new("emitted_alerts_by_time");
+/// Ledger entries of alerts older than this (event time, before the newest
+/// alert recorded) are dropped: a crash re-derives alerts from the last
+/// snapshot, minutes back, never a week.
+pub const LEDGER_KEEP_NANOS: u64 = 7 * 86_400 * 1_000_000_000;
 
 /// Why the store could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -91,13 +98,20 @@ impl StateStore {
         Ok(())
     }
 
-    /// Records that the alert `id` was emitted with `content`, durably.
-    /// Returns false, writing nothing, when exactly this content was
-    /// recorded for `id` before.
+    /// Records that the alert `id`, detected at `at_nanos` (event time), was
+    /// emitted with `content`, durably. Returns false, writing nothing, when
+    /// exactly this content was recorded for `id` before. Entries more than
+    /// [`LEDGER_KEEP_NANOS`] older than `at_nanos` are pruned in the same
+    /// transaction, so the ledger stays bounded.
     ///
     /// # Errors
     /// On any storage failure.
-    pub fn record_emitted(&self, id: &str, content: &[u8]) -> Result<bool, StoreError> {
+    pub fn record_emitted(
+        &self,
+        id: &str,
+        at_nanos: u64,
+        content: &[u8],
+    ) -> Result<bool, StoreError> {
         let txn = self.db.begin_write().map_err(redb::Error::from)?;
         {
             let mut table = txn.open_table(EMITTED).map_err(redb::Error::from)?;
@@ -111,9 +125,51 @@ impl StateStore {
                 return Ok(false);
             }
             table.insert(id, content).map_err(redb::Error::from)?;
+            let mut by_time = txn.open_table(EMITTED_AT).map_err(redb::Error::from)?;
+            by_time
+                .insert((at_nanos, id), ())
+                .map_err(redb::Error::from)?;
+            let cutoff = at_nanos.saturating_sub(LEDGER_KEEP_NANOS);
+            let mut old = Vec::new();
+            for entry in by_time
+                .range::<(u64, &str)>(..(cutoff, ""))
+                .map_err(redb::Error::from)?
+            {
+                let (key, _) = entry.map_err(redb::Error::from)?;
+                let (at, id) = key.value();
+                old.push((at, id.to_owned()));
+            }
+            for (at, old_id) in &old {
+                by_time
+                    .remove((*at, old_id.as_str()))
+                    .map_err(redb::Error::from)?;
+                // An id re-recorded later keeps its newer time entry; drop
+                // the alert itself only when no newer entry exists.
+                let newer = by_time
+                    .range((*at + 1, "")..)
+                    .map_err(redb::Error::from)?
+                    .filter_map(Result::ok)
+                    .any(|(key, _)| key.value().1 == old_id.as_str());
+                if !newer {
+                    table.remove(old_id.as_str()).map_err(redb::Error::from)?;
+                }
+            }
         }
         txn.commit().map_err(redb::Error::from)?;
         Ok(true)
+    }
+
+    /// Number of alerts in the emitted-alert ledger.
+    ///
+    /// # Errors
+    /// On any storage failure.
+    pub fn emitted_len(&self) -> Result<u64, StoreError> {
+        let txn = self.db.begin_read().map_err(redb::Error::from)?;
+        match txn.open_table(EMITTED) {
+            Ok(table) => Ok(table.len().map_err(redb::Error::from)?),
+            Err(redb::TableError::TableDoesNotExist(_)) => Ok(0),
+            Err(error) => Err(redb::Error::from(error).into()),
+        }
     }
 
     /// Returns the blob under `key`, if any.
@@ -180,13 +236,37 @@ mod tests {
     fn an_alert_is_recorded_once_per_content() {
         let dir = tempfile::tempdir().unwrap();
         let store = StateStore::open(dir.path()).unwrap();
-        assert!(store.record_emitted("a1", b"{v1}").unwrap());
-        assert!(!store.record_emitted("a1", b"{v1}").unwrap());
-        assert!(store.record_emitted("a1", b"{v2}").unwrap(), "an update");
-        assert!(store.record_emitted("a2", b"{v1}").unwrap());
+        assert!(store.record_emitted("a1", 10, b"{v1}").unwrap());
+        assert!(!store.record_emitted("a1", 10, b"{v1}").unwrap());
+        assert!(
+            store.record_emitted("a1", 20, b"{v2}").unwrap(),
+            "an update"
+        );
+        assert!(store.record_emitted("a2", 20, b"{v1}").unwrap());
         drop(store);
         let store = StateStore::open(dir.path()).unwrap();
-        assert!(!store.record_emitted("a1", b"{v2}").unwrap(), "durable");
+        assert!(!store.record_emitted("a1", 20, b"{v2}").unwrap(), "durable");
+    }
+
+    #[test]
+    fn the_ledger_forgets_alerts_a_week_older_than_the_newest() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = StateStore::open(dir.path()).unwrap();
+        let day = 86_400 * 1_000_000_000u64;
+        store.record_emitted("old", day, b"{}").unwrap();
+        store.record_emitted("kept", 2 * day, b"{}").unwrap();
+        // Updated later: its newer entry keeps it.
+        store.record_emitted("updated", day, b"{v1}").unwrap();
+        store.record_emitted("updated", 5 * day, b"{v2}").unwrap();
+        assert_eq!(store.emitted_len().unwrap(), 3);
+        store.record_emitted("new", 8 * day + 1, b"{}").unwrap();
+        assert_eq!(store.emitted_len().unwrap(), 3, "only `old` is dropped");
+        assert!(
+            store.record_emitted("old", 8 * day, b"{}").unwrap(),
+            "forgotten"
+        );
+        assert!(!store.record_emitted("kept", 2 * day, b"{}").unwrap());
+        assert!(!store.record_emitted("updated", 5 * day, b"{v2}").unwrap());
     }
 
     #[test]
