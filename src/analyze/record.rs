@@ -79,6 +79,7 @@ fn received(incident: &Incident) -> IncidentRecord {
             .as_deref()
             .unwrap_or_default()
             .to_owned(),
+        reported_environment: incident.environment.as_deref().map(str::to_owned),
         started_at: incident.started_at,
         title: incident.title.clone(),
         alert_id: None,

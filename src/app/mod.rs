@@ -19,6 +19,7 @@ mod checkpoint;
 pub mod cli;
 pub mod demo;
 pub mod graph_cmd;
+mod incidents;
 pub mod query_cmd;
 pub mod replay;
 pub mod report_cmd;
@@ -285,6 +286,20 @@ pub async fn start(
         checkpoints: sealed_tx,
     };
     let (analyzer, journal) = restore_journal(&store, &settings.analysis);
+    // Answered incidents come back from the history, pending ones from the
+    // journal: `GET /api/v1/incidents` lists both after a restart.
+    if let Some(reader) = &history_reader {
+        match incidents::restore_answers(
+            reader,
+            &published,
+            crate::store::analysis::RECENT_INCIDENTS,
+        ) {
+            Ok(count) => tracing::info!(count, "restored answered incidents from the history"),
+            Err(error) => {
+                tracing::warn!(%error, "cannot restore answered incidents from the history");
+            }
+        }
+    }
     // Incidents pending at the last stop are pending again (API included).
     for incident in analyzer.pending_incidents() {
         published.incident_received(incident);

@@ -256,9 +256,13 @@ pub struct IncidentRecord {
     pub id: String,
     /// The service it is about.
     pub service: String,
-    /// Environment, or empty.
+    /// Environment (the one the answer looked at, once answered), or empty.
     #[serde(default)]
     pub environment: String,
+    /// The environment the reporter named, if any (rows written before this
+    /// field existed read as none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reported_environment: Option<String>,
     /// When it started.
     #[serde(with = "rfc3339")]
     pub started_at: Timestamp,

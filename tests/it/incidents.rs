@@ -198,6 +198,24 @@ async fn incidents_are_answered_emitted_as_cdevents_and_replayed_alike() {
         md.contains("checkout is on fire"),
         "the incident's title:\n{md}"
     );
+    // After a restart the API still lists both answers (from the history).
+    let restarted = epicenter::app::start(
+        settings.clone(),
+        epicenter::telemetry::new_registry(),
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    let api = format!("http://{}", restarted.api_addr);
+    let again = answered(&api, "INC-early").await;
+    assert_eq!(again["answer"], early["answer"], "{again:#}");
+    assert_eq!(again["culprit"], early["culprit"]);
+    assert_eq!(again["incident"], early["incident"]);
+    let again = answered(&api, "PT4KHLK").await;
+    assert_eq!(again["incident"]["source"], "pagerduty");
+    assert_eq!(again["answer"], late["answer"]);
+    restarted.stop();
+    restarted.wait().await.unwrap();
 
     // CDEvents incident.detected, linked to the deployment event.
     let events: Vec<Value> = lines(&cdevents)
