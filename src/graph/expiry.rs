@@ -1,5 +1,7 @@
-//! The expiry queue of the pairing store: `(expire_at, key)` entries popped
-//! in ascending order once the watermark passes them.
+//! The expiry queue of the pairing store: `(expire_at, key, slot)` entries
+//! popped in ascending order once the watermark passes them (a key is held
+//! once at a time, so the slot never decides the order; it only saves the
+//! store a lookup).
 //!
 //! A bucketed queue (a coarse timing wheel) instead of a binary heap: entries
 //! go unsorted into the bucket of their expiry time (`2^BUCKET_SHIFT` ns
@@ -14,13 +16,13 @@ use std::collections::BTreeMap;
 
 use crate::model::Timestamp;
 
-use super::pairing::Key;
+use super::pairing::{Key, Slot};
 
 /// log2 of the bucket width in nanoseconds (2^26 ns ≈ 67 ms).
 const BUCKET_SHIFT: u32 = 26;
 
 /// One queued entry.
-pub(crate) type Entry = (Timestamp, Key);
+pub(crate) type Entry = (Timestamp, Key, Slot);
 
 /// See the module docs.
 #[derive(Debug, Default)]
@@ -40,13 +42,13 @@ fn bucket_of(at: Timestamp) -> u64 {
 }
 
 impl ExpiryQueue {
-    /// Queues `key` to expire at `at`.
-    pub(crate) fn push(&mut self, at: Timestamp, key: Key) {
+    /// Queues `key` (held in `slot`) to expire at `at`.
+    pub(crate) fn push(&mut self, at: Timestamp, key: Key, slot: Slot) {
         let bucket = bucket_of(at);
         match self.ready_bucket {
             Some(ready) if ready == bucket => {
                 // Keep `ready` sorted descending.
-                let entry = (at, key);
+                let entry = (at, key, slot);
                 let index = self.ready.partition_point(|e| *e > entry);
                 self.ready.insert(index, entry);
                 return;
@@ -58,7 +60,7 @@ impl ExpiryQueue {
         self.buckets
             .entry(bucket)
             .or_insert_with(|| spare.pop().unwrap_or_default())
-            .push((at, key));
+            .push((at, key, slot));
     }
 
     /// The earliest entry, without removing it.
@@ -138,14 +140,14 @@ mod tests {
             for op in ops.iter().cloned().chain([Op::Expire(u64::MAX)]) {
                 match op {
                     Op::Push(t, k) => {
-                        queue.push(Timestamp(t), key(k));
-                        heap.push(Reverse((Timestamp(t), key(k))));
+                        queue.push(Timestamp(t), key(k), u32::from(k));
+                        heap.push(Reverse((Timestamp(t), key(k), u32::from(k))));
                     }
                     Op::Expire(w) => {
-                        while queue.peek().is_some_and(|(at, _)| at.0 < w) {
+                        while queue.peek().is_some_and(|(at, _, _)| at.0 < w) {
                             got.push(queue.pop());
                         }
-                        while heap.peek().is_some_and(|Reverse((at, _))| at.0 < w) {
+                        while heap.peek().is_some_and(|Reverse((at, _, _))| at.0 < w) {
                             want.push(heap.pop().map(|Reverse(e)| e));
                         }
                     }
@@ -159,13 +161,13 @@ mod tests {
     fn an_entry_earlier_than_the_ready_bucket_comes_first() {
         let mut queue = ExpiryQueue::default();
         let late = Timestamp(5 << BUCKET_SHIFT);
-        queue.push(late, key(1));
-        assert_eq!(queue.peek(), Some((late, key(1))));
-        queue.push(Timestamp(3), key(2));
-        queue.push(late, key(0));
-        assert_eq!(queue.pop(), Some((Timestamp(3), key(2))));
-        assert_eq!(queue.pop(), Some((late, key(0))));
-        assert_eq!(queue.pop(), Some((late, key(1))));
+        queue.push(late, key(1), 1);
+        assert_eq!(queue.peek(), Some((late, key(1), 1)));
+        queue.push(Timestamp(3), key(2), 2);
+        queue.push(late, key(0), 0);
+        assert_eq!(queue.pop(), Some((Timestamp(3), key(2), 2)));
+        assert_eq!(queue.pop(), Some((late, key(0), 0)));
+        assert_eq!(queue.pop(), Some((late, key(1), 1)));
         assert_eq!(queue.pop(), None);
     }
 }

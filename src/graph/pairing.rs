@@ -19,9 +19,12 @@
 //!
 //! Never does: decide what an expired half becomes, count metrics, log.
 
+use std::hash::BuildHasher as _;
 use std::sync::Arc;
 
 use foldhash::HashMap;
+use foldhash::fast::RandomState;
+use hashbrown::HashTable;
 
 use crate::model::{ResourceInfo, SpanId, SpanKind, Timestamp, TraceId};
 
@@ -107,31 +110,75 @@ impl Half {
     }
 }
 
-/// Server-side halves waiting for one key.
+/// Server-side halves waiting for one key, by slot (a slot registered as a
+/// waiter is always live: expiry forgets it before the slot is reused).
 #[derive(Clone, Debug)]
 pub(crate) enum Waiters {
-    One(Key),
-    Many(Vec<Key>),
+    One(Slot),
+    Many(Vec<Slot>),
 }
 
 impl Waiters {
-    pub(crate) fn as_slice(&self) -> &[Key] {
+    pub(crate) fn as_slice(&self) -> &[Slot] {
         match self {
-            Self::One(key) => std::slice::from_ref(key),
-            Self::Many(keys) => keys,
+            Self::One(slot) => std::slice::from_ref(slot),
+            Self::Many(slots) => slots,
+        }
+    }
+
+    fn add(waiters: &mut HashMap<Key, Waiters>, target: Key, slot: Slot) {
+        match waiters.get_mut(&target) {
+            None => {
+                waiters.insert(target, Waiters::One(slot));
+            }
+            Some(Waiters::One(first)) => {
+                let first = *first;
+                waiters.insert(target, Waiters::Many(vec![first, slot]));
+            }
+            Some(Waiters::Many(slots)) => slots.push(slot),
         }
     }
 }
 
+/// The index of a held half in the store's slab.
+pub(crate) type Slot = u32;
+
+/// A slab entry: a half and its key. A freed entry keeps its old half until
+/// the slot is reused (dropping it then, while the memory is being written
+/// anyway, instead of touching it at expiry).
+#[derive(Debug)]
+struct Held {
+    key: Key,
+    half: Option<Half>,
+}
+
+/// [`PairingStore::flags`] bits.
+const PAIRED: u8 = 1;
+/// The half may be registered as a waiter (it must be forgotten at expiry).
+const WAITS: u8 = 2;
+
 /// The store. See the module docs.
+///
+/// Layout, for the cache: the hash table holds only 4-byte slot numbers
+/// (its probes stay in a small, hot memory block); the halves live in a
+/// slab; a dense byte per slot says whether a half paired and whether it
+/// registered waiters, so expiring a paired half touches neither the half
+/// nor the waiters.
 #[derive(Debug)]
 pub(crate) struct PairingStore {
-    /// Every held half, by its own key.
-    halves: HashMap<Key, Half>,
+    /// Every held half's slot, hashed by its key.
+    index: HashTable<Slot>,
+    hasher: RandomState,
+    /// The halves, by slot.
+    slab: Vec<Held>,
+    /// [`PAIRED`] and [`WAITS`] bits, by slot.
+    flags: Vec<u8>,
+    /// Free slots, most recently freed last.
+    free: Vec<Slot>,
     /// Target key → server-side halves that wait for it.
     waiters: HashMap<Key, Waiters>,
-    /// `(expire_at, key)`, earliest first: expiry pops instead of scanning,
-    /// and ties break on the key so the order never depends on arrival.
+    /// `(expire_at, key, slot)`, earliest first: expiry pops instead of
+    /// scanning, and ties break on the key so the order never depends on arrival.
     expiry: ExpiryQueue,
     /// Halves not yet paired (what peers call "pending").
     unpaired: usize,
@@ -143,7 +190,11 @@ impl PairingStore {
     /// An empty store.
     pub(crate) fn new(ttl_ns: u64, max: usize) -> Self {
         Self {
-            halves: HashMap::default(),
+            index: HashTable::new(),
+            hasher: RandomState::default(),
+            slab: Vec::new(),
+            flags: Vec::new(),
+            free: Vec::new(),
             waiters: HashMap::default(),
             expiry: ExpiryQueue::default(),
             unpaired: 0,
@@ -154,7 +205,7 @@ impl PairingStore {
 
     /// Halves held (paired or not).
     pub(crate) fn len(&self) -> usize {
-        self.halves.len()
+        self.index.len()
     }
 
     /// Halves still waiting for a counterpart.
@@ -162,16 +213,37 @@ impl PairingStore {
         self.unpaired
     }
 
-    pub(crate) fn get(&self, key: &Key) -> Option<&Half> {
-        self.halves.get(key)
+    /// The slot of the half held under `key`.
+    pub(crate) fn find(&self, key: &Key) -> Option<Slot> {
+        let slab = &self.slab;
+        self.index
+            .find(self.hasher.hash_one(key), |&slot| {
+                slab[slot as usize].key == *key
+            })
+            .copied()
     }
 
-    /// Marks a held half as paired.
-    pub(crate) fn mark_paired(&mut self, key: &Key) {
-        if let Some(half) = self.halves.get_mut(key)
-            && !half.paired
-        {
-            half.paired = true;
+    /// The half held in a live `slot` (from [`Self::find`] or [`Self::take_waiters`]).
+    pub(crate) fn half(&self, slot: Slot) -> &Half {
+        match &self.slab[slot as usize].half {
+            Some(half) => half,
+            None => unreachable!("a live slot holds a half"),
+        }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn get(&self, key: &Key) -> Option<&Half> {
+        self.find(key).map(|slot| self.half(slot))
+    }
+
+    /// Marks the half in a live `slot` as paired.
+    pub(crate) fn mark_paired(&mut self, slot: Slot) {
+        let flags = &mut self.flags[slot as usize];
+        if *flags & PAIRED == 0 {
+            *flags |= PAIRED;
+            if let Some(half) = &mut self.slab[slot as usize].half {
+                half.paired = true;
+            }
             self.unpaired -= 1;
         }
     }
@@ -179,70 +251,103 @@ impl PairingStore {
     /// Holds `half` under `key` and registers it as a waiter for `wait_for`.
     /// Returns `false` (and holds nothing) when the store is full.
     pub(crate) fn insert(&mut self, key: Key, half: Half, wait_for: &[Key]) -> bool {
-        if self.halves.len() >= self.max {
+        if self.index.len() >= self.max {
             return false;
         }
+        let slot = self.hold(key, half);
         for target in wait_for {
-            match self.waiters.get_mut(target) {
-                None => {
-                    self.waiters.insert(*target, Waiters::One(key));
-                }
-                Some(Waiters::One(first)) => {
-                    let first = *first;
-                    self.waiters
-                        .insert(*target, Waiters::Many(vec![first, key]));
-                }
-                Some(Waiters::Many(keys)) => keys.push(key),
-            }
+            Waiters::add(&mut self.waiters, *target, slot);
         }
-        self.expiry.push(half.expire_at(self.ttl_ns), key);
-        if !half.paired {
-            self.unpaired += 1;
+        if !wait_for.is_empty() {
+            self.flags[slot as usize] |= WAITS;
         }
-        self.halves.insert(key, half);
         true
+    }
+
+    /// Puts a half in a slot, the index and the expiry queue.
+    fn hold(&mut self, key: Key, half: Half) -> Slot {
+        let at = half.expire_at(self.ttl_ns);
+        let flags = if half.paired {
+            PAIRED
+        } else {
+            self.unpaired += 1;
+            0
+        };
+        let held = Held {
+            key,
+            half: Some(half),
+        };
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                self.slab[slot as usize] = held;
+                self.flags[slot as usize] = flags;
+                slot
+            }
+            None => {
+                self.slab.push(held);
+                self.flags.push(flags);
+                (self.slab.len() - 1) as Slot
+            }
+        };
+        self.expiry.push(at, key, slot);
+        let (slab, hasher) = (&self.slab, &self.hasher);
+        self.index.insert_unique(hasher.hash_one(key), slot, |&s| {
+            hasher.hash_one(slab[s as usize].key)
+        });
+        slot
     }
 
     /// Removes and returns the halves waiting for `target`.
     pub(crate) fn take_waiters(&mut self, target: &Key) -> Option<Waiters> {
-        self.waiters.remove(target)
-    }
-
-    /// Removes the earliest half that expired at `watermark`
-    /// (`watermark > end + ttl`), or any half when `watermark` is `None`.
-    pub(crate) fn pop_expired(&mut self, watermark: Option<Timestamp>) -> Option<(Key, Half)> {
-        let (expire_at, key) = self.expiry.peek()?;
-        if watermark.is_some_and(|w| w <= expire_at) {
-            return None;
-        }
-        self.expiry.pop();
-        let half = self.halves.remove(&key)?;
-        if !half.paired {
-            self.unpaired -= 1;
-        }
-        for target in half.targets.as_slice() {
-            self.forget_waiter(target, &key);
-        }
-        Some((key, half))
-    }
-
-    fn forget_waiter(&mut self, target: &Key, waiter: &Key) {
-        let empty = match self.waiters.get_mut(target) {
-            Some(Waiters::One(key)) => key == waiter,
-            Some(Waiters::Many(keys)) => {
-                keys.retain(|k| k != waiter);
-                keys.is_empty()
+        let waiters = self.waiters.remove(target)?;
+        for &slot in waiters.as_slice() {
+            // Waiting for one key only: no registration is left to forget.
+            if self.half(slot).targets.as_slice().len() <= 1 {
+                self.flags[slot as usize] &= !WAITS;
             }
-            None => false,
-        };
-        if empty {
-            self.waiters.remove(target);
+        }
+        Some(waiters)
+    }
+
+    /// Removes the earliest *unpaired* half that expired at `watermark`
+    /// (`watermark > end + ttl`), or any unpaired half when `watermark` is
+    /// `None`. Paired halves expiring before it are removed silently (they
+    /// only served de-duplication and fan-out).
+    pub(crate) fn pop_expired(&mut self, watermark: Option<Timestamp>) -> Option<(Key, Half)> {
+        loop {
+            let (expire_at, key, slot) = self.expiry.peek()?;
+            if watermark.is_some_and(|w| w <= expire_at) {
+                return None;
+            }
+            self.expiry.pop();
+            let removed = self
+                .index
+                .find_entry(self.hasher.hash_one(key), |&s| s == slot)
+                .map(|entry| entry.remove());
+            debug_assert!(removed.is_ok(), "a queued half is held");
+            self.free.push(slot);
+            let flags = self.flags[slot as usize];
+            if flags & WAITS != 0
+                && let Some(half) = &self.slab[slot as usize].half
+            {
+                for target in half.targets.as_slice() {
+                    forget_waiter(&mut self.waiters, target, slot);
+                }
+            }
+            if flags & PAIRED == 0 {
+                self.unpaired -= 1;
+                return self.slab[slot as usize].half.take().map(|half| (key, half));
+            }
         }
     }
 
     /// Every held half in expiry order, for state export.
     pub(crate) fn iter_in_expiry_order(&self) -> Vec<(&Key, &Half)> {
-        let mut all: Vec<(&Key, &Half)> = self.halves.iter().collect();
+        let mut all: Vec<(&Key, &Half)> = self
+            .index
+            .iter()
+            .map(|&slot| (&self.slab[slot as usize].key, self.half(slot)))
+            .collect();
         all.sort_by_key(|(key, half)| (half.end, **key));
         all
     }
@@ -252,42 +357,45 @@ impl PairingStore {
     /// Call after every half has been restored with [`Self::restore_half`].
     pub(crate) fn rebuild_waiters(&mut self) {
         let mut registrations = Vec::new();
-        for (key, half) in &self.halves {
-            for target in half.targets.as_slice() {
-                if !self.halves.contains_key(target) {
-                    registrations.push((*target, *key));
+        for &slot in &self.index {
+            let entry = &self.slab[slot as usize];
+            for target in self.half(slot).targets.as_slice() {
+                if self.find(target).is_none() {
+                    registrations.push((*target, entry.key, slot));
                 }
             }
         }
         registrations.sort_unstable();
-        for (target, key) in registrations {
-            match self.waiters.get_mut(&target) {
-                None => {
-                    self.waiters.insert(target, Waiters::One(key));
-                }
-                Some(Waiters::One(first)) => {
-                    let first = *first;
-                    self.waiters.insert(target, Waiters::Many(vec![first, key]));
-                }
-                Some(Waiters::Many(keys)) => keys.push(key),
-            }
+        for (target, _, slot) in registrations {
+            Waiters::add(&mut self.waiters, target, slot);
+            self.flags[slot as usize] |= WAITS;
         }
     }
 
     /// Holds a restored half without registering waiters (see [`Self::rebuild_waiters`]).
     /// Ignores the capacity: restored state was within it when exported.
     pub(crate) fn restore_half(&mut self, key: Key, half: Half) {
-        self.expiry.push(half.expire_at(self.ttl_ns), key);
-        if !half.paired {
-            self.unpaired += 1;
-        }
-        self.halves.insert(key, half);
+        self.hold(key, half);
     }
 
     /// Number of keys with registered waiters (for tests).
     #[cfg(test)]
     pub(crate) fn waiter_keys(&self) -> usize {
         self.waiters.len()
+    }
+}
+
+fn forget_waiter(waiters: &mut HashMap<Key, Waiters>, target: &Key, waiter: Slot) {
+    let empty = match waiters.get_mut(target) {
+        Some(Waiters::One(slot)) => *slot == waiter,
+        Some(Waiters::Many(slots)) => {
+            slots.retain(|s| *s != waiter);
+            slots.is_empty()
+        }
+        None => false,
+    };
+    if empty {
+        waiters.remove(target);
     }
 }
 
@@ -371,7 +479,8 @@ mod tests {
         );
         assert_eq!(store.waiter_keys(), 1);
         store.pop_expired(Some(Timestamp(16)));
-        assert_eq!(store.take_waiters(&target).unwrap().as_slice(), &[key(2)]);
+        let slot = store.find(&key(2)).unwrap();
+        assert_eq!(store.take_waiters(&target).unwrap().as_slice(), &[slot]);
         store.insert(
             key(3),
             half(SpanKind::Server, 6, Targets::One(target)),
@@ -387,12 +496,28 @@ mod tests {
         let mut store = PairingStore::new(10, 8);
         store.insert(key(1), half(SpanKind::Client, 5, Targets::None), &[]);
         assert_eq!(store.unpaired(), 1);
-        store.mark_paired(&key(1));
-        store.mark_paired(&key(1));
+        let slot = store.find(&key(1)).unwrap();
+        store.mark_paired(slot);
+        store.mark_paired(slot);
         assert_eq!(store.unpaired(), 0);
-        let (_, expired) = store.pop_expired(None).unwrap();
-        assert!(expired.paired);
-        assert_eq!(store.unpaired(), 0);
+        assert!(store.get(&key(1)).unwrap().paired);
+        store.insert(key(2), half(SpanKind::Client, 6, Targets::None), &[]);
+        // The paired half expires silently; the unpaired one is returned.
+        assert_eq!(store.pop_expired(None).unwrap().0, key(2));
+        assert_eq!((store.len(), store.unpaired()), (0, 0));
+    }
+
+    #[test]
+    fn slots_are_reused_and_old_keys_are_gone() {
+        let mut store = PairingStore::new(10, 2);
+        store.insert(key(1), half(SpanKind::Client, 5, Targets::None), &[]);
+        let slot = store.find(&key(1)).unwrap();
+        assert_eq!(store.pop_expired(None).unwrap().0, key(1));
+        assert!(store.get(&key(1)).is_none());
+        store.insert(key(2), half(SpanKind::Server, 5, Targets::None), &[]);
+        assert_eq!(store.find(&key(2)), Some(slot));
+        assert!(store.get(&key(1)).is_none());
+        assert_eq!(store.half(slot).kind, SpanKind::Server);
     }
 }
 
@@ -401,11 +526,13 @@ mod memory {
     use super::*;
 
     #[test]
-    fn a_held_half_costs_about_150_bytes() {
-        // Map entry (key + half) + expiry heap entry; the 500 000 default
-        // `max_pending_spans` therefore bounds the store to ~75 MB (plus hash-map slack).
-        let entry = size_of::<Key>() + size_of::<Half>() + size_of::<super::super::expiry::Entry>();
+    fn a_held_half_costs_about_170_bytes() {
+        // Slab entry (key + half) + flag byte + index slot + expiry queue
+        // entry; the 500 000 default `max_pending_spans` therefore bounds the
+        // store to ~85 MB (plus hash-table slack).
+        let entry =
+            size_of::<Held>() + 1 + size_of::<Slot>() + size_of::<super::super::expiry::Entry>();
         eprintln!("held half: {entry} bytes");
-        assert!(entry <= 160, "{entry} bytes");
+        assert!(entry <= 176, "{entry} bytes");
     }
 }

@@ -60,20 +60,18 @@ impl Graph {
     ) {
         let key = key_of(&span.trace_id, &span.span_id);
         let client_side = matches!(span.kind, SpanKind::Client | SpanKind::Producer);
+        let held = self.store.find(&key);
         if !client_side {
             // Server-side RED does not need a partner; count it before pairing.
-            if self
-                .store
-                .get(&key)
-                .is_some_and(|held| !held.is_client_side())
-            {
+            if held.is_some_and(|slot| !self.store.half(slot).is_client_side()) {
                 out.duplicates += 1;
                 return;
             }
             self.record_service(span, resource, out);
         }
         let this = Side::of_span(span, resource);
-        if let Some(held) = self.store.get(&key) {
+        if let Some(slot) = held {
+            let held = self.store.half(slot);
             if held.is_client_side() == client_side {
                 out.duplicates += 1;
                 return;
@@ -90,7 +88,7 @@ impl Graph {
             };
             if self.within_ttl(client.end, server.end) {
                 self.pair(client, server, span.trace_id, out);
-                self.store.mark_paired(&key);
+                self.store.mark_paired(slot);
             }
             return;
         }
@@ -110,10 +108,8 @@ impl Graph {
     ) {
         let mut paired = false;
         if let Some(waiters) = self.store.take_waiters(&key) {
-            for waiter in waiters.as_slice() {
-                let Some(server) = self.store.get(waiter) else {
-                    continue;
-                };
+            for &waiter in waiters.as_slice() {
+                let server = self.store.half(waiter);
                 if server.is_client_side() || !self.within_ttl(this.end, server.end) {
                     continue;
                 }
@@ -158,13 +154,17 @@ impl Graph {
         let mut paired = false;
         let mut wait_for: Vec<Key> = Vec::new();
         for target in targets.as_slice() {
-            match self.store.get(target) {
-                Some(client) if client.is_client_side() => {
+            match self
+                .store
+                .find(target)
+                .map(|slot| (slot, self.store.half(slot)))
+            {
+                Some((slot, client)) if client.is_client_side() => {
                     if self.within_ttl(client.end, this.end) {
                         let client_resource = client.resource.clone();
                         let client = Side::of_half(client, &client_resource);
                         self.pair(&client, &this, trace_of(target), out);
-                        self.store.mark_paired(target);
+                        self.store.mark_paired(slot);
                         paired = true;
                     }
                 }
