@@ -90,7 +90,10 @@ impl Hash for dyn EdgeKeyView + '_ {
 
 impl PartialEq for dyn EdgeKeyView + '_ {
     fn eq(&self, other: &Self) -> bool {
-        self.parts() == other.parts()
+        // Node names are shared allocations: compare pointers before bytes.
+        let same = |a: &str, b: &str| std::ptr::eq(a, b) || a == b;
+        let (a, b) = (self.parts(), other.parts());
+        a.2 == b.2 && same(a.0, b.0) && same(a.1, b.1)
     }
 }
 

@@ -122,17 +122,17 @@ impl Graph {
                 }
                 Resolved::Unresolved => {
                     let info = &batch.resources[span.resource as usize];
-                    if self
-                        .nodes
-                        .ensure(&info.service, NodeKind::Service, span.end)
-                        .is_none()
-                    {
+                    let Some(service) =
+                        self.nodes
+                            .ensure(&info.service, NodeKind::Service, span.end)
+                    else {
                         *slot = Resolved::Rejected;
                         out.node_limit += 1;
                         continue;
-                    }
+                    };
                     *slot = Resolved::Ok {
-                        info: Arc::new(info.clone()),
+                        // Shared across batches, so later lookups compare pointers.
+                        info: Arc::new(self.windows.share_resource(info, service)),
                         first: span.end,
                         last: span.end,
                     };

@@ -330,8 +330,21 @@ impl Hash for dyn KeyView + '_ {
 
 impl PartialEq for dyn KeyView + '_ {
     fn eq(&self, other: &Self) -> bool {
-        self.parts() == other.parts()
+        let (a, b) = (self.parts(), other.parts());
+        same(a.0, b.0)
+            && same(a.1, b.1)
+            && match (a.2, b.2) {
+                (Some(x), Some(y)) => same(x, y),
+                (x, y) => x.is_none() && y.is_none(),
+            }
     }
+}
+
+/// String equality that skips the byte comparison when both are the same
+/// allocation (the usual case: the engine shares resource strings).
+#[inline]
+pub(crate) fn same(a: &str, b: &str) -> bool {
+    std::ptr::eq(a, b) || a == b
 }
 
 impl Eq for dyn KeyView + '_ {}
@@ -407,14 +420,15 @@ impl Window {
         rows
     }
 
-    /// Every aggregate, for recycling their sketch blocks.
-    pub(crate) fn into_aggs(self) -> impl Iterator<Item = SeriesAgg> {
-        let services = self.services.into_values().flat_map(|group| {
+    /// Every aggregate, for recycling their sketch blocks; the window is
+    /// left empty with its maps' capacity.
+    pub(crate) fn drain_aggs(&mut self) -> impl Iterator<Item = SeriesAgg> + '_ {
+        let services = self.services.drain().flat_map(|(_, group)| {
             std::iter::once(group.total)
                 .chain(group.versions.into_aggs())
                 .chain(group.operations.into_values())
         });
-        let edges = self.edges.into_values().flat_map(|group| {
+        let edges = self.edges.drain().flat_map(|(_, group)| {
             std::iter::once(group.shared)
                 .chain(group.by_type.into_aggs())
                 .chain(group.by_client_version.into_aggs())

@@ -8,6 +8,11 @@
 //! emitted key to one shared allocation, and forgets strings nobody else
 //! holds any more, so it never outgrows what is alive downstream.
 //!
+//! The engine also passes each batch resource's strings through it (see
+//! [`super::Windows::share_resource`]): the same names then have the same
+//! allocation in every batch, so map lookups downstream usually settle
+//! equality by comparing pointers.
+//!
 //! Never does: change a key's value (only which allocation holds it).
 
 use std::sync::Arc;
@@ -28,7 +33,7 @@ pub(crate) struct Interner {
 
 impl Interner {
     /// The shared allocation equal to `s` (`s` itself when it is new).
-    fn get(&mut self, s: &mut Arc<str>) {
+    pub(crate) fn get(&mut self, s: &mut Arc<str>) {
         match self.set.get(&**s) {
             Some(shared) => {
                 if !Arc::ptr_eq(shared, s) {

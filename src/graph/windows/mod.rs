@@ -19,7 +19,7 @@ mod intern;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::model::{ConnectionType, SeriesKey, SeriesStats, Timestamp, WindowStats};
+use crate::model::{ConnectionType, ResourceInfo, SeriesKey, SeriesStats, Timestamp, WindowStats};
 
 use super::sketch::Block;
 
@@ -30,6 +30,8 @@ use intern::Interner;
 pub const MAX_EMPTY_WINDOWS: u64 = 360;
 /// Recycled sketch block vectors kept between windows.
 const POOL_LIMIT: usize = 4096;
+/// Emptied windows kept (with their maps' capacity) for the next ones.
+const SPARE_LIMIT: usize = 4;
 
 /// A server-side span: one Service, one Operation and one ServiceVersion sample.
 #[derive(Clone, Copy, Debug)]
@@ -69,7 +71,10 @@ pub(crate) struct Windows {
     /// Empty windows emitted since the last window with data.
     pub(crate) empties: u64,
     pool: Vec<Vec<Block>>,
-    /// Shared strings for emitted keys (see [`intern`]).
+    /// Closed windows emptied for reuse: their maps keep their capacity, so
+    /// a new window does not grow (rehash, page-fault) them again.
+    spare: Vec<Window>,
+    /// Shared strings for emitted keys and batch resources (see [`intern`]).
     interner: Interner,
 }
 
@@ -80,16 +85,21 @@ pub(crate) struct Closed {
     pub(crate) skipped: u64,
 }
 
-/// The open window `index`, or `None` when it already closed.
-fn open_window(
-    open: &mut BTreeMap<u64, Window>,
+/// The open window `index` (a spare one when new), or `None` when it
+/// already closed.
+fn open_window<'a>(
+    open: &'a mut BTreeMap<u64, Window>,
+    spare: &mut Vec<Window>,
     next: Option<u64>,
     index: u64,
-) -> Option<&mut Window> {
+) -> Option<&'a mut Window> {
     if next.is_some_and(|next| index < next) {
         return None;
     }
-    Some(open.entry(index).or_default())
+    Some(
+        open.entry(index)
+            .or_insert_with(|| spare.pop().unwrap_or_default()),
+    )
 }
 
 impl Windows {
@@ -102,14 +112,48 @@ impl Windows {
             next: None,
             empties: 0,
             pool: Vec::new(),
+            spare: Vec::new(),
             interner: Interner::default(),
         }
+    }
+
+    /// A copy of a batch resource whose strings are the shared allocations
+    /// (`service` is the node's own name), so that the same names have the
+    /// same pointers in every batch. Values are unchanged.
+    pub(crate) fn share_resource(
+        &mut self,
+        info: &ResourceInfo,
+        service: Arc<str>,
+    ) -> ResourceInfo {
+        let mut shared = ResourceInfo {
+            service,
+            namespace: info.namespace.clone(),
+            version: info.version.clone(),
+            environment: info.environment.clone(),
+            instance: info.instance.clone(),
+        };
+        for s in [
+            &mut shared.version,
+            &mut shared.environment,
+            &mut shared.instance,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            self.interner.get(s);
+        }
+        shared
     }
 
     /// Records a server-side span. `false` when its window already closed.
     pub(crate) fn record_service(&mut self, at: Timestamp, s: ServiceSample<'_>) -> bool {
         let max = self.max_instances;
-        let Some(window) = open_window(&mut self.open, self.next, at.0 / self.width_ns) else {
+        let Some(window) = open_window(
+            &mut self.open,
+            &mut self.spare,
+            self.next,
+            at.0 / self.width_ns,
+        ) else {
             return false;
         };
         let pool = &mut self.pool;
@@ -133,7 +177,12 @@ impl Windows {
     /// Records a request over an edge. `false` when its window already closed.
     pub(crate) fn record_edge(&mut self, at: Timestamp, e: EdgeSample<'_>) -> bool {
         let max = self.max_instances;
-        let Some(window) = open_window(&mut self.open, self.next, at.0 / self.width_ns) else {
+        let Some(window) = open_window(
+            &mut self.open,
+            &mut self.spare,
+            self.next,
+            at.0 / self.width_ns,
+        ) else {
             return false;
         };
         let pool = &mut self.pool;
@@ -183,7 +232,7 @@ impl Windows {
 
     /// The separate aggregate of one series, detached from any sharing.
     fn slot_of(&mut self, index: u64, key: SeriesKey) -> Option<&mut SeriesAgg> {
-        let window = open_window(&mut self.open, self.next, index)?;
+        let window = open_window(&mut self.open, &mut self.spare, self.next, index)?;
         let pool = &mut self.pool;
         let agg = match key {
             SeriesKey::Service {
@@ -337,13 +386,17 @@ impl Windows {
         }
     }
 
-    /// Keeps the sketch allocations of a closed window for the next ones.
-    fn recycle(&mut self, window: Window) {
-        for mut agg in window.into_aggs() {
-            if self.pool.len() >= POOL_LIMIT {
-                break;
+    /// Keeps the sketch allocations and the emptied maps of a closed window
+    /// for the next ones.
+    fn recycle(&mut self, mut window: Window) {
+        for mut agg in window.drain_aggs() {
+            if self.pool.len() < POOL_LIMIT {
+                self.pool.push(agg.latency.take_blocks());
             }
-            self.pool.push(agg.latency.take_blocks());
+        }
+        let grown = window.services.capacity() > 0 || window.edges.capacity() > 0;
+        if grown && self.spare.len() < SPARE_LIMIT {
+            self.spare.push(window);
         }
     }
 }
