@@ -4,7 +4,7 @@
 //!
 //! Indexes only the series kinds attribution reads (service, service
 //! version, edge, edge by caller version) for `retention` of event time. A
-//! window is held as the closed window itself (an `Arc`, shared with the
+//! window is held as the kept window (see `kept`: an `Arc`, shared with the
 //! daemon's journal, so 40 minutes of windows are in memory once) plus a
 //! 4-byte index per row read and 8 bytes per service.
 //!
@@ -14,38 +14,40 @@ use std::cmp::Ordering;
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use crate::model::{
-    ConnectionType, LatencySummary, SeriesKey, SeriesStats, Timestamp, WindowStats,
-};
+use super::kept::KeptWindow;
+use crate::model::{ConnectionType, LatencySummary, SeriesKey, SeriesStats, Timestamp};
 
 /// What one window holds for one service: views into the window's rows, in
 /// the window's row order.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Slice<'a> {
-    rows: &'a [(SeriesKey, SeriesStats)],
+    rows: &'a KeptWindow,
     /// Indices into `rows`, by kind (service, versions, edges, edges by
     /// version), each kind in row order.
     index: &'a [u32],
 }
 
 impl<'a> Slice<'a> {
-    fn each(&self) -> impl Iterator<Item = &'a (SeriesKey, SeriesStats)> + 'a {
+    fn each(&self) -> impl Iterator<Item = (&'a SeriesKey, usize)> + 'a {
         let rows = self.rows;
-        self.index.iter().map(move |i| &rows[*i as usize])
+        self.index
+            .iter()
+            .map(move |i| (rows.key(*i as usize), *i as usize))
     }
 
     /// The service's own server-side stats.
-    pub(crate) fn service(&self) -> Option<&'a SeriesStats> {
+    pub(crate) fn service(&self) -> Option<SeriesStats> {
         self.each()
             .filter(|(key, _)| matches!(key, SeriesKey::Service { .. }))
             .last()
-            .map(|(_, stats)| stats)
+            .map(|(_, i)| self.rows.stats(i))
     }
 
     /// Server-side stats per version.
-    pub(crate) fn versions(&self) -> impl Iterator<Item = (&'a Arc<str>, &'a SeriesStats)> + 'a {
-        self.each().filter_map(|(key, stats)| match key {
-            SeriesKey::ServiceVersion { version, .. } => Some((version, stats)),
+    pub(crate) fn versions(&self) -> impl Iterator<Item = (&'a Arc<str>, SeriesStats)> + 'a {
+        let rows = self.rows;
+        self.each().filter_map(move |(key, i)| match key {
+            SeriesKey::ServiceVersion { version, .. } => Some((version, rows.stats(i))),
             _ => None,
         })
     }
@@ -53,13 +55,14 @@ impl<'a> Slice<'a> {
     /// Outgoing edges: (server, connection type, stats).
     pub(crate) fn edges(
         &self,
-    ) -> impl Iterator<Item = (&'a Arc<str>, ConnectionType, &'a SeriesStats)> + 'a {
-        self.each().filter_map(|(key, stats)| match key {
+    ) -> impl Iterator<Item = (&'a Arc<str>, ConnectionType, SeriesStats)> + 'a {
+        let rows = self.rows;
+        self.each().filter_map(move |(key, i)| match key {
             SeriesKey::Edge {
                 server,
                 connection_type,
                 ..
-            } => Some((server, *connection_type, stats)),
+            } => Some((server, *connection_type, rows.stats(i))),
             _ => None,
         })
     }
@@ -67,13 +70,14 @@ impl<'a> Slice<'a> {
     /// Outgoing edges by the caller's version: (server, caller version, stats).
     pub(crate) fn edges_by_version(
         &self,
-    ) -> impl Iterator<Item = (&'a Arc<str>, &'a Arc<str>, &'a SeriesStats)> + 'a {
-        self.each().filter_map(|(key, stats)| match key {
+    ) -> impl Iterator<Item = (&'a Arc<str>, &'a Arc<str>, SeriesStats)> + 'a {
+        let rows = self.rows;
+        self.each().filter_map(move |(key, i)| match key {
             SeriesKey::EdgeByClientVersion {
                 server,
                 client_version,
                 ..
-            } => Some((server, client_version, stats)),
+            } => Some((server, client_version, rows.stats(i))),
             _ => None,
         })
     }
@@ -136,7 +140,7 @@ fn scope_of(key: &SeriesKey) -> Option<(&str, &str, u8)> {
 pub(crate) struct Window {
     pub(crate) start: Timestamp,
     pub(crate) end: Timestamp,
-    stats: Arc<WindowStats>,
+    stats: Arc<KeptWindow>,
     /// Indices of the indexed rows, sorted by (scope, kind, row).
     index: Box<[u32]>,
     /// `(first, end)` into `index` per scope, sorted by scope.
@@ -144,9 +148,9 @@ pub(crate) struct Window {
 }
 
 impl Window {
-    fn new(stats: Arc<WindowStats>) -> Self {
-        let rows = &stats.series;
-        let scope = |i: u32| scope_of(&rows[i as usize].0);
+    fn new(stats: Arc<KeptWindow>) -> Self {
+        let rows = &*stats;
+        let scope = |i: u32| scope_of(rows.key(i as usize));
         let mut index: Vec<u32> = (0..rows.len() as u32)
             .filter(|i| scope(*i).is_some())
             .collect();
@@ -180,21 +184,21 @@ impl Window {
 
     /// Every `(environment, service)` with its slice, sorted.
     pub(crate) fn slices(&self) -> impl Iterator<Item = ((&Arc<str>, &Arc<str>), Slice<'_>)> {
-        let rows = &self.stats.series;
+        let rows = &*self.stats;
         self.scopes.iter().filter_map(move |(first, end)| {
             let index = &self.index[*first as usize..*end as usize];
-            let scope = scope_arcs(&rows[*index.first()? as usize].0)?;
+            let scope = scope_arcs(rows.key(*index.first()? as usize))?;
             Some((scope, Slice { rows, index }))
         })
     }
 
     pub(crate) fn slice(&self, environment: &str, service: &str) -> Option<Slice<'_>> {
-        let rows = &self.stats.series;
+        let rows = &*self.stats;
         let found = self
             .scopes
             .binary_search_by(|(first, _)| {
                 let i = self.index[*first as usize];
-                match scope_of(&rows[i as usize].0) {
+                match scope_of(rows.key(i as usize)) {
                     Some((e, s, _)) => (e, s).cmp(&(environment, service)),
                     None => Ordering::Less,
                 }
@@ -224,7 +228,7 @@ impl History {
     }
 
     /// Indexes `window` and forgets windows older than the retention.
-    pub(crate) fn push(&mut self, window: Arc<WindowStats>) {
+    pub(crate) fn push(&mut self, window: Arc<KeptWindow>) {
         let horizon = window.end.minus_nanos(self.retention_ns);
         self.windows.push_back(Window::new(window));
         while self.windows.front().is_some_and(|w| w.end < horizon) {
@@ -305,7 +309,7 @@ mod tests {
         let mut history = History::new(30 * Timestamp::SECOND);
         for i in 0..10u64 {
             let env: Arc<str> = "prod".into();
-            history.push(Arc::new(WindowStats {
+            history.push(KeptWindow::new(&crate::model::WindowStats {
                 start: Timestamp::from_secs(i * 10),
                 end: Timestamp::from_secs(i * 10 + 10),
                 series: vec![(

@@ -60,9 +60,9 @@ pub(crate) fn version_split(
             };
             for (version, stats) in slice.versions() {
                 if *version == key.version {
-                    merge(&mut split.new, stats);
+                    merge(&mut split.new, &stats);
                 } else {
-                    merge(&mut split.old, stats);
+                    merge(&mut split.old, &stats);
                 }
             }
             (split.new.requests + split.old.requests > 0).then_some(split)
@@ -95,7 +95,7 @@ pub(crate) fn candidate_input(
         };
         for (version, stats) in slice.versions() {
             if *version != key.version {
-                merge(&mut baseline, stats);
+                merge(&mut baseline, &stats);
             }
         }
         if let Some(s) = slice.service() {
@@ -128,9 +128,9 @@ pub(crate) fn candidate_input(
                 ..SplitWindow::default()
             });
             if *version == key.version {
-                merge(&mut split.new, stats);
+                merge(&mut split.new, &stats);
             } else {
-                merge(&mut split.old, stats);
+                merge(&mut split.old, &stats);
             }
         }
         for (server, split) in per_server {

@@ -22,15 +22,17 @@ use serde::{Deserialize, Serialize};
 
 use std::collections::BTreeMap;
 
-use super::{Analyzer, Settings};
-use crate::model::{DeployEvent, Incident, Timestamp, WindowStats};
+use super::{Analyzer, KeptWindow, Settings};
+use crate::model::{DeployEvent, Incident, Timestamp};
 
 /// Recent windows and events, and the analyzer's reported incidents.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Journal {
     retention_ns: u64,
-    /// Shared with the analyzer's history (see [`Analyzer::on_shared_window`]).
-    windows: VecDeque<Arc<WindowStats>>,
+    /// Shared with the analyzer's history (see [`Analyzer::on_window_kept`]);
+    /// saved as [`crate::model::WindowStats`].
+    #[serde(deserialize_with = "super::kept::deserialize_windows")]
+    windows: VecDeque<Arc<KeptWindow>>,
     events: Vec<DeployEvent>,
     /// Absent in journals saved before incidents were kept.
     #[serde(default)]
@@ -56,7 +58,7 @@ impl Journal {
     }
 
     /// Records a closed window and forgets what fell out of the retention.
-    pub fn window(&mut self, window: &Arc<WindowStats>) {
+    pub fn window(&mut self, window: &Arc<KeptWindow>) {
         if self.retention_ns == 0 {
             return;
         }
@@ -119,7 +121,7 @@ impl Journal {
             analyzer.on_deploy(event.clone());
         }
         for window in &self.windows {
-            let _sent_before_the_stop = analyzer.on_shared_window(window);
+            let _sent_before_the_stop = analyzer.on_kept_window(window);
         }
         analyzer.restore_incidents(&self.incidents.taken, &self.incidents.pending);
         let mut journal = self;
@@ -154,7 +156,7 @@ mod tests {
         journal.event(&deploy(149));
         let mut resumed = Vec::new();
         for i in 0..156 {
-            journal.window(&Arc::new(fleet.window(i)));
+            journal.window(&KeptWindow::new(&fleet.window(i)));
             resumed.extend(analyzer.on_window(&fleet.window(i)).alerts);
         }
         let saved = serde_json::to_vec(&journal).unwrap();
@@ -213,7 +215,7 @@ mod tests {
                 answers.extend(analyzer.on_incident(later.clone()).incidents);
                 journal.incidents(&analyzer);
             }
-            journal.window(&Arc::new(fleet.window(i)));
+            journal.window(&KeptWindow::new(&fleet.window(i)));
             answers.extend(analyzer.on_window(&fleet.window(i)).incidents);
             journal.incidents(&analyzer);
         }
@@ -234,7 +236,7 @@ mod tests {
         }
         journal.incidents(&analyzer);
         for i in 160..220 {
-            journal.window(&Arc::new(fleet.window(i)));
+            journal.window(&KeptWindow::new(&fleet.window(i)));
             answers.extend(analyzer.on_window(&fleet.window(i)).incidents);
             journal.incidents(&analyzer);
         }
@@ -261,7 +263,7 @@ mod tests {
         analyzer.on_incident(reported.clone());
         journal.incidents(&analyzer);
         for i in 0..100 {
-            journal.window(&Arc::new(fleet.window(i)));
+            journal.window(&KeptWindow::new(&fleet.window(i)));
             analyzer.on_window(&fleet.window(i));
             journal.incidents(&analyzer);
         }
@@ -269,7 +271,7 @@ mod tests {
         // Long after (the history is about 40 minutes): forgotten, in the
         // analyzer and the journal alike, so the journal stays bounded.
         for i in 100..400 {
-            journal.window(&Arc::new(fleet.window(i)));
+            journal.window(&KeptWindow::new(&fleet.window(i)));
             analyzer.on_window(&fleet.window(i));
             journal.incidents(&analyzer);
         }
@@ -291,11 +293,11 @@ mod tests {
         };
         let mut journal = Journal::new(100 * Timestamp::SECOND);
         for i in 0..50 {
-            journal.window(&Arc::new(fleet.window(i)));
+            journal.window(&KeptWindow::new(&fleet.window(i)));
         }
         assert_eq!(journal.windows(), 10);
         let mut off = Journal::new(0);
-        off.window(&Arc::new(fleet.window(0)));
+        off.window(&KeptWindow::new(&fleet.window(0)));
         assert_eq!(off.windows(), 0);
     }
 }

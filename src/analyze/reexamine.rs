@@ -95,7 +95,7 @@ fn totals(
             if &**env == environment
                 && let Some(s) = slice.service()
             {
-                merge(out.entry(service.clone()).or_default(), s);
+                merge(out.entry(service.clone()).or_default(), &s);
             }
         }
     }
@@ -148,8 +148,9 @@ pub fn reexamine(
         settings.topology_ttl_ns,
         settings.topology_min_windows,
     );
+    let mut keys = super::kept::Keys::default();
     for w in windows.iter().filter(|w| w.start < to) {
-        history.push(std::sync::Arc::new(w.clone()));
+        history.push(keys.window(w));
         let _changes = topology.observe(w);
     }
     let graph = topology.snapshot();

@@ -93,9 +93,8 @@ pub async fn run(
                     while let Ok(incident) = incidents.try_recv() {
                         reported(&mut analyzer, &mut journal, incident, &outputs);
                     }
-                    let window = std::sync::Arc::new(window);
-                    journal.window(&window);
-                    step(&mut analyzer, &window, &outputs);
+                    let kept = step(&mut analyzer, &window, &outputs);
+                    journal.window(&kept);
                     journal.incidents(&analyzer);
                 }
                 None => windows_open = false,
@@ -179,8 +178,13 @@ fn deliver(outcome: &crate::analyze::Outcome, outputs: &Outputs) {
     }
 }
 
-fn step(analyzer: &mut Analyzer, window: &std::sync::Arc<WindowStats>, outputs: &Outputs) {
-    let outcome = analyzer.on_shared_window(window);
+/// One window through the analyzer; returns it as kept (for the journal).
+fn step(
+    analyzer: &mut Analyzer,
+    window: &WindowStats,
+    outputs: &Outputs,
+) -> std::sync::Arc<super::KeptWindow> {
+    let (outcome, kept) = analyzer.on_window_kept(window);
     if let Some(history) = &outputs.history {
         history.write(super::record::history_batch(analyzer, window, &outcome));
     }
@@ -204,4 +208,5 @@ fn step(analyzer: &mut Analyzer, window: &std::sync::Arc<WindowStats>, outputs: 
                 .collect(),
         );
     }
+    kept
 }

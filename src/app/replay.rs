@@ -224,8 +224,7 @@ fn run_with(
         |windows: Vec<WindowStats>, report: &mut ReplayReport, analyzer: &mut Analyzer| {
             for window in windows {
                 report.windows += 1;
-                let window = std::sync::Arc::new(window);
-                let outcome = analyzer.on_shared_window(&window);
+                let outcome = analyzer.on_window(&window);
                 write(crate::analyze::history_batch(analyzer, &window, &outcome));
                 alerts.extend(outcome.alerts);
                 on_window(&window);

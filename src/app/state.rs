@@ -139,11 +139,13 @@ mod tests {
     #[test]
     fn a_journal_round_trips_compressed_and_plain_json_still_loads() {
         let mut journal = Journal::new(3600 * crate::model::Timestamp::SECOND);
-        journal.window(&std::sync::Arc::new(crate::model::WindowStats {
-            start: crate::model::Timestamp::from_secs(10),
-            end: crate::model::Timestamp::from_secs(20),
-            series: Vec::new(),
-        }));
+        journal.window(&crate::analyze::KeptWindow::new(
+            &crate::model::WindowStats {
+                start: crate::model::Timestamp::from_secs(10),
+                end: crate::model::Timestamp::from_secs(20),
+                series: Vec::new(),
+            },
+        ));
         let compressed = encode_journal(&journal).unwrap();
         assert!(compressed.starts_with(&GZIP_MAGIC));
         assert_eq!(decode_journal(&compressed).unwrap(), journal);

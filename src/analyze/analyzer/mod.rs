@@ -48,6 +48,7 @@ mod watch;
 
 use super::history::History;
 use super::inputs;
+use super::kept::{KeptWindow, Keys};
 use super::topology::Topology;
 use incidents::rank;
 
@@ -96,6 +97,8 @@ pub struct Analyzer {
     releases: ReleaseIndex,
     detect: Detect,
     history: History,
+    /// Interns the keys of the windows the history keeps.
+    keys: Keys,
     coarse: Coarsen,
     topology: Topology,
     pending: BTreeMap<(Timestamp, u64), DeployEvent>,
@@ -129,6 +132,7 @@ impl Analyzer {
             releases: ReleaseIndex::new(settings.release.clone()),
             detect: Detect::new(settings.detect.clone()),
             history: History::new(history_ns),
+            keys: Keys::default(),
             coarse: Coarsen::new(settings.detect_window_ns),
             topology: Topology::new(
                 settings.topology_settle_ns,
@@ -176,13 +180,23 @@ impl Analyzer {
 
     /// Analyzes one closed window. Windows must come in event-time order.
     pub fn on_window(&mut self, window: &WindowStats) -> Outcome {
-        self.on_shared_window(&Arc::new(window.clone()))
+        self.on_window_kept(window).0
     }
 
-    /// [`Self::on_window`] for a window the caller also keeps (the daemon's
-    /// journal): the analyzer's history holds the same allocation.
-    pub fn on_shared_window(&mut self, shared: &Arc<WindowStats>) -> Outcome {
-        let window: &WindowStats = shared;
+    /// [`Self::on_window`], also giving the window as the analyzer keeps it
+    /// in its history, for the caller to keep too (the daemon's journal):
+    /// both then hold the same allocation.
+    pub fn on_window_kept(&mut self, window: &WindowStats) -> (Outcome, Arc<KeptWindow>) {
+        let kept = self.keys.window(window);
+        (self.step(window, kept.clone()), kept)
+    }
+
+    /// [`Self::on_window`] for a window already kept (a journal's, on rebuild).
+    pub fn on_kept_window(&mut self, kept: &Arc<KeptWindow>) -> Outcome {
+        self.step(&kept.to_stats(), kept.clone())
+    }
+
+    fn step(&mut self, window: &WindowStats, kept: Arc<KeptWindow>) -> Outcome {
         let mut out = Outcome::default();
         while let Some(entry) = self.pending.first_entry() {
             if entry.key().0 >= window.end {
@@ -193,7 +207,7 @@ impl Analyzer {
         }
         self.watermark = self.watermark.max(window.end);
         out.changes = self.releases.observe_window(window);
-        self.history.push(shared.clone());
+        self.history.push(kept);
         for coarse in self.coarse.push(window) {
             self.detect_window(&coarse, &mut out);
             out.windows.push(coarse);
