@@ -48,7 +48,39 @@ struct ReportedIncidents {
     taken: BTreeMap<String, Timestamp>,
 }
 
+/// The first bytes of a gzip stream.
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
 impl Journal {
+    /// The journal as gzip-compressed JSON, streamed so that the
+    /// uncompressed text (hundreds of bytes per series per window,
+    /// gigabytes for a large fleet) never sits in memory.
+    ///
+    /// # Errors
+    /// When serialization fails.
+    pub fn encode(&self) -> std::io::Result<Vec<u8>> {
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        let mut writer = std::io::BufWriter::new(&mut encoder);
+        serde_json::to_writer(&mut writer, self)?;
+        std::io::Write::flush(&mut writer)?;
+        drop(writer);
+        encoder.finish()
+    }
+
+    /// A saved journal: gzip-compressed JSON, or plain JSON (written before
+    /// compression was added, or by a checkpoint before it was compressed).
+    ///
+    /// # Errors
+    /// When the bytes are not a journal.
+    pub fn decode(bytes: &[u8]) -> serde_json::Result<Self> {
+        if bytes.starts_with(&GZIP_MAGIC) {
+            let reader = std::io::BufReader::new(flate2::read::GzDecoder::new(bytes));
+            serde_json::from_reader(reader)
+        } else {
+            serde_json::from_slice(bytes)
+        }
+    }
+
     /// An empty journal keeping `retention_ns` of event time (0 = keeps nothing).
     pub fn new(retention_ns: u64) -> Self {
         Self {

@@ -63,6 +63,7 @@ pub async fn run(
     outputs: Outputs,
 ) -> (Analyzer, Journal) {
     let (mut windows_open, mut deployments_open, mut incidents_open) = (true, true, true);
+    let mut pacing = Pacing::default();
     // Runs until every input closed: a daemon with no span source still
     // takes deployment events and incidents until it stops.
     while windows_open || deployments_open || incidents_open {
@@ -84,7 +85,7 @@ pub async fn run(
                     while let Ok(incident) = incidents.try_recv() {
                         reported(&mut analyzer, &mut journal, incident, &outputs);
                     }
-                    seal(barrier, &journal, &outputs).await;
+                    seal(barrier, &journal, &outputs, &mut pacing).await;
                 }
                 Some(GraphOutput::Window(window)) => {
                     while let Ok(event) = deployments.try_recv() {
@@ -104,17 +105,38 @@ pub async fn run(
     (analyzer, journal)
 }
 
-/// Adds the journal to a barrier and hands it to the snapshot writer; when
-/// the writer is busy this barrier is skipped (the next one covers more),
-/// unless it is the last before a clean stop (the consumer waits for it).
-async fn seal(mut barrier: Checkpoint, journal: &Journal, outputs: &Outputs) {
+/// How often the journal may be sealed: encoding it costs time in
+/// proportion to its size (a whole 40-minute journal, gigabytes of JSON
+/// on a 5,000-service fleet), so after a seal that took `t`, barriers
+/// arriving within `SEAL_SPACING × t` are skipped: snapshots then cost at
+/// most about 1/SEAL_SPACING of the analysis thread. A skipped barrier's
+/// Kafka offsets are committed by the next snapshot (at-least-once holds).
+#[derive(Debug, Default)]
+struct Pacing {
+    not_before: Option<tokio::time::Instant>,
+}
+
+/// See [`Pacing`].
+const SEAL_SPACING: u32 = 20;
+
+/// Adds the journal (gzip JSON) to a barrier and hands it to the snapshot
+/// writer; when the writer is busy, or the last seal was too recent (see
+/// [`Pacing`]), this barrier is skipped (the next one covers more); the
+/// last barrier (a clean stop) always waits for room.
+async fn seal(mut barrier: Checkpoint, journal: &Journal, outputs: &Outputs, pacing: &mut Pacing) {
     let Some(writer) = &outputs.checkpoints else {
         return;
     };
-    match serde_json::to_vec(journal) {
+    let started = tokio::time::Instant::now();
+    if !barrier.last && pacing.not_before.is_some_and(|t| started < t) {
+        tracing::debug!("snapshot skipped: the last one was recent for its cost");
+        return;
+    }
+    match journal.encode() {
         Ok(bytes) => barrier.analysis = Some(bytes),
         Err(error) => tracing::error!(%error, "analysis journal could not be encoded"),
     }
+    pacing.not_before = Some(started + started.elapsed() * SEAL_SPACING);
     if barrier.last {
         let _stopped = writer.send(barrier).await;
     } else if writer.try_send(barrier).is_err() {

@@ -65,7 +65,7 @@ pub(super) fn restore_journal(
         return fresh();
     }
     match store.get(JOURNAL_KEY) {
-        Ok(Some(bytes)) => match decode_journal(&bytes) {
+        Ok(Some(bytes)) => match Journal::decode(&bytes) {
             Ok(journal) => {
                 let windows = journal.windows();
                 let pending_incidents = journal.pending_incidents();
@@ -91,35 +91,9 @@ pub(super) fn restore_journal(
     }
 }
 
-/// The first bytes of a gzip stream.
-const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
-
-/// A saved journal: gzip-compressed JSON, or plain JSON (written before
-/// compression was added).
-fn decode_journal(bytes: &[u8]) -> serde_json::Result<Journal> {
-    if bytes.starts_with(&GZIP_MAGIC) {
-        let reader = std::io::BufReader::new(flate2::read::GzDecoder::new(bytes));
-        serde_json::from_reader(reader)
-    } else {
-        serde_json::from_slice(bytes)
-    }
-}
-
-/// The journal as gzip-compressed JSON, streamed so that the uncompressed
-/// text (about 250 bytes per series per window, gigabytes for a large fleet)
-/// never sits in memory.
-fn encode_journal(journal: &Journal) -> std::io::Result<Vec<u8>> {
-    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    let mut writer = std::io::BufWriter::new(&mut encoder);
-    serde_json::to_writer(&mut writer, journal)?;
-    std::io::Write::flush(&mut writer)?;
-    drop(writer);
-    encoder.finish()
-}
-
 /// Saves the journal (nothing when it is off).
 pub(super) fn persist_journal(store: &StateStore, journal: &Journal) {
-    match encode_journal(journal) {
+    match journal.encode() {
         Ok(bytes) => match store.put(JOURNAL_KEY, &bytes) {
             Ok(()) => tracing::info!(
                 bytes = bytes.len(),
@@ -146,10 +120,10 @@ mod tests {
                 series: Vec::new(),
             },
         ));
-        let compressed = encode_journal(&journal).unwrap();
-        assert!(compressed.starts_with(&GZIP_MAGIC));
-        assert_eq!(decode_journal(&compressed).unwrap(), journal);
+        let compressed = journal.encode().unwrap();
+        assert!(compressed.starts_with(&[0x1f, 0x8b]));
+        assert_eq!(Journal::decode(&compressed).unwrap(), journal);
         let plain = serde_json::to_vec(&journal).unwrap();
-        assert_eq!(decode_journal(&plain).unwrap(), journal);
+        assert_eq!(Journal::decode(&plain).unwrap(), journal);
     }
 }
