@@ -79,10 +79,6 @@ const BLOCKING_DECODE_BYTES: usize = 256 << 10;
 /// drains within this long. Measured with `scripts/bench-kafka.sh`.
 const PAUSE_GRACE: Duration = Duration::from_millis(500);
 
-/// Records taken back to back while librdkafka has them ready, before the
-/// loop looks at shutdown, ticks and snapshot events again.
-const DRAIN_RECORDS: usize = 256;
-
 /// How long shutdown waits for the graph stage to take a held batch.
 const SHUTDOWN_SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -260,27 +256,11 @@ impl Worker {
                     continue;
                 }
             };
-            // Records already fetched are taken without another trip
-            // through the select above (a bounded run, so shutdown, ticks
-            // and snapshots still come first often enough).
-            let mut message = message;
-            for _ in 0..DRAIN_RECORDS {
-                if let Some(held) = self.process(&message).await? {
-                    drop(message);
-                    self.wait_for_room(held).await?;
-                    // Nothing could arrive meanwhile: no partition turned idle.
-                    self.alignment.stalled(self.started.elapsed());
-                    break;
-                }
+            if let Some(held) = self.process(&message).await? {
                 drop(message);
-                message = match poll_once(consumer.recv()) {
-                    Some(Ok(next)) => next,
-                    Some(Err(error)) => {
-                        self.poll_error(error)?;
-                        break;
-                    }
-                    None => break,
-                };
+                self.wait_for_room(held).await?;
+                // Nothing could arrive meanwhile: no partition turned idle.
+                self.alignment.stalled(self.started.elapsed());
             }
         }
     }
@@ -480,17 +460,6 @@ async fn decode_payload(
         // A panic in the decoder is a bug: propagate it, so the app's task
         // supervision shuts the pipeline down (STYLE.md §8.6).
         Err(join) => std::panic::resume_unwind(join.into_panic()),
-    }
-}
-
-/// Polls `future` once: its output if ready now, else `None` (the future is
-/// dropped; for `recv` that is cancellation safe).
-fn poll_once<F: std::future::Future>(future: F) -> Option<F::Output> {
-    let mut future = std::pin::pin!(future);
-    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-    match future.as_mut().poll(&mut cx) {
-        std::task::Poll::Ready(output) => Some(output),
-        std::task::Poll::Pending => None,
     }
 }
 
