@@ -20,6 +20,13 @@
 #                      (what Epicenter's docs recommend); 0 = one unkeyed record
 #                      per Collector batch (random partition per record)
 #   BENCH_KEEP_TOPIC   1 = do not delete the topic afterwards
+#   BENCH_RUNS         epicenter runs over the same topic (default 1)
+#   BENCH_BASELINE     another `epicenter` binary (e.g. main's) to run before
+#                      each run of this checkout's, on the same topic
+#   BENCH_CEILING      a built examples/kafka_ceiling to use instead of building
+#                      it (the example build recompiles the library)
+#   BENCH_PERF         file: `perf record -g` this checkout's daemon while it
+#                      consumes (needs perf; the last run's profile is kept)
 #   BENCH_BROKERS      use this running broker instead of starting one
 #   EPICENTER_KAFKA_*  as for scripts/kafka.sh (a free port pair is picked if unset)
 #
@@ -47,9 +54,13 @@ log "building (release)"
 # unification; built alone, the daemon is the same binary the other bench
 # scripts build (and neither invalidates the other's cache).
 cargo build --release -q --bin epicenter
-cargo build --release -q --example kafka_ceiling
 BIN="$ROOT/target/release/epicenter"
-CEILING="$ROOT/target/release/examples/kafka_ceiling"
+if [[ -n "${BENCH_CEILING:-}" ]]; then
+    CEILING="$BENCH_CEILING"
+else
+    cargo build --release -q --example kafka_ceiling
+    CEILING="$ROOT/target/release/examples/kafka_ceiling"
+fi
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/epicenter-bench-kafka.XXXXXX")"
 DAEMON_PID=""
@@ -116,9 +127,19 @@ c_hwm="$(kv vmhwm_kib "$ceiling_out")"
 c_load="$load_before→$load_after"
 
 # --- (a) epicenter ----------------------------------------------------------
-API_PORT="$(free_port)"
-cat >"$WORK/config.yaml" <<EOF
-data_dir: $WORK/data
+# One run of `epicenter run` ($1: row name, $2: binary) with a fresh group and
+# data dir; appends its row to $ROWS and its details to $DETAILS.
+ROWS=""
+DETAILS=""
+RUN_NO=0
+run_epicenter() {
+    local name="$1" bin="$2"
+    RUN_NO=$((RUN_NO + 1))
+    local dir="$WORK/run-$RUN_NO"
+    mkdir -p "$dir"
+    API_PORT="$(free_port)"
+    cat >"$dir/config.yaml" <<EOF
+data_dir: $dir/data
 api:
   listen: 127.0.0.1:$API_PORT
 ingest:
@@ -126,7 +147,7 @@ ingest:
     enabled: false
   kafka:
     brokers: [$BROKERS]
-    group_id: bench-epicenter-$RUN_ID
+    group_id: bench-epicenter-$RUN_ID-$RUN_NO
     auto_offset_reset: earliest
     topics:
     - name: $TOPIC
@@ -134,51 +155,71 @@ ingest:
 log:
   level: warn
 EOF
-log "epicenter run: consuming through the whole pipeline"
-load_before="$(load1)"
-"$BIN" run --config "$WORK/config.yaml" 2>"$WORK/daemon.log" >/dev/null &
-DAEMON_PID=$!
-started_ns="$(date +%s%N)"
-first_ns=""
-metric=epicenter_graph_spans_received_total
-deadline=$((SECONDS + 1800))
-received=0
-while :; do
-    kill -0 "$DAEMON_PID" 2>/dev/null || { cat "$WORK/daemon.log" >&2; die "the daemon exited"; }
-    received="$(scrape "$API_PORT" "$metric")"
-    now_ns="$(date +%s%N)"
-    if [[ -z "$first_ns" ]] && ((received > 0)); then first_ns="$now_ns"; fi
-    ((received >= PRODUCED)) && break
-    ((SECONDS < deadline)) || die "timed out at $received of $PRODUCED spans"
-    sleep 0.1
-done
-done_ns="$now_ns"
-d_cpu="$(proc_cpu_seconds "$DAEMON_PID")"
-d_hwm="$(proc_status_kib "$DAEMON_PID" VmHWM)"
-load_after="$(load1)"
-d_load="$load_before→$load_after"
-d_secs="$(awk -v a="$first_ns" -v b="$done_ns" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')"
-d_total="$(awk -v a="$started_ns" -v b="$done_ns" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')"
-metrics="$(curl -fsS "http://127.0.0.1:$API_PORT/metrics")"
-kafka_spans="$(metric_sum "$metrics" epicenter_ingest_kafka_spans_received_total)"
-discarded="$(metric_sum "$metrics" epicenter_graph_spans_discarded_total)"
-reasons="$(sed -n 's/^epicenter_graph_spans_discarded_total{reason="\([a-z_]*\)"} \([0-9]*\)$/\1 \2/p' <<<"$metrics" | tr '\n' ' ')"
-paired="$(metric_sum "$metrics" epicenter_graph_edges_paired_total)"
-kill -TERM "$DAEMON_PID" 2>/dev/null || true
-wait "$DAEMON_PID" 2>/dev/null || true
-DAEMON_PID=""
+    log "$name: consuming through the whole pipeline"
+    local load_before load_after started_ns first_ns="" now_ns done_ns received=0 deadline perf_pid=""
+    load_before="$(load1)"
+    "$bin" run --config "$dir/config.yaml" 2>"$dir/daemon.log" >/dev/null &
+    DAEMON_PID=$!
+    started_ns="$(date +%s%N)"
+    local metric=epicenter_graph_spans_received_total
+    deadline=$((SECONDS + 1800))
+    while :; do
+        kill -0 "$DAEMON_PID" 2>/dev/null || { cat "$dir/daemon.log" >&2; die "the daemon exited"; }
+        received="$(scrape "$API_PORT" "$metric")"
+        now_ns="$(date +%s%N)"
+        if [[ -z "$first_ns" ]] && ((received > 0)); then
+            first_ns="$now_ns"
+            if [[ -n "${BENCH_PERF:-}" && "$bin" == "$BIN" ]]; then
+                perf record -q -g -o "$BENCH_PERF" -p "$DAEMON_PID" 2>/dev/null &
+                perf_pid=$!
+            fi
+        fi
+        ((received >= PRODUCED)) && break
+        ((SECONDS < deadline)) || die "timed out at $received of $PRODUCED spans"
+        sleep 0.1
+    done
+    done_ns="$now_ns"
+    if [[ -n "$perf_pid" ]]; then
+        kill -INT "$perf_pid" 2>/dev/null || true
+        wait "$perf_pid" 2>/dev/null || true
+    fi
+    local d_cpu d_hwm d_load d_secs d_total metrics kafka_spans discarded reasons paired threads
+    d_cpu="$(proc_cpu_seconds "$DAEMON_PID")"
+    d_hwm="$(proc_status_kib "$DAEMON_PID" VmHWM)"
+    threads="$(thread_cpu_seconds "$DAEMON_PID")"
+    load_after="$(load1)"
+    d_load="$load_before→$load_after"
+    d_secs="$(awk -v a="$first_ns" -v b="$done_ns" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')"
+    d_total="$(awk -v a="$started_ns" -v b="$done_ns" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')"
+    metrics="$(curl -fsS "http://127.0.0.1:$API_PORT/metrics")"
+    kafka_spans="$(metric_sum "$metrics" epicenter_ingest_kafka_spans_received_total)"
+    discarded="$(metric_sum "$metrics" epicenter_graph_spans_discarded_total)"
+    reasons="$(sed -n 's/^epicenter_graph_spans_discarded_total{reason="\([a-z_]*\)"} \([0-9]*\)$/\1 \2/p' <<<"$metrics" | tr '\n' ' ')"
+    paired="$(metric_sum "$metrics" epicenter_graph_edges_paired_total)"
+    kill -TERM "$DAEMON_PID" 2>/dev/null || true
+    wait "$DAEMON_PID" 2>/dev/null || true
+    DAEMON_PID=""
+    ROWS+="$(row "$name" "$PRODUCED" "$d_secs" "$d_cpu" "$d_hwm" "$d_load")"$'\n'
+    DETAILS+="$name: kafka spans $kafka_spans, graph spans $received, discarded $discarded ($reasons), edges paired $paired; $d_total s from start (incl. group join); CPU s by thread: $threads"$'\n'
+}
 
-# --- report -----------------------------------------------------------------
-echo
-echo "Kafka end to end: $PRODUCED spans in $c_records records ($(awk -v b="$c_bytes" 'BEGIN { printf "%.0f", b / 1048576 }') MiB), topic of $PARTITIONS partitions, keyed by trace id: $KEYED, $(nproc) cores"
-echo "epicenter: kafka spans $kafka_spans, graph spans $received, discarded $discarded ($reasons), edges paired $paired; $d_total s from start (incl. group join)"
-printf '%-22s %12s %10s %14s %12s %12s  %s\n' consumer "spans/s" "wall s" "CPU s/M spans" "spans/CPU s" "peak RSS MB" "load (1 min)"
 row() { # name spans secs cpu hwm_kib load
     awk -v n="$1" -v s="$2" -v w="$3" -v c="$4" -v h="$5" -v l="$6" 'BEGIN {
         printf "%-22s %12.0f %10.2f %14.2f %12.0f %12.1f  %s\n", n, s / w, w, c / (s / 1e6), s / c, h / 1024, l }'
 }
+
+# Alternate the two binaries when comparing, so both see the same minutes.
+for ((i = 1; i <= ${BENCH_RUNS:-1}; i++)); do
+    if [[ -n "${BENCH_BASELINE:-}" ]]; then
+        run_epicenter "baseline run" "$BENCH_BASELINE"
+    fi
+    run_epicenter "epicenter run" "$BIN"
+done
+
+# --- report -----------------------------------------------------------------
+echo
+echo "Kafka end to end: $PRODUCED spans in $c_records records ($(awk -v b="$c_bytes" 'BEGIN { printf "%.0f", b / 1048576 }') MiB), topic of $PARTITIONS partitions, keyed by trace id: $KEYED, $(nproc) cores"
+printf '%s' "$DETAILS"
+printf '%-22s %12s %10s %14s %12s %12s  %s\n' consumer "spans/s" "wall s" "CPU s/M spans" "spans/CPU s" "peak RSS MB" "load (1 min)"
 row "rdkafka (ceiling)" "$PRODUCED" "$c_secs" "$c_cpu" "$c_hwm" "$c_load"
-row "epicenter run" "$PRODUCED" "$d_secs" "$d_cpu" "$d_hwm" "$d_load"
-awk -v a="$d_secs" -v b="$c_secs" -v ca="$d_cpu" -v cb="$c_cpu" 'BEGIN {
-    printf "epicenter / ceiling: %.0f%% of the wall-clock rate, %.0f%% of the per-CPU-second rate (goal: 50%%)\n",
-        100 * b / a, 100 * cb / ca }'
+printf '%s' "$ROWS"

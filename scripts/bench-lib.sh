@@ -108,3 +108,16 @@ stop_pid() {
     kill -TERM "$1" 2>/dev/null || true
     wait "$1" 2>/dev/null || true
 }
+
+# On-CPU seconds (utime + stime) of each thread of a process, grouped by
+# thread name: "name=seconds ..." (largest first).
+thread_cpu_seconds() {
+    local tck
+    tck="$(getconf CLK_TCK)"
+    for stat in /proc/"$1"/task/*/stat; do
+        sed 's/^[0-9]* (\(.*\)) [A-Z] /\1\t/' "$stat" 2>/dev/null
+    done | awk -F'\t' -v t="$tck" '{
+        split($2, f, " "); name = $1; gsub(/[0-9]+$/, "", name)
+        cpu[name] += (f[11] + f[12]) / t
+    } END { for (n in cpu) printf "%s=%.2f\n", n, cpu[n] }' | sort -t= -k2 -rn | tr '\n' ' '
+}

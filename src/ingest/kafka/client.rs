@@ -8,6 +8,12 @@ use super::config::Settings;
 /// librdkafka's upper bound for `message.max.bytes`.
 pub(crate) const MAX_MESSAGE_BYTES: usize = 1_000_000_000;
 
+/// `max.partition.fetch.bytes` (librdkafka's default is 1 MiB).
+const MAX_PARTITION_FETCH_BYTES: &str = "262144";
+
+/// `queued.max.messages.kbytes` (librdkafka's default is 64 MiB).
+const QUEUED_MAX_KBYTES: &str = "16384";
+
 /// Room for the `x-dlq-*` headers added to a forwarded record.
 const DLQ_HEADER_ALLOWANCE: usize = 64 << 10;
 
@@ -30,7 +36,13 @@ pub(crate) fn consumer(settings: &Settings) -> ClientConfig {
         .set("session.timeout.ms", millis(settings.session_timeout))
         .set("max.poll.interval.ms", millis(settings.max_poll_interval))
         .set("statistics.interval.ms", millis(settings.stats_interval))
-        .set("enable.partition.eof", "false");
+        .set("enable.partition.eof", "false")
+        // Smaller fetch chunks per partition interleave the partitions more
+        // finely in the fetch queue (fewer event-time alignment holds on a
+        // backlog), and a smaller prefetch costs less to discard when a
+        // pause or a seek-back purges it. Overridable below.
+        .set("max.partition.fetch.bytes", MAX_PARTITION_FETCH_BYTES)
+        .set("queued.max.messages.kbytes", QUEUED_MAX_KBYTES);
     // KIP-848 (`group.protocol: consumer`) assigns on the broker and rejects
     // a client-side strategy; the classic protocol gets cooperative-sticky.
     let kip848 = settings

@@ -26,13 +26,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rdkafka::Message;
-use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
-use rdkafka::error::{KafkaError as RdKafkaError, RDKafkaErrorCode};
+use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::BorrowedMessage;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
-use tracing::{error, info, warn};
+use tracing::{info, warn};
 
 use super::KafkaError;
 use super::align::{Admit, Alignment};
@@ -59,6 +58,8 @@ mod handoff;
 mod incidents;
 #[path = "consumer_merge.rs"]
 mod merge;
+#[path = "consumer_offsets.rs"]
+mod offsets_store;
 #[path = "consumer_pause.rs"]
 mod pause;
 
@@ -267,16 +268,21 @@ impl Worker {
     /// Handles one record; returns it decoded if its stage's queue is full.
     async fn process(&mut self, message: &BorrowedMessage<'_>) -> Result<Option<Held>, KafkaError> {
         let (topic, partition, offset) = (message.topic(), message.partition(), message.offset());
-        let (epoch, generation) = {
+        // One lock per record for all three answers.
+        let (epoch, generation, covered) = {
             let partitions = self.shared.partitions();
-            (partitions.epoch(topic, partition), partitions.generation())
+            (
+                partitions.epoch(topic, partition),
+                partitions.generation(),
+                partitions.covered(topic, partition, offset),
+            )
         };
         let Some(epoch) = epoch else {
             // Fetched before a revoke that has happened since; not ours to store.
             self.shared.metrics.record(topic, RecordResult::Revoked);
             return Ok(None);
         };
-        if self.shared.partitions().covered(topic, partition, offset) {
+        if covered {
             // Already in the restored (or kept) state: read again after a
             // crash or a rebalance back to this member.
             self.shared.metrics.record(topic, RecordResult::Covered);
@@ -289,10 +295,10 @@ impl Worker {
             // Fetched before the hold: read again from the held record on resume.
             return Ok(None);
         }
-        let metrics = self.topic_metrics(topic);
+        let index = self.topic_index(topic);
         let payload = message.payload().unwrap_or_default();
         if payload.is_empty() {
-            metrics.empty.inc();
+            self.topics[index].empty.inc();
             self.store(topic, partition, offset, epoch);
             return Ok(None);
         }
@@ -333,9 +339,11 @@ impl Worker {
             return Ok(None);
         }
         if encoding == Encoding::Incidents {
+            let metrics = self.topics[index].clone();
             return self.process_incident(message, epoch, metrics).await;
         }
         let Some(encoding) = encoding.spans() else {
+            let metrics = self.topics[index].clone();
             return self.process_deployment(message, epoch, metrics).await;
         };
         let decoded = match decode_payload(encoding, payload).await {
@@ -374,7 +382,7 @@ impl Worker {
             self.shared.metrics.spans_rejected(topic, &decoded.rejected);
         }
         if decoded.batch.is_empty() {
-            metrics.empty.inc();
+            self.topics[index].empty.inc();
             self.store(topic, partition, offset, epoch);
             return Ok(None);
         }
@@ -428,60 +436,6 @@ impl Worker {
         }
     }
 
-    /// Forwards an undecodable record to the DLQ, then stores its offset.
-    async fn dead_letter(&mut self, message: &BorrowedMessage<'_>, epoch: Epoch, failure: Failure) {
-        let (topic, partition, offset) = (message.topic(), message.partition(), message.offset());
-        match self
-            .dead_letters
-            .forward(message, &failure, &self.shutdown)
-            .await
-        {
-            Forwarded::Delivered => {
-                self.shared.metrics.dead_lettered(topic, failure.reason);
-                self.shared
-                    .metrics
-                    .record(topic, RecordResult::DeadLettered);
-                crate::rate_limited!(warn, topic, partition, offset, reason = failure.reason.as_str(),
-                    error = %failure.message, "undecodable record sent to the dead-letter topic");
-            }
-            Forwarded::Failed(error) => {
-                // The record is undecodable, so no span is lost by moving on;
-                // blocking the partition forever would lose every later one.
-                self.shared
-                    .metrics
-                    .record(topic, RecordResult::DeadLetterFailed);
-                error!(topic, partition, offset, %error, "undecodable record dropped: the dead-letter topic did not accept it");
-            }
-            Forwarded::Cancelled => return, // not stored: read again after restart
-        }
-        self.store(topic, partition, offset, epoch);
-    }
-
-    /// Stores the offset now (see [`Self::store`] for records that must wait
-    /// for merged ones).
-    fn store_now(&self, topic: &str, partition: i32, offset: i64, epoch: Epoch) {
-        let decision = self
-            .shared
-            .partitions()
-            .handed_off(topic, partition, offset, epoch);
-        if decision == Store::Next(offset + 1) && !self.snapshots() {
-            // `store_offset` takes the record's offset and stores offset + 1.
-            if let Err(error) = self.consumer.store_offset(topic, partition, offset) {
-                self.shared.metrics.commit_failed(CommitTrigger::Store);
-                crate::rate_limited!(warn, topic, partition, offset, %error, "kafka offset store failed");
-            }
-        }
-    }
-
-    fn poll_error(&self, error: RdKafkaError) -> Result<(), KafkaError> {
-        if error.rdkafka_error_code() == Some(RDKafkaErrorCode::Fatal) {
-            return Err(KafkaError::Fatal(error));
-        }
-        self.shared.metrics.consumer_error();
-        crate::rate_limited!(warn, %error, "kafka consumer error");
-        Ok(())
-    }
-
     /// Index of the topic's metrics in `topics` (stable: only appended).
     fn topic_index(&mut self, topic: &str) -> usize {
         if let Some(found) = self.topics.iter().position(|m| &*m.topic == topic) {
@@ -489,47 +443,6 @@ impl Worker {
         }
         self.topics.push(self.shared.metrics.topic(topic));
         self.topics.len() - 1
-    }
-
-    fn topic_metrics(&mut self, topic: &str) -> TopicMetrics {
-        if let Some(found) = self.topics.iter().find(|m| &*m.topic == topic) {
-            return found.clone();
-        }
-        let created = self.shared.metrics.topic(topic);
-        self.topics.push(created.clone());
-        created
-    }
-
-    /// Shutdown: commit what was handed off, synchronously, then close the
-    /// consumer (which leaves the group) off the async workers.
-    async fn finish(mut self) {
-        self.last_checkpoint().await;
-        let to_commit = self.shared.partitions().uncommitted();
-        let consumer = self.consumer;
-        let shared = self.shared.clone();
-        let closed = tokio::task::spawn_blocking(move || {
-            if !to_commit.is_empty() {
-                let result = offsets_list(&to_commit).and_then(|tpl| consumer.commit(&tpl, CommitMode::Sync));
-                match result {
-                    Err(error) if !is_no_offset(&error) => {
-                        shared.metrics.commit_failed(CommitTrigger::Shutdown);
-                        error!(%error, "final kafka offset commit failed; the last records may be read again");
-                    }
-                    _ => {
-                        let mut partitions = shared.partitions();
-                        for (topic, partition, next) in &to_commit {
-                            partitions.committed(topic, *partition, *next);
-                        }
-                    }
-                }
-            }
-            drop(consumer);
-        })
-        .await;
-        if let Err(error) = closed {
-            error!(%error, "kafka consumer close panicked");
-        }
-        info!("kafka consumer stopped");
     }
 }
 

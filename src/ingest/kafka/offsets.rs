@@ -49,7 +49,8 @@ pub(crate) struct Partitions {
     durable_only: bool,
     /// Next offset already in this process's state, per partition; kept
     /// across revokes.
-    floors: HashMap<(String, i32), i64>,
+    /// (By topic, then partition: looked up per record without allocating.)
+    floors: HashMap<String, HashMap<i32, i64>>,
 }
 
 impl Partitions {
@@ -58,16 +59,18 @@ impl Partitions {
     pub(crate) fn snapshots(&mut self, restored: impl IntoIterator<Item = (String, i32, i64)>) {
         self.durable_only = true;
         for (topic, partition, next) in restored {
-            self.floors.insert((topic, partition), next);
+            self.floors
+                .entry(topic)
+                .or_default()
+                .insert(partition, next);
         }
     }
 
     /// True when the record at `offset` is already in this process's state
     /// (handed off before, or covered by the restored snapshot).
     pub(crate) fn covered(&self, topic: &str, partition: i32, offset: i64) -> bool {
-        self.floors
-            .get(&(topic.to_owned(), partition))
-            .is_some_and(|floor| offset < *floor)
+        self.floor(topic, partition)
+            .is_some_and(|floor| offset < floor)
     }
 
     /// Next offsets handed off so far, per owned partition (for a barrier).
@@ -108,7 +111,7 @@ impl Partitions {
             let owned = Owned {
                 epoch: self.next_epoch,
                 uncommitted: None,
-                stored: self.floors.get(&(topic.to_owned(), partition)).copied(),
+                stored: self.floor(topic, partition),
             };
             self.owned
                 .entry(topic.to_owned())
@@ -173,7 +176,17 @@ impl Partitions {
         if !self.durable_only {
             owned.uncommitted = Some(next);
         }
-        self.floors.insert((topic.to_owned(), partition), next);
+        match self.floors.get_mut(topic) {
+            Some(by_partition) => {
+                by_partition.insert(partition, next);
+            }
+            None => {
+                self.floors
+                    .entry(topic.to_owned())
+                    .or_default()
+                    .insert(partition, next);
+            }
+        }
         Store::Next(next)
     }
 
@@ -202,6 +215,10 @@ impl Partitions {
         }
         out.sort();
         out
+    }
+
+    fn floor(&self, topic: &str, partition: i32) -> Option<i64> {
+        self.floors.get(topic)?.get(&partition).copied()
     }
 
     /// Every owned partition.
