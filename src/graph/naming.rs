@@ -37,7 +37,7 @@ pub(crate) struct VirtualName<'a> {
     pub(crate) kind: NodeKind,
 }
 
-fn non_empty(value: &Option<Box<str>>) -> Option<&str> {
+fn non_empty(value: &Option<std::sync::Arc<str>>) -> Option<&str> {
     value.as_deref().filter(|v| !v.is_empty())
 }
 
@@ -151,7 +151,7 @@ pub(crate) fn virtual_client(kind: SpanKind, peer: &PeerAttrs) -> VirtualName<'_
 mod tests {
     use super::*;
 
-    fn s(v: &str) -> Option<Box<str>> {
+    fn s(v: &str) -> Option<std::sync::Arc<str>> {
         Some(v.into())
     }
 

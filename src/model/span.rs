@@ -132,26 +132,29 @@ pub struct ResourceInfo {
 
 /// Attributes that name what a client, producer or server span talks to,
 /// already resolved from current and deprecated semantic-convention names.
+///
+/// Strings are `Arc<str>` so that ingest can share one allocation between
+/// all spans naming the same peer (readers use them as `&str`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PeerAttrs {
     /// `service.peer.name`, else `peer.service`.
-    pub peer_service: Option<Box<str>>,
+    pub peer_service: Option<Arc<str>>,
     /// `db.system.name`, else `db.system`.
-    pub db_system: Option<Box<str>>,
+    pub db_system: Option<Arc<str>>,
     /// `db.namespace`, else `db.name`.
-    pub db_namespace: Option<Box<str>>,
+    pub db_namespace: Option<Arc<str>>,
     /// `server.address`, else `net.peer.name` (client side only).
-    pub server_address: Option<Box<str>>,
+    pub server_address: Option<Arc<str>>,
     /// `server.port`, else `net.peer.port`.
     pub server_port: Option<u16>,
     /// `network.peer.address`, else `net.sock.peer.addr`.
-    pub network_peer_address: Option<Box<str>>,
+    pub network_peer_address: Option<Arc<str>>,
     /// `network.peer.port`.
     pub network_peer_port: Option<u16>,
     /// `messaging.system`.
-    pub messaging_system: Option<Box<str>>,
+    pub messaging_system: Option<Arc<str>>,
     /// `messaging.destination.name`, else `messaging.destination`.
-    pub messaging_destination: Option<Box<str>>,
+    pub messaging_destination: Option<Arc<str>>,
 }
 
 impl PeerAttrs {

@@ -136,7 +136,7 @@ pub(super) fn batch(spans: &[(&ResourceInfo, SpanSpec)]) -> SpanBatch {
     out
 }
 
-pub(super) fn boxed(v: &str) -> Option<Box<str>> {
+pub(super) fn boxed(v: &str) -> Option<std::sync::Arc<str>> {
     Some(v.into())
 }
 

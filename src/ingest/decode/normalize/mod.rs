@@ -5,13 +5,14 @@
 //! into a [`RawSpan`] (all borrowed from the payload), and hand them to a
 //! [`Normalizer`], which validates ids, times and UTF-8, resolves semantic
 //! convention names, classifies errors, derives the operation, and allocates
-//! only the strings it keeps (interned per batch). Never does: parsing bytes.
+//! only the strings it keeps (interned across batches by a bounded per-thread
+//! interner, so a repeated string costs a hash lookup). Never does: parsing bytes.
 
 pub(crate) mod attrs;
 mod intern;
 pub(crate) mod status;
 
-use std::borrow::Cow;
+use std::sync::Arc;
 
 use crate::model::{
     PeerAttrs, ResourceInfo, Span, SpanBatch, SpanId, SpanKind, SpanLink, Timestamp, TraceId,
@@ -112,8 +113,8 @@ pub(crate) struct ResourceCtx {
     /// 0-based position of the resource in the payload, for messages.
     ordinal: usize,
     /// Resource-level fallbacks for client, producer and consumer spans.
-    db_system: Option<Box<str>>,
-    messaging_system: Option<Box<str>>,
+    db_system: Option<Arc<str>>,
+    messaging_system: Option<Arc<str>>,
 }
 
 #[derive(Debug)]
@@ -124,13 +125,22 @@ enum ResourceState {
 }
 
 /// Accumulates one payload's batch. See the module docs.
-#[derive(Debug, Default)]
+///
+/// Borrows this thread's [`Interner`] while it lives and gives it back when
+/// dropped (also when a payload fails half way).
+#[derive(Debug)]
 pub(crate) struct Normalizer {
     batch: SpanBatch,
     rejected: Rejected,
     interner: Interner,
     resources_seen: usize,
-    scratch: String,
+    scratch: Vec<u8>,
+}
+
+impl Drop for Normalizer {
+    fn drop(&mut self) {
+        std::mem::take(&mut self.interner).give_back();
+    }
 }
 
 /// Why [`Normalizer::span`] could not keep a span (internal).
@@ -139,9 +149,16 @@ type Reject = (RejectReason, &'static str);
 impl Normalizer {
     /// A normalizer expecting about `spans` spans.
     pub(crate) fn with_capacity(spans: usize) -> Self {
-        let mut n = Self::default();
-        n.batch.spans.reserve(spans);
-        n
+        Self {
+            batch: SpanBatch {
+                resources: Vec::new(),
+                spans: Vec::with_capacity(spans),
+            },
+            rejected: Rejected::default(),
+            interner: Interner::take_shared(),
+            resources_seen: 0,
+            scratch: Vec::new(),
+        }
     }
 
     /// Starts a resource. Its spans follow through [`Normalizer::span`].
@@ -186,19 +203,27 @@ impl Normalizer {
             environment: self.intern_lossy(environment),
             instance: self.intern_lossy(instance),
         };
-        ctx.db_system = boxed(a.db_system_name.or(a.db_system_legacy).as_ref());
-        ctx.messaging_system = boxed(a.messaging_system.as_ref());
+        ctx.db_system = self.kept(a.db_system_name.or(a.db_system_legacy).as_ref());
+        ctx.messaging_system = self.kept(a.messaging_system.as_ref());
         Ok(info)
     }
 
-    fn intern_text(&mut self, text: &[u8]) -> Result<std::sync::Arc<str>, RejectReason> {
-        let text = std::str::from_utf8(text).map_err(|_| RejectReason::InvalidUtf8)?;
-        Ok(self.interner.intern(text))
+    fn intern_text(&mut self, text: &[u8]) -> Result<Arc<str>, RejectReason> {
+        self.interner
+            .intern_bytes(text)
+            .map_err(|_| RejectReason::InvalidUtf8)
     }
 
     /// Optional strings are kept even when not UTF-8, repaired with U+FFFD.
-    fn intern_lossy(&mut self, text: Option<Text<'_>>) -> Option<std::sync::Arc<str>> {
-        text.map(|t| self.interner.intern(&String::from_utf8_lossy(&t)))
+    fn intern_lossy(&mut self, text: Option<Text<'_>>) -> Option<Arc<str>> {
+        text.map(|t| self.interner.intern_lossy(&t))
+    }
+
+    /// A kept attribute string; invalid UTF-8 is repaired with U+FFFD (only
+    /// the span name, route, method and `service.name` must be valid).
+    #[inline]
+    fn kept(&mut self, value: Option<&Text<'_>>) -> Option<Arc<str>> {
+        value.map(|v| self.interner.intern_lossy(v))
     }
 
     /// Normalizes one span of `res`, keeping it or counting its rejection.
@@ -258,33 +283,34 @@ impl Normalizer {
         if raw.end < raw.start {
             return Err((RejectReason::EndBeforeStart, ""));
         }
-        let name = std::str::from_utf8(&raw.name).map_err(|_| utf8("name"))?;
         let kind = SpanKind::from_otlp(raw.kind);
         let a = &raw.attrs;
+        let operation = self.operation(kind, &raw.name, a)?;
         let error = status::is_error(kind, raw.status_code, a);
-        let operation = self.operation(kind, name, a)?;
         let client_side = matches!(kind, SpanKind::Client | SpanKind::Producer);
         let uses_resource = client_side || kind == SpanKind::Consumer;
         let peer = PeerAttrs {
-            peer_service: boxed(a.peer_service.as_ref().or(a.peer_service_legacy.as_ref())),
-            db_system: boxed(a.db_system_name.as_ref().or(a.db_system_legacy.as_ref()))
+            peer_service: self.kept(a.peer_service.as_ref().or(a.peer_service_legacy.as_ref())),
+            db_system: self
+                .kept(a.db_system_name.as_ref().or(a.db_system_legacy.as_ref()))
                 .or_else(|| res.db_system.clone().filter(|_| uses_resource)),
-            db_namespace: boxed(a.db_namespace.as_ref().or(a.db_name_legacy.as_ref())),
-            server_address: boxed(
+            db_namespace: self.kept(a.db_namespace.as_ref().or(a.db_name_legacy.as_ref())),
+            server_address: self.kept(
                 a.server_address
                     .as_ref()
                     .or(a.net_peer_name.as_ref().filter(|_| client_side)),
             ),
             server_port: port(a.server_port.or(a.net_peer_port)),
-            network_peer_address: boxed(
+            network_peer_address: self.kept(
                 a.network_peer_address
                     .as_ref()
                     .or(a.net_sock_peer_addr.as_ref()),
             ),
             network_peer_port: port(a.network_peer_port),
-            messaging_system: boxed(a.messaging_system.as_ref())
+            messaging_system: self
+                .kept(a.messaging_system.as_ref())
                 .or_else(|| res.messaging_system.clone().filter(|_| uses_resource)),
-            messaging_destination: boxed(
+            messaging_destination: self.kept(
                 a.messaging_destination
                     .as_ref()
                     .or(a.messaging_destination_legacy.as_ref()),
@@ -316,46 +342,51 @@ impl Normalizer {
     }
 
     /// SERVER and CONSUMER spans with `http.route`: `"{method} {route}"` (or
-    /// just the route without a method); every other span: its name.
+    /// just the route without a method); every other span: its name. The name
+    /// must be UTF-8 in both cases (checked first), then the route, then the
+    /// method.
     fn operation(
         &mut self,
         kind: SpanKind,
-        name: &str,
+        name: &[u8],
         a: &SpanAttrs<'_>,
-    ) -> Result<std::sync::Arc<str>, Reject> {
+    ) -> Result<Arc<str>, Reject> {
         let route = match &a.http_route {
             Some(route) if matches!(kind, SpanKind::Server | SpanKind::Consumer) => route,
-            _ => return Ok(self.interner.intern(name)),
+            _ => return self.interner.intern_bytes(name).map_err(|_| utf8("name")),
         };
-        let route = std::str::from_utf8(route).map_err(|_| utf8("http.route"))?;
         let method = a.http_method.as_ref().or(a.http_method_legacy.as_ref());
         self.scratch.clear();
         if let Some(method) = method {
-            self.scratch
-                .push_str(std::str::from_utf8(method).map_err(|_| utf8("http method"))?);
-            self.scratch.push(' ');
+            self.scratch.extend_from_slice(method);
+            self.scratch.push(b' ');
         }
-        self.scratch.push_str(route);
-        Ok(self.interner.intern(&self.scratch))
+        self.scratch.extend_from_slice(route);
+        // A cached operation is valid UTF-8, and so are its parts (they are
+        // split at an ASCII space); the name still has to be checked.
+        let cached = self.interner.get(&self.scratch);
+        std::str::from_utf8(name).map_err(|_| utf8("name"))?;
+        if let Some(found) = cached {
+            return Ok(found);
+        }
+        std::str::from_utf8(route).map_err(|_| utf8("http.route"))?;
+        if let Some(method) = method {
+            std::str::from_utf8(method).map_err(|_| utf8("http method"))?;
+        }
+        Ok(self.interner.intern_lossy(&self.scratch))
     }
 
-    /// Ends the payload.
-    pub(crate) fn finish(self) -> Decoded {
+    /// Ends the payload (the interner goes back to the thread on drop).
+    pub(crate) fn finish(mut self) -> Decoded {
         Decoded {
-            batch: self.batch,
-            rejected: self.rejected,
+            batch: std::mem::take(&mut self.batch),
+            rejected: std::mem::take(&mut self.rejected),
         }
     }
 }
 
 fn utf8(field: &'static str) -> Reject {
     (RejectReason::InvalidUtf8, field)
-}
-
-/// A kept attribute string; invalid UTF-8 is repaired with U+FFFD (only the
-/// span name, route, method and `service.name` must be valid).
-fn boxed(value: Option<&Cow<'_, [u8]>>) -> Option<Box<str>> {
-    value.map(|v| Box::from(&*String::from_utf8_lossy(v)))
 }
 
 fn port(value: Option<i64>) -> Option<u16> {
