@@ -62,7 +62,9 @@ impl Interner {
             return;
         }
         // During thread exit the cache is simply dropped.
-        let _ = SHARED.try_with(|shared| shared.set(self));
+        if SHARED.try_with(|shared| shared.set(self)).is_err() {
+            tracing::trace!("thread exiting; interner dropped");
+        }
     }
 
     /// The cached copy of `bytes`, if any (it is then valid UTF-8).
