@@ -28,6 +28,8 @@
 #   BENCH_PERF         file: `perf record -g` this checkout's daemon while it
 #                      consumes (needs perf; the last run's profile is kept)
 #   BENCH_BROKERS      use this running broker instead of starting one
+#   BENCH_KAFKA_EXTRA  YAML lines added under ingest.kafka of the daemon's
+#                      config (indented by 4), e.g. "    max_event_time_skew_secs: 600"
 #   EPICENTER_KAFKA_*  as for scripts/kafka.sh (a free port pair is picked if unset)
 #
 # Needs: Rust, Java 17+ and Maven (first run fetches the broker jars), curl.
@@ -152,6 +154,7 @@ ingest:
     topics:
     - name: $TOPIC
       encoding: otlp_proto
+${BENCH_KAFKA_EXTRA:-}
 log:
   level: warn
 EOF
@@ -183,7 +186,7 @@ EOF
         kill -INT "$perf_pid" 2>/dev/null || true
         wait "$perf_pid" 2>/dev/null || true
     fi
-    local d_cpu d_hwm d_load d_secs d_total metrics kafka_spans discarded reasons paired threads
+    local d_cpu d_hwm d_load d_secs d_total metrics kafka_spans discarded reasons paired pauses threads
     d_cpu="$(proc_cpu_seconds "$DAEMON_PID")"
     d_hwm="$(proc_status_kib "$DAEMON_PID" VmHWM)"
     threads="$(thread_cpu_seconds "$DAEMON_PID")"
@@ -196,11 +199,12 @@ EOF
     discarded="$(metric_sum "$metrics" epicenter_graph_spans_discarded_total)"
     reasons="$(sed -n 's/^epicenter_graph_spans_discarded_total{reason="\([a-z_]*\)"} \([0-9]*\)$/\1 \2/p' <<<"$metrics" | tr '\n' ' ')"
     paired="$(metric_sum "$metrics" epicenter_graph_edges_paired_total)"
+    pauses="$(sed -n 's/^epicenter_[a-z_]*partition_pauses_total{reason="\([a-z_]*\)"} \([0-9]*\)$/\1 \2/p' <<<"$metrics" | tr '\n' ' ')"
     kill -TERM "$DAEMON_PID" 2>/dev/null || true
     wait "$DAEMON_PID" 2>/dev/null || true
     DAEMON_PID=""
     ROWS+="$(row "$name" "$PRODUCED" "$d_secs" "$d_cpu" "$d_hwm" "$d_load")"$'\n'
-    DETAILS+="$name: kafka spans $kafka_spans, graph spans $received, discarded $discarded ($reasons), edges paired $paired; $d_total s from start (incl. group join); CPU s by thread: $threads"$'\n'
+    DETAILS+="$name: kafka spans $kafka_spans, graph spans $received, discarded $discarded ($reasons), edges paired $paired, partition pauses ($pauses); $d_total s from start (incl. group join); CPU s by thread: $threads"$'\n'
 }
 
 row() { # name spans secs cpu hwm_kib load

@@ -10,8 +10,8 @@
 //! to the record, so nothing is lost); a held partition resumes once the
 //! slowest has come within `max_skew / 2` of it.
 //!
-//! A partition's *position* is the newest span end decoded from it (handed
-//! off or held). A partition is *active* unless it is idle: not held and no
+//! A partition's *position* is the newest span end handed off from it, or
+//! that of its held record (records parked behind a held one do not count). A partition is *active* unless it is idle: not held and no
 //! span record for `idle` (wall time, given by the caller) — caught up, or
 //! empty. Idle partitions never hold the others back, so live consumption
 //! with a quiet partition does not stall. A partition assigned but not read
@@ -34,9 +34,8 @@ use crate::model::Timestamp;
 pub(crate) enum Admit {
     /// Hand it off.
     Go,
-    /// Its partition runs ahead: pause the partition and seek back to the
-    /// record (it is decoded again after the resume). The partition is now
-    /// held; every later record of it until the resume is stale.
+    /// Its partition runs ahead: keep the record (and every later record of
+    /// the partition, see [`Alignment::note`]) until the partition resumes.
     Hold,
 }
 
@@ -120,8 +119,8 @@ impl Alignment {
         fresh
     }
 
-    /// True while the partition is held: its records are stale (fetched
-    /// before the pause) and must be dropped, not stored.
+    /// True while the partition is held (its records are parked).
+    #[cfg(test)]
     pub(crate) fn is_held(&self, topic: &str, partition: i32) -> bool {
         self.held > 0
             && self
@@ -163,6 +162,17 @@ impl Alignment {
                 self.held += 1;
                 Admit::Hold
             }
+        }
+    }
+
+    /// A record of a held partition was decoded at `now` and parked behind
+    /// the held one. It keeps the partition from turning idle but does not
+    /// move its position: the held record, not yet handed off, is where the
+    /// partition stands for the others (were it the newest parked span end,
+    /// the others could run ahead of records still to come from it).
+    pub(crate) fn note(&mut self, topic: &str, partition: i32, now: Duration) {
+        if let Some(index) = self.lane(topic, partition) {
+            self.lanes[index].last_seen = now;
         }
     }
 

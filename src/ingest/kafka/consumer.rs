@@ -15,10 +15,11 @@
 //! room for the held batch; then consumption resumes where it stopped.
 //! Nothing is dropped.
 //!
-//! Event-time alignment ([`Alignment`], glue in [`pause`]): a decoded span
-//! record whose partition runs too far ahead of the slowest active span
-//! partition is not handed off; its partition is paused and sought back to
-//! it, and resumed (on a later hand-off or the periodic tick) once the
+//! Event-time alignment ([`Alignment`], glue in [`pause`] and [`park`]): a
+//! decoded span record whose partition runs too far ahead of the slowest
+//! active span partition is not handed off; it and the later records of its
+//! partition wait in memory (the partition is paused only when they grow
+//! large) and go on (on a later hand-off or the periodic tick) once the
 //! slowest has caught up.
 
 use std::collections::HashMap;
@@ -60,6 +61,8 @@ mod incidents;
 mod merge;
 #[path = "consumer_offsets.rs"]
 mod offsets_store;
+#[path = "consumer_park.rs"]
+mod park;
 #[path = "consumer_pause.rs"]
 mod pause;
 
@@ -125,6 +128,8 @@ pub(crate) struct Worker {
     alignment: Alignment,
     /// Admitted span records not yet handed off.
     pending: merge::Merged,
+    /// Records of partitions held by the alignment, waiting in memory.
+    parks: park::Parks,
     /// The assignment the alignment was last synced with.
     generation: (Epoch, usize),
     /// Origin of the wall time given to the alignment.
@@ -197,6 +202,7 @@ impl Worker {
             topics: Vec::new(),
             alignment,
             pending: merge::Merged::default(),
+            parks: park::Parks::default(),
             generation: (0, 0),
             started: Instant::now(),
             checkpoints: checkpointing.map(checkpoint::Checkpoints::new),
@@ -237,6 +243,14 @@ impl Worker {
                 }
                 event = checkpoint::next_event(&mut self.checkpoints) => {
                     self.on_checkpoint_event(event).await;
+                    continue;
+                }
+                // Records let go by the alignment go before any new one.
+                () = std::future::ready(()), if self.parks.has_released() => {
+                    if let Some(held) = self.merge_released()? {
+                        self.wait_for_room(held).await?;
+                        self.alignment.stalled(self.started.elapsed());
+                    }
                     continue;
                 }
                 polled = consumer.recv() => polled,
@@ -290,10 +304,6 @@ impl Worker {
         }
         if generation != self.generation {
             self.realign_if_rebalanced();
-        }
-        if self.alignment.is_held(topic, partition) {
-            // Fetched before the hold: read again from the held record on resume.
-            return Ok(None);
         }
         let index = self.topic_index(topic);
         let payload = message.payload().unwrap_or_default();
@@ -359,6 +369,9 @@ impl Worker {
                 return Ok(None);
             }
         };
+        if !decoded.rejected.is_empty() {
+            self.shared.metrics.spans_rejected(topic, &decoded.rejected);
+        }
         if self.alignment.enabled() && !decoded.batch.is_empty() {
             let end = decoded
                 .batch
@@ -367,19 +380,20 @@ impl Worker {
                 .map(|s| s.end)
                 .max()
                 .unwrap_or_default();
-            if self
-                .alignment
-                .admit(topic, partition, end, self.started.elapsed())
-                == Admit::Hold
-            {
-                // Decoded (and its rejects counted) again after the resume.
-                self.hold(topic, partition, offset);
+            let now = self.started.elapsed();
+            let admit = if self.parks.holds(topic, partition) {
+                // Behind parked records of its partition: waits in order.
+                self.alignment.note(topic, partition, now);
+                Admit::Hold
+            } else {
+                self.alignment.admit(topic, partition, end, now)
+            };
+            if admit == Admit::Hold {
+                self.park(topic, partition, offset, epoch, end, Some(decoded.batch));
+                self.shared.metrics.held_partitions(self.alignment.held());
                 return Ok(None);
             }
             self.resume_aligned();
-        }
-        if !decoded.rejected.is_empty() {
-            self.shared.metrics.spans_rejected(topic, &decoded.rejected);
         }
         if decoded.batch.is_empty() {
             self.topics[index].empty.inc();

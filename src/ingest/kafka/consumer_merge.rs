@@ -86,9 +86,26 @@ impl Worker {
         Ok(None)
     }
 
-    /// Stores the offset of a record without spans, after the merged
-    /// records of its partition when there are any.
+    /// Stores the offset of a record without spans, after the parked or
+    /// merged records of its partition when there are any.
     pub(super) fn store(&mut self, topic: &str, partition: i32, offset: i64, epoch: Epoch) {
+        if self.parks.holds(topic, partition) {
+            let end = crate::model::Timestamp::default();
+            self.park(topic, partition, offset, epoch, end, None);
+            return;
+        }
+        self.store_unparked(topic, partition, offset, epoch);
+    }
+
+    /// [`Self::store`] for a record not behind parked ones (one released
+    /// from its park).
+    pub(super) fn store_unparked(
+        &mut self,
+        topic: &str,
+        partition: i32,
+        offset: i64,
+        epoch: Epoch,
+    ) {
         if !self.pending.is_empty() {
             let index = self.topic_index(topic);
             if self.pending.holds(index, partition) {

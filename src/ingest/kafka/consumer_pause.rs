@@ -1,11 +1,12 @@
 //! Pausing and resuming partitions: for backpressure (every assigned
 //! partition, while the next stage's queue is full) and for event-time
-//! alignment (one partition, while it runs ahead; the decisions are
-//! [`Alignment`](super::Alignment)'s, this file only carries them out).
+//! alignment (one partition, while its parked records are too many; the
+//! decisions are [`Alignment`](super::Alignment)'s and the park's, this file
+//! only carries them out).
 //!
-//! A partition held by alignment stays paused through a backpressure pause
-//! and its resume; a record fetched before a pause is sought back to, never
-//! stored.
+//! A partition paused for its park stays paused through a backpressure pause
+//! and its resume; a record fetched before a backpressure pause is sought
+//! back to, never stored.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -36,9 +37,6 @@ impl Worker {
     ) {
         use rdkafka::Message as _;
         let (topic, partition, offset) = (message.topic(), message.partition(), message.offset());
-        if self.alignment.is_held(topic, partition) {
-            return;
-        }
         let key = (topic.to_owned(), partition);
         if rewound.get(&key).is_some_and(|earlier| *earlier <= offset) {
             return;
@@ -50,20 +48,6 @@ impl Worker {
             offset,
             "rewound a record fetched while paused",
         );
-    }
-
-    /// Alignment held the record at `offset`: pause its partition and seek
-    /// back to it, so it is decoded again after the resume.
-    pub(super) fn hold(&self, topic: &str, partition: i32, offset: i64) {
-        self.pause_at(
-            topic,
-            partition,
-            offset,
-            "partition ahead in event time paused",
-        );
-        let metrics = &self.shared.metrics;
-        metrics.partitions_paused(PauseReason::EventTimeAhead, 1);
-        metrics.held_partitions(self.alignment.held());
     }
 
     fn pause_at(&self, topic: &str, partition: i32, offset: i64, what: &'static str) {
@@ -83,7 +67,8 @@ impl Worker {
         }
     }
 
-    /// Resumes the partitions alignment lets go (unless backpressure holds
+    /// Releases the parked records of the partitions alignment lets go, and
+    /// resumes those paused for their park (unless backpressure holds
     /// everything: then its resume lets them go).
     pub(super) fn resume_aligned(&mut self) {
         if self.alignment.held() == 0 {
@@ -93,9 +78,15 @@ impl Worker {
         if lanes.is_empty() {
             return;
         }
+        let mut paused = Vec::new();
+        for (topic, partition) in lanes {
+            if self.release(&topic, partition) {
+                paused.push((topic, partition));
+            }
+        }
         self.shared.metrics.held_partitions(self.alignment.held());
-        if !self.shared.paused.load(Ordering::Acquire) {
-            self.resume(&lanes);
+        if !paused.is_empty() && !self.shared.paused.load(Ordering::Acquire) {
+            self.resume(&paused);
         }
     }
 
@@ -118,6 +109,7 @@ impl Worker {
             (generation, owned)
         };
         self.generation = generation;
+        self.drop_revoked_parks(&owned);
         let spans = owned.iter().filter(|(topic, ..)| {
             matches!(self.settings.routes.route(topic), Route::Decode(e) if e.spans().is_some())
         });
@@ -161,7 +153,7 @@ impl Worker {
             }
             let mut free = TopicPartitionList::with_capacity(assignment.count());
             for element in assignment.elements() {
-                if !self.alignment.is_held(element.topic(), element.partition()) {
+                if !self.parks.paused(element.topic(), element.partition()) {
                     free.add_partition(element.topic(), element.partition());
                 }
             }

@@ -189,6 +189,7 @@ pub struct Metrics {
     paused_seconds: Counter<f64>,
     partition_pauses: Family<PauseLabels, Counter>,
     held_partitions: Gauge,
+    parked_records: Counter,
     rebalances: Family<RebalanceLabels, Counter>,
     commit_failures: Family<CommitLabels, Counter>,
     consumer_errors: Counter,
@@ -255,13 +256,18 @@ impl Metrics {
         );
         r.register(
             "partition_pauses",
-            "Partitions paused, by reason (event_time_ahead: ran ahead of the slowest active span partition; backpressure: every assigned partition, once per pause)",
+            "Partitions paused, by reason (event_time_ahead: its records parked in memory while it ran ahead of the slowest active span partition outgrew their bound; backpressure: every assigned partition, once per pause)",
             metrics.partition_pauses.clone(),
         );
         r.register(
             "event_time_held_partitions",
-            "Span partitions currently paused because they ran ahead in event time",
+            "Span partitions currently held back because they ran ahead in event time (their records wait in memory)",
             metrics.held_partitions.clone(),
+        );
+        r.register(
+            "event_time_parked_records",
+            "Span partition records kept in memory because their partition ran ahead in event time",
+            metrics.parked_records.clone(),
         );
         r.register(
             "rebalances",
@@ -391,6 +397,11 @@ impl Metrics {
     pub(crate) fn held_partitions(&self, held: usize) {
         self.held_partitions
             .set(i64::try_from(held).unwrap_or(i64::MAX));
+    }
+
+    /// A record was parked behind its partition's event-time hold.
+    pub(crate) fn record_parked(&self) {
+        self.parked_records.inc();
     }
 
     /// Partitions currently assigned (for readiness).
