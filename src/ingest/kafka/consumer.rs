@@ -251,6 +251,11 @@ impl Worker {
                         self.wait_for_room(held).await?;
                         self.alignment.stalled(self.started.elapsed());
                     }
+                    if !self.parks.has_released() {
+                        // Released records moved their partition on: it
+                        // may let others go (not only at the next tick).
+                        self.resume_aligned();
+                    }
                     continue;
                 }
                 polled = consumer.recv() => polled,

@@ -28,7 +28,7 @@ use std::sync::atomic::Ordering;
 
 use rdkafka::consumer::Consumer;
 use rdkafka::topic_partition_list::TopicPartitionList;
-use tracing::warn;
+use tracing::{debug, warn};
 
 use super::Admit;
 use super::{Epoch, Held, KafkaError, RecordResult, Worker};
@@ -138,6 +138,7 @@ impl Worker {
         };
         let spans = batch.as_ref().map_or(0, |b| b.spans.len());
         let park = &mut self.parks.parks[index];
+        debug!(topic, partition, offset, end = %end, spans, parked = park.entries.len(), "record parked");
         park.entries.push_back(Entry { offset, end, batch });
         park.spans += spans;
         self.shared.metrics.record_parked();
@@ -167,6 +168,13 @@ impl Worker {
         };
         let mut park = self.parks.parks.swap_remove(index);
         let now = self.started.elapsed();
+        debug!(
+            topic,
+            partition,
+            parked = park.entries.len(),
+            paused = park.paused,
+            "park released"
+        );
         while let Some(entry) = park.entries.pop_front() {
             if let Some(batch) = &entry.batch {
                 if self.alignment.admit(topic, partition, entry.end, now) == Admit::Hold {
