@@ -6,14 +6,14 @@
 //! partitions have not delivered yet, and those arrive late. [`Alignment`]
 //! decides, per decoded record, whether it may be handed off: a record whose
 //! newest span end is more than `max_skew` ahead of the slowest other
-//! *active* partition is held (the caller pauses the partition and seeks back
-//! to the record, so nothing is lost); a held partition resumes once the
-//! slowest has come within `max_skew / 2` of it.
+//! *active* partition is held (the caller parks it, and every later record
+//! of its partition, in memory, so nothing is lost); a held partition
+//! resumes once the slowest has come within `max_skew / 2` of it.
 //!
 //! A partition's *position* is the newest span end handed off from it, or
-//! that of its held record (records parked behind a held one do not count). A partition is *active* unless it is idle: not held and no
-//! span record for `idle` (wall time, given by the caller) — caught up, or
-//! empty. Idle partitions never hold the others back, so live consumption
+//! that of its held record (records parked behind a held one do not count).
+//! A partition is *active* unless it is idle: not held and no span record
+//! for `idle` (wall time, given by the caller) — caught up, or empty. Idle partitions never hold the others back, so live consumption
 //! with a quiet partition does not stall. A partition assigned but not read
 //! yet has no position: until it delivers or turns idle, every other
 //! partition is held, because its spans could be older than anything seen.

@@ -9,8 +9,8 @@
 //! One record is in flight at a time, so offsets are stored in order per
 //! partition.
 //!
-//! Backpressure: when the graph stage's (or release stage's) queue is full, every assigned
-//! partition is paused and the loop keeps polling (rebalances and liveness
+//! Backpressure (in [`pause`]): when the graph stage's (or release stage's)
+//! queue is full, every assigned partition is paused and the loop keeps polling (rebalances and liveness
 //! continue, `max.poll.interval.ms` is never exceeded) until the queue has
 //! room for the held batch; then consumption resumes where it stopped.
 //! Nothing is dropped.
@@ -22,7 +22,6 @@
 //! large) and go on (on a later hand-off or the periodic tick) once the
 //! slowest has caught up.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -32,7 +31,7 @@ use rdkafka::message::BorrowedMessage;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
-use tracing::{info, warn};
+use tracing::info;
 
 use super::KafkaError;
 use super::align::{Admit, Alignment};
@@ -79,17 +78,6 @@ const ALIGN_TICK: Duration = Duration::from_millis(5);
 /// Records at least this large are decoded on the blocking pool, so a
 /// multi-megabyte batch does not stall the async worker it runs on.
 const BLOCKING_DECODE_BYTES: usize = 256 << 10;
-
-/// How long a full queue may hold the consumer before it pauses its
-/// partitions. Pausing drops librdkafka's prefetched records and resuming
-/// fetches and re-delivers them partition by partition, which costs a fetch
-/// round trip per pause and skews event time between partitions; a queue
-/// that only filled for a moment (the graph stage is busy with a burst)
-/// drains within this long. Measured with `scripts/bench-kafka.sh`.
-const PAUSE_GRACE: Duration = Duration::from_millis(500);
-
-/// How long shutdown waits for the graph stage to take a held batch.
-const SHUTDOWN_SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A decoded record waiting for room in its stage's queue.
 struct Held {
@@ -412,53 +400,6 @@ impl Worker {
             return Ok(None);
         }
         self.merge(topic, partition, offset, epoch, decoded.batch)
-    }
-
-    /// Backpressure: wait up to [`PAUSE_GRACE`] for room; then pause, keep
-    /// polling, and hand `held` off when there is room.
-    async fn wait_for_room(&mut self, held: Held) -> Result<(), KafkaError> {
-        tokio::select! {
-            biased;
-            // Shutdown: the paused path below finishes the hand-off.
-            () = self.shutdown.cancelled() => {}
-            waited = tokio::time::timeout(PAUSE_GRACE, self.reserve(&held.item)) => {
-                if let Ok(permit) = waited {
-                    self.hand_off(permit?, held);
-                    return Ok(());
-                }
-            }
-        }
-        let since = Instant::now();
-        self.set_paused(true);
-        let consumer = self.consumer.clone();
-        let mut rewound = HashMap::new();
-        loop {
-            tokio::select! {
-                biased;
-                () = self.shutdown.cancelled() => {
-                    // Finish the in-flight hand-off: the graph stage keeps
-                    // draining during shutdown. Bounded, in case it does not.
-                    match tokio::time::timeout(SHUTDOWN_SEND_TIMEOUT, self.reserve(&held.item)).await {
-                        Ok(Ok(permit)) => self.hand_off(permit, held),
-                        Ok(Err(error)) => return Err(error),
-                        Err(_) => warn!(topic = %held.topic, partition = held.partition, offset = held.offset,
-                            "the next stage did not take the last record before shutdown; it will be consumed again"),
-                    }
-                    self.shared.metrics.paused(false, since.elapsed().as_secs_f64());
-                    return Ok(());
-                }
-                permit = self.reserve(&held.item) => {
-                    self.hand_off(permit?, held);
-                    self.set_paused(false);
-                    self.shared.metrics.paused(false, since.elapsed().as_secs_f64());
-                    return Ok(());
-                }
-                polled = consumer.recv() => match polled {
-                    Ok(message) => self.rewind(&message, &mut rewound),
-                    Err(error) => self.poll_error(error)?,
-                },
-            }
-        }
     }
 
     /// Index of the topic's metrics in `topics` (stable: only appended).

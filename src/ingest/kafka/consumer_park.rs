@@ -90,7 +90,7 @@ impl Parks {
 
     /// True when the partition has parked records.
     pub(super) fn holds(&self, topic: &str, partition: i32) -> bool {
-        !self.parks.is_empty() && self.find(topic, partition).is_some()
+        self.find(topic, partition).is_some()
     }
 
     /// True when released records wait to be merged.

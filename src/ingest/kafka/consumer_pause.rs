@@ -1,8 +1,9 @@
 //! Pausing and resuming partitions: for backpressure (every assigned
-//! partition, while the next stage's queue is full) and for event-time
-//! alignment (one partition, while its parked records are too many; the
-//! decisions are [`Alignment`](super::Alignment)'s and the park's, this file
-//! only carries them out).
+//! partition, while the next stage's queue is full, in
+//! [`Worker::wait_for_room`]) and for event-time alignment (one partition,
+//! while its parked records are too many; the decisions are
+//! [`Alignment`](super::Alignment)'s and the park's, this file only carries
+//! them out).
 //!
 //! A partition paused for its park stays paused through a backpressure pause
 //! and its resume; a record fetched before a backpressure pause is sought
@@ -16,11 +17,22 @@ use std::time::Duration;
 use rdkafka::consumer::Consumer;
 use rdkafka::message::BorrowedMessage;
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+use tokio::time::Instant;
 use tracing::{debug, warn};
 
-use super::Route;
-use super::Worker;
+use super::{Held, KafkaError, Route, Worker};
 use crate::ingest::kafka::metrics::PauseReason;
+
+/// How long a full queue may hold the consumer before it pauses its
+/// partitions. Pausing drops librdkafka's prefetched records and resuming
+/// fetches and re-delivers them partition by partition, which costs a fetch
+/// round trip per pause and skews event time between partitions; a queue
+/// that only filled for a moment (the graph stage is busy with a burst)
+/// drains within this long. Measured with `scripts/bench-kafka.sh`.
+const PAUSE_GRACE: Duration = Duration::from_millis(500);
+
+/// How long shutdown waits for the graph stage to take a held batch.
+const SHUTDOWN_SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl Worker {
     /// A record arrived while consumption is paused (a partition assigned in
@@ -161,6 +173,55 @@ impl Worker {
         });
         if let Err(error) = result {
             warn!(paused, %error, "could not pause or resume kafka partitions");
+        }
+    }
+}
+
+impl Worker {
+    /// Backpressure: wait up to [`PAUSE_GRACE`] for room; then pause, keep
+    /// polling, and hand `held` off when there is room.
+    pub(super) async fn wait_for_room(&mut self, held: Held) -> Result<(), KafkaError> {
+        tokio::select! {
+            biased;
+            // Shutdown: the paused path below finishes the hand-off.
+            () = self.shutdown.cancelled() => {}
+            waited = tokio::time::timeout(PAUSE_GRACE, self.reserve(&held.item)) => {
+                if let Ok(permit) = waited {
+                    self.hand_off(permit?, held);
+                    return Ok(());
+                }
+            }
+        }
+        let since = Instant::now();
+        self.set_paused(true);
+        let consumer = self.consumer.clone();
+        let mut rewound = HashMap::new();
+        loop {
+            tokio::select! {
+                biased;
+                () = self.shutdown.cancelled() => {
+                    // Finish the in-flight hand-off: the graph stage keeps
+                    // draining during shutdown. Bounded, in case it does not.
+                    match tokio::time::timeout(SHUTDOWN_SEND_TIMEOUT, self.reserve(&held.item)).await {
+                        Ok(Ok(permit)) => self.hand_off(permit, held),
+                        Ok(Err(error)) => return Err(error),
+                        Err(_) => warn!(topic = %held.topic, partition = held.partition, offset = held.offset,
+                            "the next stage did not take the last record before shutdown; it will be consumed again"),
+                    }
+                    self.shared.metrics.paused(false, since.elapsed().as_secs_f64());
+                    return Ok(());
+                }
+                permit = self.reserve(&held.item) => {
+                    self.hand_off(permit?, held);
+                    self.set_paused(false);
+                    self.shared.metrics.paused(false, since.elapsed().as_secs_f64());
+                    return Ok(());
+                }
+                polled = consumer.recv() => match polled {
+                    Ok(message) => self.rewind(&message, &mut rewound),
+                    Err(error) => self.poll_error(error)?,
+                },
+            }
         }
     }
 }
