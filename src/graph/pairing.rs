@@ -23,7 +23,6 @@ use std::hash::BuildHasher as _;
 use std::sync::Arc;
 
 use foldhash::HashMap;
-use foldhash::fast::RandomState;
 use hashbrown::HashTable;
 
 use crate::model::{ResourceInfo, SpanId, SpanKind, Timestamp, TraceId};
@@ -143,6 +142,49 @@ impl Waiters {
 /// The index of a held half in the store's slab.
 pub(crate) type Slot = u32;
 
+/// An index entry: the key's 32-bit hash (high half) and the slot (low
+/// half). Carrying the hash lets the table rehash, and expiry find an
+/// entry, without reading the slab (a cache miss per half).
+type IndexEntry = u64;
+
+/// Hashes the 24 key bytes with a per-store random seed: two folded
+/// multiplies (as foldhash does), instead of a general byte-slice hasher.
+/// Trace and span ids are random already; the seed keeps crafted ids from
+/// colliding on purpose.
+fn hash_key(seed: &[u64; 3], key: &Key) -> u32 {
+    let word = |i: usize| {
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(&key[i * 8..i * 8 + 8]);
+        u64::from_le_bytes(bytes)
+    };
+    let fold = |x: u64, y: u64| {
+        let full = u128::from(x) * u128::from(y);
+        (full as u64) ^ ((full >> 64) as u64)
+    };
+    let h = fold(word(0) ^ seed[0], word(1) ^ seed[1]);
+    let h = fold(h ^ word(2), seed[2]);
+    (h ^ (h >> 32)) as u32
+}
+
+/// The table hash of a 32-bit key hash: hashbrown takes its control byte
+/// from the top 7 bits and the bucket from the low bits, so both halves
+/// carry the hash.
+fn wide(hash: u32) -> u64 {
+    (u64::from(hash) << 32) | u64::from(hash)
+}
+
+fn entry(hash: u32, slot: Slot) -> IndexEntry {
+    (u64::from(hash) << 32) | u64::from(slot)
+}
+
+fn slot_of(entry: IndexEntry) -> Slot {
+    entry as Slot
+}
+
+fn hash_of(entry: IndexEntry) -> u32 {
+    (entry >> 32) as u32
+}
+
 /// A slab entry: a half and its key. A freed entry keeps its old half until
 /// the slot is reused (dropping it then, while the memory is being written
 /// anyway, instead of touching it at expiry).
@@ -159,16 +201,16 @@ const WAITS: u8 = 2;
 
 /// The store. See the module docs.
 ///
-/// Layout, for the cache: the hash table holds only 4-byte slot numbers
-/// (its probes stay in a small, hot memory block); the halves live in a
+/// Layout, for the cache: the hash table holds only 8-byte slot numbers
+/// and hashes (its probes stay in a small, hot memory block); the halves live in a
 /// slab; a dense byte per slot says whether a half paired and whether it
 /// registered waiters, so expiring a paired half touches neither the half
 /// nor the waiters.
 #[derive(Debug)]
 pub(crate) struct PairingStore {
-    /// Every held half's slot, hashed by its key.
-    index: HashTable<Slot>,
-    hasher: RandomState,
+    /// Every held half's slot and key hash, hashed by its key.
+    index: HashTable<IndexEntry>,
+    seed: [u64; 3],
     /// The halves, by slot.
     slab: Vec<Held>,
     /// [`PAIRED`] and [`WAITS`] bits, by slot.
@@ -191,7 +233,10 @@ impl PairingStore {
     pub(crate) fn new(ttl_ns: u64, max: usize) -> Self {
         Self {
             index: HashTable::new(),
-            hasher: RandomState::default(),
+            seed: {
+                let random = foldhash::fast::RandomState::default();
+                [0u64, 1, 2].map(|i| random.hash_one(i))
+            },
             slab: Vec::new(),
             flags: Vec::new(),
             free: Vec::new(),
@@ -216,11 +261,12 @@ impl PairingStore {
     /// The slot of the half held under `key`.
     pub(crate) fn find(&self, key: &Key) -> Option<Slot> {
         let slab = &self.slab;
+        let hash = hash_key(&self.seed, key);
         self.index
-            .find(self.hasher.hash_one(key), |&slot| {
-                slab[slot as usize].key == *key
+            .find(wide(hash), |&e| {
+                hash_of(e) == hash && slab[slot_of(e) as usize].key == *key
             })
-            .copied()
+            .map(|&e| slot_of(e))
     }
 
     /// The half held in a live `slot` (from [`Self::find`] or [`Self::take_waiters`]).
@@ -243,6 +289,9 @@ impl PairingStore {
             *flags |= PAIRED;
             if let Some(half) = &mut self.slab[slot as usize].half {
                 half.paired = true;
+                // Never read again (a paired half expires silently); cleared
+                // so a half is the same whichever side arrived first.
+                half.fallback = Fallback::Unpaired;
             }
             self.unpaired -= 1;
         }
@@ -290,10 +339,9 @@ impl PairingStore {
             }
         };
         self.expiry.push(at, key, slot);
-        let (slab, hasher) = (&self.slab, &self.hasher);
-        self.index.insert_unique(hasher.hash_one(key), slot, |&s| {
-            hasher.hash_one(slab[s as usize].key)
-        });
+        let hash = hash_key(&self.seed, &key);
+        self.index
+            .insert_unique(wide(hash), entry(hash, slot), |&e| wide(hash_of(e)));
         slot
     }
 
@@ -322,7 +370,7 @@ impl PairingStore {
             self.expiry.pop();
             let removed = self
                 .index
-                .find_entry(self.hasher.hash_one(key), |&s| s == slot)
+                .find_entry(wide(hash_key(&self.seed, &key)), |&e| slot_of(e) == slot)
                 .map(|entry| entry.remove());
             debug_assert!(removed.is_ok(), "a queued half is held");
             self.free.push(slot);
@@ -346,7 +394,7 @@ impl PairingStore {
         let mut all: Vec<(&Key, &Half)> = self
             .index
             .iter()
-            .map(|&slot| (&self.slab[slot as usize].key, self.half(slot)))
+            .map(|&e| (&self.slab[slot_of(e) as usize].key, self.half(slot_of(e))))
             .collect();
         all.sort_by_key(|(key, half)| (half.end, **key));
         all
@@ -357,7 +405,8 @@ impl PairingStore {
     /// Call after every half has been restored with [`Self::restore_half`].
     pub(crate) fn rebuild_waiters(&mut self) {
         let mut registrations = Vec::new();
-        for &slot in &self.index {
+        for &e in &self.index {
+            let slot = slot_of(e);
             let entry = &self.slab[slot as usize];
             for target in self.half(slot).targets.as_slice() {
                 if self.find(target).is_none() {

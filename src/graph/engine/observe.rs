@@ -120,7 +120,10 @@ impl Graph {
                 paired = true;
             }
         }
+        // A half that already paired expires silently: its fallback would
+        // never be read, so the name lookup is skipped.
         let fallback = match span.kind {
+            _ if paired => Fallback::Unpaired,
             SpanKind::Client if span.peer.is_database() => naming::database(&span.peer)
                 .map(|n| self.fallback(n.name, n.kind, true))
                 .unwrap_or(Fallback::Unpaired),

@@ -133,3 +133,46 @@ mod memory {
         assert!(entry <= 176, "{entry} bytes");
     }
 }
+
+#[test]
+fn a_paired_half_forgets_its_fallback() {
+    let mut store = PairingStore::new(10, 8);
+    let mut client = half(SpanKind::Client, 5, Targets::None);
+    client.fallback = Fallback::Virtual {
+        name: "db".into(),
+        kind: crate::model::NodeKind::Database,
+        database: true,
+    };
+    store.insert(key(1), client, &[]);
+    let slot = store.find(&key(1)).unwrap();
+    store.mark_paired(slot);
+    let held = store.half(slot);
+    assert!(held.paired);
+    assert_eq!(held.fallback, Fallback::Unpaired);
+}
+
+#[test]
+fn many_halves_are_found_after_the_index_grows_and_churns() {
+    // Growth and in-place rehashes use the hash kept in each index entry.
+    let mut store = PairingStore::new(10, 100_000);
+    let key_n = |n: u32| key_of(&TraceId([2; 16]), &SpanId(u64::from(n).to_le_bytes()));
+    for n in 0..20_000u32 {
+        store.insert(
+            key_n(n),
+            half(SpanKind::Client, u64::from(n / 1000), Targets::None),
+            &[],
+        );
+    }
+    // Expire the first half, then insert as many new ones (tombstones, rehash).
+    while store.pop_expired(Some(Timestamp(21))).is_some() {}
+    for n in 20_000..30_000u32 {
+        store.insert(key_n(n), half(SpanKind::Client, 30, Targets::None), &[]);
+    }
+    assert_eq!(store.len(), 30_000 - 11_000);
+    assert!((0..11_000).all(|n| store.find(&key_n(n)).is_none()));
+    assert!((11_000..30_000).all(|n| {
+        store
+            .get(&key_n(n))
+            .is_some_and(|h| h.end.0 >= n as u64 / 1000)
+    }));
+}
