@@ -38,7 +38,7 @@ pub struct Config {
     /// server, producer and consumer span is held until it expires, so size it
     /// as spans/s × (lateness + ttl): 500 000 covers about 25 000 such spans/s
     /// and costs about 75 MB (144 B per held half) plus hash-map slack. When
-    /// full, new halves are rejected.
+    /// full, new halves are rejected. At most 2^31.
     pub max_pending_spans: usize,
     /// An edge (or node) with no traffic for this long in event time leaves the
     /// live graph and its cumulative counters restart, seconds. 900 s matches
@@ -177,6 +177,10 @@ impl Config {
             if value == 0 {
                 bad(key, "must be positive".into());
             }
+        }
+        let max_slots = super::pairing::MAX_SLOT as usize + 1;
+        if self.max_pending_spans > max_slots {
+            bad("max_pending_spans", format!("must be at most {max_slots}"));
         }
         // Edges must not be collected while a half that could still update them
         // is pending, and an idle gap must be unambiguous under reordering (the

@@ -11,7 +11,7 @@
 //!
 //! Server-side halves that arrive before their client register as
 //! *waiters* under the key they wait for (the parent span, or each linked
-//! producer). Expiry pops halves in `(expire_at, key)` order from a bucketed
+//! producer), in the same hash index as the halves ([`index`]). Expiry pops halves in `(expire_at, key)` order from a bucketed
 //! queue ([`super::expiry`]), so it is deterministic whatever the arrival order.
 //!
 //! Memory is bounded by `max_pending_spans`: when the store is full, *new*
@@ -19,15 +19,15 @@
 //!
 //! Never does: decide what an expired half becomes, count metrics, log.
 
-use std::hash::BuildHasher as _;
-use std::sync::Arc;
+mod index;
 
-use foldhash::HashMap;
-use hashbrown::HashTable;
+use std::sync::Arc;
 
 use crate::model::{ResourceInfo, SpanId, SpanKind, Timestamp, TraceId};
 
 use super::expiry::ExpiryQueue;
+use index::Index;
+pub(crate) use index::MAX_SLOT;
 
 /// `trace id ‖ span id`: fixed size, no allocation, cheap to hash and compare.
 pub(crate) type Key = [u8; 24];
@@ -109,8 +109,7 @@ impl Half {
     }
 }
 
-/// Server-side halves waiting for one key, by slot (a slot registered as a
-/// waiter is always live: expiry forgets it before the slot is reused).
+/// Server-side halves that waited for one key, by slot, in key order.
 #[derive(Clone, Debug)]
 pub(crate) enum Waiters {
     One(Slot),
@@ -124,66 +123,10 @@ impl Waiters {
             Self::Many(slots) => slots,
         }
     }
-
-    fn add(waiters: &mut HashMap<Key, Waiters>, target: Key, slot: Slot) {
-        match waiters.get_mut(&target) {
-            None => {
-                waiters.insert(target, Waiters::One(slot));
-            }
-            Some(Waiters::One(first)) => {
-                let first = *first;
-                waiters.insert(target, Waiters::Many(vec![first, slot]));
-            }
-            Some(Waiters::Many(slots)) => slots.push(slot),
-        }
-    }
 }
 
 /// The index of a held half in the store's slab.
 pub(crate) type Slot = u32;
-
-/// An index entry: the key's 32-bit hash (high half) and the slot (low
-/// half). Carrying the hash lets the table rehash, and expiry find an
-/// entry, without reading the slab (a cache miss per half).
-type IndexEntry = u64;
-
-/// Hashes the 24 key bytes with a per-store random seed: two folded
-/// multiplies (as foldhash does), instead of a general byte-slice hasher.
-/// Trace and span ids are random already; the seed keeps crafted ids from
-/// colliding on purpose.
-fn hash_key(seed: &[u64; 3], key: &Key) -> u32 {
-    let word = |i: usize| {
-        let mut bytes = [0u8; 8];
-        bytes.copy_from_slice(&key[i * 8..i * 8 + 8]);
-        u64::from_le_bytes(bytes)
-    };
-    let fold = |x: u64, y: u64| {
-        let full = u128::from(x) * u128::from(y);
-        (full as u64) ^ ((full >> 64) as u64)
-    };
-    let h = fold(word(0) ^ seed[0], word(1) ^ seed[1]);
-    let h = fold(h ^ word(2), seed[2]);
-    (h ^ (h >> 32)) as u32
-}
-
-/// The table hash of a 32-bit key hash: hashbrown takes its control byte
-/// from the top 7 bits and the bucket from the low bits, so both halves
-/// carry the hash.
-fn wide(hash: u32) -> u64 {
-    (u64::from(hash) << 32) | u64::from(hash)
-}
-
-fn entry(hash: u32, slot: Slot) -> IndexEntry {
-    (u64::from(hash) << 32) | u64::from(slot)
-}
-
-fn slot_of(entry: IndexEntry) -> Slot {
-    entry as Slot
-}
-
-fn hash_of(entry: IndexEntry) -> u32 {
-    (entry >> 32) as u32
-}
 
 /// A slab entry: a half and its key. A freed entry keeps its old half until
 /// the slot is reused (dropping it then, while the memory is being written
@@ -201,24 +144,22 @@ const WAITS: u8 = 2;
 
 /// The store. See the module docs.
 ///
-/// Layout, for the cache: the hash table holds only 8-byte slot numbers
-/// and hashes (its probes stay in a small, hot memory block); the halves live in a
-/// slab; a dense byte per slot says whether a half paired and whether it
-/// registered waiters, so expiring a paired half touches neither the half
-/// nor the waiters.
+/// Layout, for the cache: the hash index holds only 8-byte entries (its
+/// probes stay in a small, hot memory block); the halves live in a slab; a
+/// dense byte per slot says whether a half paired and whether it registered
+/// waiters, so expiring a paired half touches neither the half nor the
+/// waiters.
 #[derive(Debug)]
 pub(crate) struct PairingStore {
-    /// Every held half's slot and key hash, hashed by its key.
-    index: HashTable<IndexEntry>,
-    seed: [u64; 3],
+    /// Every held half's slot by its key, and every waiter's slot by the
+    /// key it waits for.
+    index: Index,
     /// The halves, by slot.
     slab: Vec<Held>,
     /// [`PAIRED`] and [`WAITS`] bits, by slot.
     flags: Vec<u8>,
     /// Free slots, most recently freed last.
     free: Vec<Slot>,
-    /// Target key → server-side halves that wait for it.
-    waiters: HashMap<Key, Waiters>,
     /// `(expire_at, key, slot)`, earliest first: expiry pops instead of
     /// scanning, and ties break on the key so the order never depends on arrival.
     expiry: ExpiryQueue,
@@ -232,15 +173,10 @@ impl PairingStore {
     /// An empty store.
     pub(crate) fn new(ttl_ns: u64, max: usize) -> Self {
         Self {
-            index: HashTable::new(),
-            seed: {
-                let random = foldhash::fast::RandomState::default();
-                [0u64, 1, 2].map(|i| random.hash_one(i))
-            },
+            index: Index::default(),
             slab: Vec::new(),
             flags: Vec::new(),
             free: Vec::new(),
-            waiters: HashMap::default(),
             expiry: ExpiryQueue::default(),
             unpaired: 0,
             ttl_ns,
@@ -250,7 +186,7 @@ impl PairingStore {
 
     /// Halves held (paired or not).
     pub(crate) fn len(&self) -> usize {
-        self.index.len()
+        self.index.halves()
     }
 
     /// Halves still waiting for a counterpart.
@@ -261,12 +197,8 @@ impl PairingStore {
     /// The slot of the half held under `key`.
     pub(crate) fn find(&self, key: &Key) -> Option<Slot> {
         let slab = &self.slab;
-        let hash = hash_key(&self.seed, key);
         self.index
-            .find(wide(hash), |&e| {
-                hash_of(e) == hash && slab[slot_of(e) as usize].key == *key
-            })
-            .map(|&e| slot_of(e))
+            .find(self.index.hash(key), |slot| slab[slot as usize].key == *key)
     }
 
     /// The half held in a live `slot` (from [`Self::find`] or [`Self::take_waiters`]).
@@ -300,12 +232,12 @@ impl PairingStore {
     /// Holds `half` under `key` and registers it as a waiter for `wait_for`.
     /// Returns `false` (and holds nothing) when the store is full.
     pub(crate) fn insert(&mut self, key: Key, half: Half, wait_for: &[Key]) -> bool {
-        if self.index.len() >= self.max {
+        if self.index.halves() >= self.max {
             return false;
         }
         let slot = self.hold(key, half);
         for target in wait_for {
-            Waiters::add(&mut self.waiters, *target, slot);
+            self.index.insert_waiter(self.index.hash(target), slot);
         }
         if !wait_for.is_empty() {
             self.flags[slot as usize] |= WAITS;
@@ -333,21 +265,41 @@ impl PairingStore {
                 slot
             }
             None => {
+                let slot = Slot::try_from(self.slab.len())
+                    .ok()
+                    .filter(|&slot| slot <= MAX_SLOT)
+                    .expect("max_pending_spans is validated to fit the slot numbers");
                 self.slab.push(held);
                 self.flags.push(flags);
-                (self.slab.len() - 1) as Slot
+                slot
             }
         };
         self.expiry.push(at, key, slot);
-        let hash = hash_key(&self.seed, &key);
-        self.index
-            .insert_unique(wide(hash), entry(hash, slot), |&e| wide(hash_of(e)));
+        self.index.insert(self.index.hash(&key), slot);
         slot
     }
 
-    /// Removes and returns the halves waiting for `target`.
+    /// Removes and returns the halves waiting for `target`, in key order
+    /// (so pairing order never depends on the index's layout).
     pub(crate) fn take_waiters(&mut self, target: &Key) -> Option<Waiters> {
-        let waiters = self.waiters.remove(target)?;
+        let hash = self.index.hash(target);
+        let slab = &self.slab;
+        let waits = |slot: Slot| match &slab[slot as usize].half {
+            Some(half) => half.targets.as_slice().contains(target),
+            None => false,
+        };
+        let first = self.index.take_waiter(hash, waits)?;
+        let waiters = match self.index.take_waiter(hash, waits) {
+            None => Waiters::One(first),
+            Some(second) => {
+                let mut slots = vec![first, second];
+                while let Some(slot) = self.index.take_waiter(hash, waits) {
+                    slots.push(slot);
+                }
+                slots.sort_unstable_by_key(|&slot| slab[slot as usize].key);
+                Waiters::Many(slots)
+            }
+        };
         for &slot in waiters.as_slice() {
             // Waiting for one key only: no registration is left to forget.
             if self.half(slot).targets.as_slice().len() <= 1 {
@@ -368,18 +320,15 @@ impl PairingStore {
                 return None;
             }
             self.expiry.pop();
-            let removed = self
-                .index
-                .find_entry(wide(hash_key(&self.seed, &key)), |&e| slot_of(e) == slot)
-                .map(|entry| entry.remove());
-            debug_assert!(removed.is_ok(), "a queued half is held");
+            let removed = self.index.remove(self.index.hash(&key), slot);
+            debug_assert!(removed, "a queued half is held");
             self.free.push(slot);
             let flags = self.flags[slot as usize];
             if flags & WAITS != 0
                 && let Some(half) = &self.slab[slot as usize].half
             {
                 for target in half.targets.as_slice() {
-                    forget_waiter(&mut self.waiters, target, slot);
+                    self.index.remove_waiter(self.index.hash(target), slot);
                 }
             }
             if flags & PAIRED == 0 {
@@ -393,8 +342,8 @@ impl PairingStore {
     pub(crate) fn iter_in_expiry_order(&self) -> Vec<(&Key, &Half)> {
         let mut all: Vec<(&Key, &Half)> = self
             .index
-            .iter()
-            .map(|&e| (&self.slab[slot_of(e) as usize].key, self.half(slot_of(e))))
+            .slots()
+            .map(|slot| (&self.slab[slot as usize].key, self.half(slot)))
             .collect();
         all.sort_by_key(|(key, half)| (half.end, **key));
         all
@@ -405,8 +354,7 @@ impl PairingStore {
     /// Call after every half has been restored with [`Self::restore_half`].
     pub(crate) fn rebuild_waiters(&mut self) {
         let mut registrations = Vec::new();
-        for &e in &self.index {
-            let slot = slot_of(e);
+        for slot in self.index.slots() {
             let entry = &self.slab[slot as usize];
             for target in self.half(slot).targets.as_slice() {
                 if self.find(target).is_none() {
@@ -416,7 +364,7 @@ impl PairingStore {
         }
         registrations.sort_unstable();
         for (target, _, slot) in registrations {
-            Waiters::add(&mut self.waiters, target, slot);
+            self.index.insert_waiter(self.index.hash(&target), slot);
             self.flags[slot as usize] |= WAITS;
         }
     }
@@ -427,24 +375,10 @@ impl PairingStore {
         self.hold(key, half);
     }
 
-    /// Number of keys with registered waiters (for tests).
+    /// Number of waiter registrations (for tests).
     #[cfg(test)]
-    pub(crate) fn waiter_keys(&self) -> usize {
-        self.waiters.len()
-    }
-}
-
-fn forget_waiter(waiters: &mut HashMap<Key, Waiters>, target: &Key, waiter: Slot) {
-    let empty = match waiters.get_mut(target) {
-        Some(Waiters::One(slot)) => *slot == waiter,
-        Some(Waiters::Many(slots)) => {
-            slots.retain(|s| *s != waiter);
-            slots.is_empty()
-        }
-        None => false,
-    };
-    if empty {
-        waiters.remove(target);
+    pub(crate) fn waiter_registrations(&self) -> usize {
+        self.index.waiters()
     }
 }
 
