@@ -37,7 +37,7 @@ pub struct Config {
     /// Upper bound on halves held for pairing and de-duplication. Every client,
     /// server, producer and consumer span is held until it expires, so size it
     /// as spans/s × (lateness + ttl): 500 000 covers about 25 000 such spans/s
-    /// and costs about 75 MB (144 B per held half) plus hash-map slack. When
+    /// and costs about 80 MB (161 B per held half) plus hash-map slack. When
     /// full, new halves are rejected. At most 2^31.
     pub max_pending_spans: usize,
     /// An edge (or node) with no traffic for this long in event time leaves the

@@ -55,8 +55,8 @@
 //!
 //! Memory (measured by the `*_memory_*` unit tests): an edge costs about
 //! 5.2 KB, dominated by its two one-significant-digit HDR quantile sketches
-//! (1.9 KB each); a held half costs 144 B. At the defaults (65 536 edges,
-//! 500 000 halves) the stage is bounded by about 410 MB plus hash-map slack;
+//! (1.9 KB each); a held half costs 161 B. At the defaults (65 536 edges,
+//! 500 000 halves) the stage is bounded by about 420 MB plus hash-map slack;
 //! a 5 000-service fleet with ~10 edges per service needs about 260 MB for
 //! its edges.
 //!
