@@ -25,7 +25,8 @@
 #                      each run of this checkout's, on the same topic
 #   BENCH_CEILING      a built examples/kafka_ceiling to use instead of building
 #                      it (the example build recompiles the library)
-#   BENCH_PERF         file: `perf record -g` this checkout's daemon while it
+#   BENCH_PERF         file: `perf record -g` (or BENCH_PERF_ARGS, e.g.
+#                      "--call-graph dwarf -F 499") this checkout's daemon while it
 #                      consumes (needs perf; the last run's profile is kept)
 #   BENCH_BROKERS      use this running broker instead of starting one
 #   BENCH_KAFKA_EXTRA  YAML lines added under ingest.kafka of the daemon's
@@ -173,7 +174,7 @@ EOF
         if [[ -z "$first_ns" ]] && ((received > 0)); then
             first_ns="$now_ns"
             if [[ -n "${BENCH_PERF:-}" && "$bin" == "$BIN" ]]; then
-                perf record -q -g -o "$BENCH_PERF" -p "$DAEMON_PID" 2>/dev/null &
+                perf record -q ${BENCH_PERF_ARGS:--g} -o "$BENCH_PERF" -p "$DAEMON_PID" 2>/dev/null &
                 perf_pid=$!
             fi
         fi

@@ -13,8 +13,16 @@
 
 use super::{Held, Item, KafkaError, RecordResult, Worker};
 use crate::ingest::kafka::offsets::Epoch;
-use crate::model::SpanBatch;
+use std::hash::BuildHasher as _;
+
+use foldhash::fast::FixedState;
+use hashbrown::HashTable;
+
+use crate::model::{ResourceInfo, Span, SpanBatch};
 use tokio::sync::mpsc::error::TrySendError;
+
+/// The most spans reserved up front for a merged batch.
+const RESERVE_MAX: usize = 4096;
 
 /// One record of a merged batch.
 #[derive(Debug)]
@@ -33,6 +41,37 @@ pub(super) struct Part {
 pub(super) struct Merged {
     pub(super) batch: SpanBatch,
     pub(super) parts: Vec<Part>,
+    /// `batch.resources` by content. Records of a keyed topic carry one
+    /// trace each, so the same few resources repeat in every record; the
+    /// graph stage then resolves each distinct resource once per batch
+    /// instead of once per record.
+    distinct: Distinct,
+}
+
+/// An index of a batch's resources by content.
+#[derive(Debug, Default)]
+struct Distinct {
+    table: HashTable<u32>,
+    hasher: FixedState,
+}
+
+impl Distinct {
+    /// The position of `resource` in `resources`, added if it is new.
+    fn position(&mut self, resources: &mut Vec<ResourceInfo>, resource: ResourceInfo) -> u32 {
+        let hasher = &self.hasher;
+        let hash = hasher.hash_one(&resource);
+        let found = self
+            .table
+            .find(hash, |&i| resources[i as usize] == resource);
+        if let Some(&i) = found {
+            return i;
+        }
+        let i = u32::try_from(resources.len()).unwrap_or(u32::MAX);
+        resources.push(resource);
+        self.table
+            .insert_unique(hash, i, |&i| hasher.hash_one(&resources[i as usize]));
+        i
+    }
 }
 
 impl Merged {
@@ -40,15 +79,33 @@ impl Merged {
         self.parts.is_empty()
     }
 
-    fn push(&mut self, part: Part, mut batch: SpanBatch) {
+    /// Appends a record's batch; `expect` is the merged batch's expected
+    /// size, reserved once when a second record joins (appending record by
+    /// record would reallocate and copy it a few times over; a record handed
+    /// off alone reserves nothing).
+    fn push(&mut self, part: Part, mut batch: SpanBatch, expect: usize) {
         if self.batch.spans.is_empty() && self.batch.resources.is_empty() {
             self.batch = batch;
         } else {
-            let base = u32::try_from(self.batch.resources.len()).unwrap_or(u32::MAX);
-            for span in &mut batch.spans {
-                span.resource = span.resource.saturating_add(base);
+            let spans = &mut self.batch.spans;
+            if spans.capacity() < expect {
+                spans.reserve_exact(expect - spans.len());
             }
-            self.batch.resources.append(&mut batch.resources);
+            if self.distinct.table.is_empty() {
+                // The first record's resources, indexed once a second comes.
+                let first = std::mem::take(&mut self.batch.resources);
+                let remap: Vec<u32> = first
+                    .into_iter()
+                    .map(|r| self.distinct.position(&mut self.batch.resources, r))
+                    .collect();
+                remap_spans(&mut self.batch.spans, &remap);
+            }
+            let remap: Vec<u32> = batch
+                .resources
+                .drain(..)
+                .map(|r| self.distinct.position(&mut self.batch.resources, r))
+                .collect();
+            remap_spans(&mut batch.spans, &remap);
             self.batch.spans.append(&mut batch.spans);
         }
         self.parts.push(part);
@@ -58,6 +115,17 @@ impl Merged {
         self.parts
             .iter()
             .any(|p| p.topic == topic && p.partition == partition)
+    }
+}
+
+/// Points spans at their resources' new positions; an index that was out of
+/// range stays out of range (the graph stage counts such spans as invalid).
+fn remap_spans(spans: &mut [Span], remap: &[u32]) {
+    for span in spans {
+        span.resource = remap
+            .get(span.resource as usize)
+            .copied()
+            .unwrap_or(u32::MAX);
     }
 }
 
@@ -79,7 +147,8 @@ impl Worker {
             epoch,
             spans: batch.spans.len(),
         };
-        self.pending.push(part, batch);
+        self.pending
+            .push(part, batch, self.settings.max_merged_spans.min(RESERVE_MAX));
         if self.pending.batch.spans.len() >= self.settings.max_merged_spans {
             return self.flush();
         }
@@ -142,7 +211,7 @@ impl Worker {
             last.offset,
             last.epoch,
         );
-        let Merged { batch, parts } = merged;
+        let Merged { batch, parts, .. } = merged;
         match self.output.try_send(batch) {
             Ok(()) => {
                 self.count_batch();
@@ -154,7 +223,11 @@ impl Worker {
                 partition,
                 offset,
                 epoch,
-                item: Item::Merged(Merged { batch, parts }),
+                item: Item::Merged(Merged {
+                    batch,
+                    parts,
+                    distinct: Distinct::default(),
+                }),
                 metrics,
             })),
             Err(TrySendError::Closed(_)) => Err(KafkaError::OutputClosed),
@@ -177,7 +250,7 @@ impl Worker {
         if owned.iter().all(|o| *o) {
             return merged;
         }
-        let Merged { batch, parts } = merged;
+        let Merged { batch, parts, .. } = merged;
         let mut spans = Vec::with_capacity(batch.spans.len());
         let mut rest = batch.spans.into_iter();
         let mut kept = Vec::with_capacity(parts.len());
@@ -200,6 +273,7 @@ impl Worker {
                 spans,
             },
             parts: kept,
+            distinct: Distinct::default(),
         }
     }
 
@@ -225,5 +299,83 @@ impl Worker {
             let topic = self.topics[topic].topic.clone();
             self.store_now(&topic, partition, offset, epoch);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{PeerAttrs, SpanId, SpanKind, Timestamp, TraceId};
+
+    fn resource(service: &str, instance: &str) -> ResourceInfo {
+        ResourceInfo {
+            service: service.into(),
+            namespace: None,
+            version: None,
+            environment: None,
+            instance: Some(instance.into()),
+        }
+    }
+
+    fn span(n: u8, resource: u32) -> Span {
+        Span {
+            trace_id: TraceId([n; 16]),
+            span_id: SpanId([n; 8]),
+            parent_span_id: SpanId::default(),
+            resource,
+            kind: SpanKind::Server,
+            start: Timestamp(1),
+            end: Timestamp(2),
+            error: false,
+            operation: "op".into(),
+            peer: PeerAttrs::default(),
+            links: Vec::new(),
+        }
+    }
+
+    fn part() -> Part {
+        Part {
+            topic: 0,
+            partition: 0,
+            offset: 0,
+            epoch: Epoch::default(),
+            spans: 1,
+        }
+    }
+
+    fn record(resources: Vec<ResourceInfo>, spans: Vec<Span>) -> SpanBatch {
+        SpanBatch { resources, spans }
+    }
+
+    #[test]
+    fn records_share_their_repeated_resources() {
+        let (a, b, c) = (resource("a", "1"), resource("b", "1"), resource("a", "2"));
+        let mut merged = Merged::default();
+        merged.push(
+            part(),
+            record(vec![a.clone(), b.clone()], vec![span(1, 1), span(2, 0)]),
+            8,
+        );
+        merged.push(
+            part(),
+            record(vec![b.clone(), c.clone()], vec![span(3, 0), span(4, 1)]),
+            8,
+        );
+        merged.push(
+            part(),
+            record(vec![a.clone()], vec![span(5, 0), span(6, 7)]),
+            8,
+        );
+        let batch = &merged.batch;
+        assert_eq!(batch.resources, vec![a.clone(), b.clone(), c.clone()]);
+        let by_span: Vec<Option<&ResourceInfo>> = batch
+            .spans
+            .iter()
+            .map(|s| batch.resources.get(s.resource as usize))
+            .collect();
+        let want = [Some(&b), Some(&a), Some(&b), Some(&c), Some(&a), None];
+        assert_eq!(by_span, want);
+        assert_eq!(batch.spans.len(), 6);
+        assert_eq!(merged.parts.len(), 3);
     }
 }
