@@ -10,20 +10,48 @@ use criterion::{Criterion, Throughput, criterion_main};
 use epicenter::graph::{Config, Graph};
 use epicenter::ingest::decode::decode_otlp_proto;
 use epicenter::model::Timestamp;
-use epicenter::sim::{Scenario, Simulator, Topology, span_count};
+use epicenter::sim::{Scenario, Simulator, Topology, span_count, split_by_trace};
 use prost::Message as _;
 
-/// Encoded batches covering `secs` of simulated traffic at `rate` requests/s.
-fn batches(topology: Topology, rate: f64, secs: f64) -> (Vec<Vec<u8>>, u64) {
+/// Encoded batches covering `secs` of simulated traffic at `rate` requests/s;
+/// `keyed` splits them into one record per trace, as the Collector's Kafka
+/// exporter writes with `partition_traces_by_id`.
+fn batches(topology: Topology, rate: f64, secs: f64, keyed: bool) -> (Vec<Vec<u8>>, u64) {
     let start = Timestamp::from_secs(1_790_000_000);
     let mut sim = Simulator::new(topology, Scenario::steady(Some(secs)), 7, start, rate)
         .expect("the default fleet is valid");
     let (mut out, mut spans) = (Vec::new(), 0u64);
     while let Some(request) = sim.next_batch() {
         spans += span_count(&request) as u64;
-        out.push(request.encode_to_vec());
+        if keyed {
+            out.extend(
+                split_by_trace(&request)
+                    .iter()
+                    .map(|(_, r)| r.encode_to_vec()),
+            );
+        } else {
+            out.push(request.encode_to_vec());
+        }
     }
     (out, spans)
+}
+
+/// Prints on-CPU ns per span of decoding one-trace records (the keyed Kafka
+/// layout: every record repeats its services' resources).
+fn report_keyed_decode(records: &[Vec<u8>], spans: u64) {
+    let Some(before) = on_cpu_nanos() else { return };
+    for _ in 0..RUNS_PER_SAMPLE {
+        for bytes in records {
+            black_box(decode_otlp_proto(bytes).expect("simulator output decodes"));
+        }
+    }
+    let Some(after) = on_cpu_nanos() else { return };
+    let per_span = (after - before) as f64 / (spans * RUNS_PER_SAMPLE) as f64;
+    eprintln!(
+        "on-cpu decode/keyed_records: {per_span:.0} ns/span ({} records, {:.1} spans each)",
+        records.len(),
+        spans as f64 / records.len() as f64
+    );
 }
 
 /// Nanoseconds this thread has spent on a CPU (Linux), independent of how
@@ -85,7 +113,11 @@ fn pipeline(c: &mut Criterion) {
         if std::env::var("PIPELINE_ONLY").is_ok_and(|only| only != name) {
             continue;
         }
-        let (encoded, spans) = batches(topology, rate, 60.0);
+        let (encoded, spans) = batches(topology.clone(), rate, 60.0, false);
+        if name == "default_fleet" {
+            let (records, spans) = batches(topology, rate, 60.0, true);
+            report_keyed_decode(&records, spans);
+        }
         report_on_cpu(name, &settings, &encoded, spans);
         group.throughput(Throughput::Elements(spans));
         group.sample_size(10);
