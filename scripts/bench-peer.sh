@@ -143,7 +143,7 @@ echo "Peer side by side: $SPANS spans per run (rate $RATE req/s, $DURATION s × 
 printf '%-26s %10s %8s %9s %12s %10s %10s %9s  %s\n' server "spans/s" "wall s" "CPU s" "CPU s/M spans" "peak MB" "end MB" "client s" "load (1 min)"
 printf '%s\n' "${rows[@]}"
 echo
-echo "epicenter (last round): graph spans $(metric_sum "$e" epicenter_graph_spans_received_total), discarded $(metric_sum "$e" epicenter_graph_spans_discarded_total), edges paired $(metric_sum "$e" epicenter_graph_edges_paired_total), service-graph series $(grep -c '^traces_service_graph_request_total' <<<"$e"), requests $(metric_sum "$e" traces_service_graph_request_total)"
+echo "epicenter (last round): graph spans $(metric_sum "$e" epicenter_graph_spans_received_total), discarded $(metric_sum "$e" epicenter_graph_spans_discarded_total) ($(grep '^epicenter_graph_spans_discarded_total{' <<<"$e" | sed -E 's/^[^{]*\{reason="([^"]*)"\} /\1=/' | tr '\n' ' ')), edges paired $(metric_sum "$e" epicenter_graph_edges_paired_total), service-graph series $(grep -c '^traces_service_graph_request_total' <<<"$e"), requests $(metric_sum "$e" traces_service_graph_request_total)"
 echo "collector (last round): accepted spans $(metric_sum "$t" otelcol_receiver_accepted_spans), refused $(metric_sum "$t" otelcol_receiver_refused_spans), spanmetrics series $(grep -c '^traces_span_metrics_calls_total' <<<"$c"), calls $(metric_sum "$c" traces_span_metrics_calls_total)"
 echo
 echo "per service: server + consumer spans (Collector spanmetrics) vs requests with that server (Epicenter graph)"
