@@ -12,8 +12,10 @@
 //!
 //! A partition's *position* is the newest span end handed off from it, or
 //! that of its held record (records parked behind a held one do not count).
-//! A partition is *active* unless it is idle: not held and no span record
-//! for `idle` (wall time, given by the caller) — caught up, or empty. Idle partitions never hold the others back, so live consumption
+//! A partition is *active* unless it is idle: not held and either at its
+//! end (librdkafka said so, and no record came since) or without a span
+//! record for `idle` (wall time, given by the caller) — caught up, or empty.
+//! Idle partitions never hold the others back, so live consumption
 //! with a quiet partition does not stall. A partition assigned but not read
 //! yet has no position: until it delivers or turns idle, every other
 //! partition is held, because its spans could be older than anything seen.
@@ -51,6 +53,8 @@ struct Lane {
     last_seen: Duration,
     /// Held by [`Alignment::admit`], not yet resumed.
     held: bool,
+    /// Every record of the partition has been read ([`Alignment::reached_end`]).
+    at_end: bool,
 }
 
 /// The alignment state of every assigned span partition.
@@ -109,6 +113,7 @@ impl Alignment {
                         position: None,
                         last_seen: now,
                         held: false,
+                        at_end: false,
                     }
                 }
             };
@@ -151,6 +156,7 @@ impl Alignment {
         };
         let lane = &mut self.lanes[index];
         lane.last_seen = now;
+        lane.at_end = false;
         lane.position = Some(lane.position.map_or(end, |p| p.max(end)));
         match self.floor(index, now) {
             Floor::Free => Admit::Go,
@@ -173,6 +179,17 @@ impl Alignment {
     pub(crate) fn note(&mut self, topic: &str, partition: i32, now: Duration) {
         if let Some(index) = self.lane(topic, partition) {
             self.lanes[index].last_seen = now;
+            self.lanes[index].at_end = false;
+        }
+    }
+
+    /// The consumer has read every record of `topic`/`partition` (librdkafka's
+    /// end-of-partition event): it is idle until its next record, so it no
+    /// longer holds the others back. A held partition stays held (its parked
+    /// records are still to be handed off).
+    pub(crate) fn reached_end(&mut self, topic: &str, partition: i32) {
+        if let Some(index) = self.lane(topic, partition) {
+            self.lanes[index].at_end = true;
         }
     }
 
@@ -225,7 +242,8 @@ impl Alignment {
     fn floor(&self, index: usize, now: Duration) -> Floor {
         let mut floor = Floor::Free;
         for (other, lane) in self.lanes.iter().enumerate() {
-            let idle = !lane.held && now.saturating_sub(lane.last_seen) >= self.idle;
+            let idle =
+                !lane.held && (lane.at_end || now.saturating_sub(lane.last_seen) >= self.idle);
             if other == index || idle {
                 continue;
             }

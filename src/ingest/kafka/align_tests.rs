@@ -157,3 +157,45 @@ fn off_or_unassigned_admits_everything() {
     assert_eq!(single.admit("t", 0, at(0), ms(0)), Admit::Go);
     assert_eq!(single.admit("t", 0, at(1_000), ms(1)), Admit::Go);
 }
+
+#[test]
+fn a_partition_read_to_its_end_stops_holding_the_others_at_once() {
+    let mut align = two_lanes();
+    assert_eq!(
+        align.admit("t", 0, at(0), ms(1)),
+        Admit::Hold,
+        "t/1 not read yet"
+    );
+    // t/1 is empty: its end is reached before it ever delivered.
+    align.reached_end("t", 1);
+    assert_eq!(names(&align.resumable(ms(2))), [("t".to_owned(), 0)]);
+    assert_eq!(align.admit("t", 0, at(0), ms(3)), Admit::Go);
+    assert_eq!(
+        align.admit("t", 0, at(100), ms(4)),
+        Admit::Go,
+        "nothing to wait for"
+    );
+    // A new record of t/1 makes it active again, well before `IDLE`.
+    assert_eq!(align.admit("t", 1, at(100), ms(5)), Admit::Go);
+    assert_eq!(align.admit("t", 0, at(200), ms(6)), Admit::Hold);
+}
+
+#[test]
+fn the_end_of_a_held_partition_does_not_free_the_others() {
+    let mut align = two_lanes();
+    assert_eq!(align.admit("t", 0, at(0), ms(1)), Admit::Hold);
+    assert_eq!(align.admit("t", 1, at(0), ms(2)), Admit::Go);
+    assert_eq!(names(&align.resumable(ms(3))), [("t".to_owned(), 0)]);
+    assert_eq!(align.admit("t", 0, at(0), ms(4)), Admit::Go);
+    assert_eq!(
+        align.admit("t", 1, at(60), ms(5)),
+        Admit::Hold,
+        "t/1 ran ahead"
+    );
+    // t/1's end is reached with its record parked: it stays held, and
+    // t/0 (the slowest) is never held.
+    align.reached_end("t", 1);
+    assert!(align.is_held("t", 1));
+    assert!(align.resumable(ms(6)).is_empty());
+    assert_eq!(align.admit("t", 0, at(1), ms(7)), Admit::Go);
+}

@@ -44,7 +44,9 @@ pub(crate) fn consumer(settings: &Settings) -> ClientConfig {
         .set("session.timeout.ms", millis(settings.session_timeout))
         .set("max.poll.interval.ms", millis(settings.max_poll_interval))
         .set("statistics.interval.ms", millis(settings.stats_interval))
-        .set("enable.partition.eof", "false")
+        // "Caught up" events: a span partition at its end stops holding the
+        // others back at once instead of after `partition_idle_ms`.
+        .set("enable.partition.eof", "true")
         // Smaller fetch chunks per partition interleave the partitions more
         // finely in the fetch queue (fewer event-time alignment holds on a
         // backlog), and a smaller prefetch costs less to discard when a

@@ -85,7 +85,8 @@ pub struct Config {
     /// `graph.lateness_secs` (it must be smaller); `0` turns alignment off.
     pub max_event_time_skew_secs: u64,
     /// A span partition with no record for this long (wall clock) is caught
-    /// up or empty and no longer holds the others back, milliseconds. Also
+    /// up or empty and no longer holds the others back, milliseconds (one
+    /// read to its end stops at once, see `Alignment::reached_end`). Also
     /// the longest a newly assigned partition that stays empty delays the
     /// others.
     pub partition_idle_ms: u64,

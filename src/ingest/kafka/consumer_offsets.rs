@@ -1,4 +1,5 @@
-//! Storing offsets, dead-lettering, poll errors and the final commit: the
+//! Storing offsets, dead-lettering, poll errors (and end-of-partition
+//! events) and the final commit: the
 //! consumer loop's bookkeeping around a record, split from `consumer.rs`.
 //! An offset is stored only after its record was handed off or
 //! dead-lettered; never before, never backwards.
@@ -7,7 +8,7 @@ use rdkafka::Message;
 use rdkafka::consumer::{CommitMode, Consumer};
 use rdkafka::error::{KafkaError as RdKafkaError, RDKafkaErrorCode};
 use rdkafka::message::BorrowedMessage;
-use tracing::{error, info};
+use tracing::{debug, error, info};
 
 use super::{
     CommitTrigger, Epoch, Failure, Forwarded, KafkaError, RecordResult, Store, Worker,
@@ -65,13 +66,47 @@ impl Worker {
         }
     }
 
-    pub(super) fn poll_error(&self, error: RdKafkaError) -> Result<(), KafkaError> {
+    /// A poll error: an end-of-partition event marks the partition caught
+    /// up; a fatal error stops the consumer; any other is counted and logged.
+    pub(super) fn poll_error(&mut self, error: RdKafkaError) -> Result<(), KafkaError> {
+        if let RdKafkaError::PartitionEOF(partition) = error {
+            self.partition_at_end(partition);
+            return Ok(());
+        }
+        self.consumer_error(error)
+    }
+
+    /// [`Self::poll_error`] while paused for backpressure: an end of
+    /// partition is not tracked there (the stall keeps every partition
+    /// active anyway, see `Alignment::stalled`).
+    pub(super) fn consumer_error(&self, error: RdKafkaError) -> Result<(), KafkaError> {
+        if matches!(error, RdKafkaError::PartitionEOF(_)) {
+            return Ok(());
+        }
         if error.rdkafka_error_code() == Some(RDKafkaErrorCode::Fatal) {
             return Err(KafkaError::Fatal(error));
         }
         self.shared.metrics.consumer_error();
         crate::rate_limited!(warn, %error, "kafka consumer error");
         Ok(())
+    }
+
+    /// librdkafka's end-of-partition event names the partition number only:
+    /// it is applied when exactly one assigned partition (of any topic, span
+    /// or deployment) has that number, else the partition turns idle by the
+    /// `partition_idle_ms` rule as before.
+    fn partition_at_end(&mut self, partition: i32) {
+        let topic = {
+            let owned = self.shared.partitions().owned();
+            let mut same = owned.into_iter().filter(|(_, p)| *p == partition);
+            match (same.next(), same.next()) {
+                (Some((topic, _)), None) => topic,
+                _ => return,
+            }
+        };
+        debug!(topic, partition, "partition read to its end");
+        self.alignment.reached_end(&topic, partition);
+        self.resume_aligned();
     }
 
     /// Shutdown: commit what was handed off, synchronously, then close the

@@ -219,7 +219,7 @@ impl Worker {
                 }
                 polled = consumer.recv() => match polled {
                     Ok(message) => self.rewind(&message, &mut rewound),
-                    Err(error) => self.poll_error(error)?,
+                    Err(error) => self.consumer_error(error)?,
                 },
             }
         }
