@@ -158,44 +158,46 @@ fn off_or_unassigned_admits_everything() {
     assert_eq!(single.admit("t", 0, at(1_000), ms(1)), Admit::Go);
 }
 
+/// Admits records of topic `t`, each `(partition, span end s, now ms)`, in
+/// order; what each got.
+fn admits(align: &mut Alignment, records: &[(i32, u64, u64)]) -> Vec<Admit> {
+    records
+        .iter()
+        .map(|&(partition, end, now)| align.admit("t", partition, at(end), ms(now)))
+        .collect()
+}
+
 #[test]
 fn a_partition_read_to_its_end_stops_holding_the_others_at_once() {
+    use Admit::{Go, Hold};
     let mut align = two_lanes();
-    assert_eq!(
-        align.admit("t", 0, at(0), ms(1)),
-        Admit::Hold,
-        "t/1 not read yet"
-    );
+    assert_eq!(admits(&mut align, &[(0, 0, 1)]), [Hold], "t/1 not read yet");
     // t/1 is empty: its end is reached before it ever delivered.
     align.reached_end("t", 1);
     assert_eq!(names(&align.resumable(ms(2))), [("t".to_owned(), 0)]);
-    assert_eq!(align.admit("t", 0, at(0), ms(3)), Admit::Go);
-    assert_eq!(
-        align.admit("t", 0, at(100), ms(4)),
-        Admit::Go,
-        "nothing to wait for"
+    // t/0 goes on freely; a new record of t/1 makes it active again, well
+    // before `IDLE`, and t/0 is held behind it.
+    let got = admits(
+        &mut align,
+        &[(0, 0, 3), (0, 100, 4), (1, 100, 5), (0, 200, 6)],
     );
-    // A new record of t/1 makes it active again, well before `IDLE`.
-    assert_eq!(align.admit("t", 1, at(100), ms(5)), Admit::Go);
-    assert_eq!(align.admit("t", 0, at(200), ms(6)), Admit::Hold);
+    assert_eq!(got, [Go, Go, Go, Hold]);
 }
 
 #[test]
 fn the_end_of_a_held_partition_does_not_free_the_others() {
+    use Admit::{Go, Hold};
     let mut align = two_lanes();
-    assert_eq!(align.admit("t", 0, at(0), ms(1)), Admit::Hold);
-    assert_eq!(align.admit("t", 1, at(0), ms(2)), Admit::Go);
-    assert_eq!(names(&align.resumable(ms(3))), [("t".to_owned(), 0)]);
-    assert_eq!(align.admit("t", 0, at(0), ms(4)), Admit::Go);
+    align.reached_end("t", 0); // t/0 empty so far: it holds nobody back
+    // t/1 delivers, t/0's first record comes, t/1 runs ahead.
     assert_eq!(
-        align.admit("t", 1, at(60), ms(5)),
-        Admit::Hold,
-        "t/1 ran ahead"
+        admits(&mut align, &[(1, 0, 1), (0, 0, 2), (1, 60, 3)]),
+        [Go, Go, Hold]
     );
-    // t/1's end is reached with its record parked: it stays held, and
-    // t/0 (the slowest) is never held.
+    // t/1's end is reached with its record parked: it stays held, and t/0
+    // (the slowest) is never held.
     align.reached_end("t", 1);
     assert!(align.is_held("t", 1));
-    assert!(align.resumable(ms(6)).is_empty());
-    assert_eq!(align.admit("t", 0, at(1), ms(7)), Admit::Go);
+    assert!(align.resumable(ms(4)).is_empty());
+    assert_eq!(admits(&mut align, &[(0, 1, 5)]), [Go]);
 }
