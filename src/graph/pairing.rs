@@ -11,8 +11,9 @@
 //!
 //! Server-side halves that arrive before their client register as
 //! *waiters* under the key they wait for (the parent span, or each linked
-//! producer), in the same hash index as the halves ([`index`]). Expiry pops halves in `(expire_at, key)` order from a bucketed
-//! queue ([`super::expiry`]), so it is deterministic whatever the arrival order.
+//! producer), in the same hash index as the halves ([`index`]). Expiry pops
+//! halves in `(expire_at, key)` order from a bucketed queue
+//! ([`super::expiry`]), so it is deterministic whatever the arrival order.
 //!
 //! Memory is bounded by `max_pending_spans`: when the store is full, *new*
 //! halves are rejected, so a flood of unmatched spans cannot evict good ones.

@@ -126,6 +126,10 @@ pub(crate) struct Worker {
     parks: park::Parks,
     /// The assignment the alignment was last synced with.
     generation: (Epoch, usize),
+    /// Partition number → its topic, for the numbers only one assigned
+    /// partition (of any topic) has: an end-of-partition event names only
+    /// the number. Rebuilt with the alignment.
+    sole_owner: Vec<(i32, Arc<str>)>,
     /// Origin of the wall time given to the alignment.
     started: Instant,
     /// Crash-safe snapshots, when on.
@@ -198,6 +202,7 @@ impl Worker {
             pending: merge::Merged::default(),
             parks: park::Parks::default(),
             generation: (0, 0),
+            sole_owner: Vec::new(),
             started: Instant::now(),
             checkpoints: checkpointing.map(checkpoint::Checkpoints::new),
         })

@@ -96,15 +96,12 @@ impl Worker {
     /// or deployment) has that number, else the partition turns idle by the
     /// `partition_idle_ms` rule as before.
     fn partition_at_end(&mut self, partition: i32) {
-        let topic = {
-            let owned = self.shared.partitions().owned();
-            let mut same = owned.into_iter().filter(|(_, p)| *p == partition);
-            match (same.next(), same.next()) {
-                (Some((topic, _)), None) => topic,
-                _ => return,
-            }
+        self.realign_if_rebalanced();
+        let Some((_, topic)) = self.sole_owner.iter().find(|(p, _)| *p == partition) else {
+            return;
         };
-        debug!(topic, partition, "partition read to its end");
+        let topic = topic.clone();
+        debug!(%topic, partition, "partition read to its end");
         self.alignment.reached_end(&topic, partition);
         self.resume_aligned();
     }

@@ -121,6 +121,11 @@ impl Worker {
             (generation, owned)
         };
         self.generation = generation;
+        self.sole_owner = owned
+            .iter()
+            .filter(|(_, p, _)| owned.iter().filter(|(_, q, _)| q == p).count() == 1)
+            .map(|(topic, partition, _)| (*partition, Arc::from(topic.as_str())))
+            .collect();
         self.drop_revoked_parks(&owned);
         let spans = owned.iter().filter(|(topic, ..)| {
             matches!(self.settings.routes.route(topic), Route::Decode(e) if e.spans().is_some())
