@@ -76,6 +76,12 @@ impl ExpiryQueue {
         self.ready.last().copied()
     }
 
+    /// The entry `n` places after the next one in the ready bucket, if any.
+    pub(crate) fn ahead(&self, n: usize) -> Option<Entry> {
+        let len = self.ready.len();
+        (len > n).then(|| self.ready[len - 1 - n])
+    }
+
     /// Removes the earliest entry.
     pub(crate) fn pop(&mut self) -> Option<Entry> {
         self.peek()?;

@@ -76,6 +76,7 @@ pub mod naming;
 mod nodes;
 mod outcome;
 mod pairing;
+mod prefetch;
 mod sketch;
 mod state;
 pub mod task;

@@ -27,6 +27,7 @@ use std::sync::Arc;
 use crate::model::{ResourceInfo, SpanId, SpanKind, Timestamp, TraceId};
 
 use super::expiry::ExpiryQueue;
+use super::prefetch;
 use index::Index;
 pub(crate) use index::MAX_SLOT;
 
@@ -261,6 +262,9 @@ impl PairingStore {
         };
         let slot = match self.free.pop() {
             Some(slot) => {
+                if let Some(&next) = self.free.last() {
+                    prefetch::read(&self.slab[next as usize]);
+                }
                 self.slab[slot as usize] = held;
                 self.flags[slot as usize] = flags;
                 slot
@@ -321,6 +325,12 @@ impl PairingStore {
                 return None;
             }
             self.expiry.pop();
+            if let Some((_, _, ahead)) = self.expiry.ahead(4) {
+                let f = self.flags[ahead as usize];
+                if f & WAITS != 0 || f & PAIRED == 0 {
+                    prefetch::read(&self.slab[ahead as usize]);
+                }
+            }
             let removed = self.index.remove(self.index.hash(&key), slot);
             debug_assert!(removed, "a queued half is held");
             self.free.push(slot);
