@@ -8,7 +8,7 @@ use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_main};
 use epicenter::graph::{Config, Graph};
-use epicenter::ingest::decode::decode_otlp_proto;
+use epicenter::ingest::decode::{Encoding, ResourceCache, decode_cached, decode_otlp_proto};
 use epicenter::model::Timestamp;
 use epicenter::sim::{Scenario, Simulator, Topology, span_count, split_by_trace};
 use prost::Message as _;
@@ -52,6 +52,19 @@ fn report_keyed_decode(records: &[Vec<u8>], spans: u64) {
         records.len(),
         spans as f64 / records.len() as f64
     );
+    // The same records through one resource cache, as the Kafka consumer
+    // decodes them.
+    let mut cache = ResourceCache::new();
+    let Some(before) = on_cpu_nanos() else { return };
+    for _ in 0..RUNS_PER_SAMPLE {
+        for bytes in records {
+            let decoded = decode_cached(Encoding::OtlpProto, bytes, &mut cache);
+            black_box(decoded.expect("simulator output decodes"));
+        }
+    }
+    let Some(after) = on_cpu_nanos() else { return };
+    let per_span = (after - before) as f64 / (spans * RUNS_PER_SAMPLE) as f64;
+    eprintln!("on-cpu decode/keyed_records_resource_cache: {per_span:.0} ns/span");
 }
 
 /// Nanoseconds this thread has spent on a CPU (Linux), independent of how

@@ -13,12 +13,14 @@ mod json;
 mod normalize;
 mod outcome;
 mod proto;
+mod resources;
 mod wire;
 
 #[cfg(test)]
 pub(crate) mod testutil;
 
 pub use outcome::{DecodeError, Decoded, RejectReason, Rejected};
+pub use resources::ResourceCache;
 
 /// The encoding of a payload (per Kafka topic, or from an HTTP Content-Type).
 #[derive(
@@ -55,7 +57,21 @@ pub fn decode(encoding: Encoding, bytes: &[u8]) -> Result<Decoded, DecodeError> 
 /// Decodes a binary protobuf `ExportTraceServiceRequest` or `TracesData`
 /// (the same wire format). Empty input is an empty batch.
 pub fn decode_otlp_proto(bytes: &[u8]) -> Result<Decoded, DecodeError> {
-    proto::decode(bytes)
+    proto::decode(bytes, None)
+}
+
+/// [`decode`] with a [`ResourceCache`] for the protobuf encoding: for a
+/// stream of small payloads that repeat their resources (a keyed Kafka
+/// topic). The result is the same as without it.
+pub fn decode_cached(
+    encoding: Encoding,
+    bytes: &[u8],
+    cache: &mut ResourceCache,
+) -> Result<Decoded, DecodeError> {
+    match encoding {
+        Encoding::OtlpProto => proto::decode(bytes, Some(cache)),
+        Encoding::OtlpJson => decode_otlp_json(bytes),
+    }
 }
 
 /// Decodes an OTLP/JSON `ExportTraceServiceRequest` or `TracesData`,

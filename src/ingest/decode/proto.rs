@@ -10,8 +10,11 @@
 use std::borrow::Cow;
 
 use super::DecodeError;
-use super::normalize::{AttrValue, Normalizer, RawId, RawSpan, ResourceAttrs, SpanAttrs};
+use super::normalize::{
+    AttrValue, Normalizer, RawId, RawSpan, ResourceAttrs, ResourceCtx, SpanAttrs,
+};
 use super::outcome::Decoded;
+use super::resources::ResourceCache;
 use super::wire::{Reader, Value, WireError};
 
 impl From<WireError> for DecodeError {
@@ -30,29 +33,34 @@ fn capacity_hint(len: usize) -> usize {
 }
 
 /// Decodes an OTLP protobuf payload. Empty input is an empty batch.
-pub(super) fn decode(bytes: &[u8]) -> Result<Decoded, DecodeError> {
+/// With `cache`, each resource encoded exactly as one seen before is taken
+/// from it instead of being parsed and normalized again.
+pub(super) fn decode(
+    bytes: &[u8],
+    mut cache: Option<&mut ResourceCache>,
+) -> Result<Decoded, DecodeError> {
     let mut norm = Normalizer::with_capacity(capacity_hint(bytes.len()));
     let mut r = Reader::new(bytes, 0);
     while let Some(f) = r.next()? {
         if f.number == 1 {
             let (buf, at) = f.bytes()?;
-            resource_spans(buf, at, &mut norm)?;
+            resource_spans(buf, at, &mut norm, cache.as_deref_mut())?;
         }
     }
     Ok(norm.finish())
 }
 
 /// `ResourceSpans`: the resource first (wherever it is), then the spans.
-fn resource_spans(buf: &[u8], base: usize, norm: &mut Normalizer) -> Result<(), WireError> {
-    let mut attrs = ResourceAttrs::default();
-    let mut r = Reader::new(buf, base);
-    while let Some(f) = r.next()? {
-        if f.number == 1 {
-            let (res, at) = f.bytes()?;
-            resource(res, at, &mut attrs)?;
-        }
-    }
-    let mut ctx = norm.resource(attrs);
+fn resource_spans(
+    buf: &[u8],
+    base: usize,
+    norm: &mut Normalizer,
+    cache: Option<&mut ResourceCache>,
+) -> Result<(), WireError> {
+    let mut ctx = match cache {
+        Some(cache) => cached_resource(buf, base, norm, cache)?,
+        None => parsed_resource(buf, base, norm)?,
+    };
     let mut raw = RawSpan::default();
     let mut r = Reader::new(buf, base);
     while let Some(f) = r.next()? {
@@ -71,6 +79,50 @@ fn resource_spans(buf: &[u8], base: usize, norm: &mut Normalizer) -> Result<(), 
         }
     }
     Ok(())
+}
+
+/// The resource of a `ResourceSpans` (field 1, merged if repeated).
+fn parsed_resource(
+    buf: &[u8],
+    base: usize,
+    norm: &mut Normalizer,
+) -> Result<ResourceCtx, WireError> {
+    let mut attrs = ResourceAttrs::default();
+    let mut r = Reader::new(buf, base);
+    while let Some(f) = r.next()? {
+        if f.number == 1 {
+            let (res, at) = f.bytes()?;
+            resource(res, at, &mut attrs)?;
+        }
+    }
+    Ok(norm.resource(attrs))
+}
+
+/// [`parsed_resource`] through `cache`, keyed by the resource's encoded
+/// bytes; a resource field that repeats bypasses the cache.
+fn cached_resource(
+    buf: &[u8],
+    base: usize,
+    norm: &mut Normalizer,
+    cache: &mut ResourceCache,
+) -> Result<ResourceCtx, WireError> {
+    let mut found: Option<&[u8]> = None;
+    let mut r = Reader::new(buf, base);
+    while let Some(f) = r.next()? {
+        if f.number == 1 {
+            if found.is_some() {
+                return parsed_resource(buf, base, norm);
+            }
+            found = Some(f.bytes()?.0);
+        }
+    }
+    let key = found.unwrap_or_default();
+    if let Some(ctx) = cache.get(key) {
+        return Ok(norm.reuse(ctx));
+    }
+    let ctx = parsed_resource(buf, base, norm)?;
+    cache.insert(key, ctx.clone());
+    Ok(ctx)
 }
 
 /// `Resource`: attributes (1).

@@ -134,6 +134,9 @@ pub(crate) struct Worker {
     started: Instant,
     /// Crash-safe snapshots, when on.
     checkpoints: Option<checkpoint::Checkpoints>,
+    /// Normalized resources by their bytes: the records of a keyed topic
+    /// repeat the same few (see `decode::ResourceCache`).
+    resources: decode::ResourceCache,
 }
 
 impl Worker {
@@ -205,6 +208,7 @@ impl Worker {
             sole_owner: Vec::new(),
             started: Instant::now(),
             checkpoints: checkpointing.map(checkpoint::Checkpoints::new),
+            resources: decode::ResourceCache::new(),
         })
     }
 
@@ -360,7 +364,7 @@ impl Worker {
             let metrics = self.topics[index].clone();
             return self.process_deployment(message, epoch, metrics).await;
         };
-        let decoded = match decode_payload(encoding, payload).await {
+        let decoded = match decode_payload(encoding, payload, &mut self.resources).await {
             Ok(decoded) => decoded,
             Err(error) => {
                 self.shared.metrics.decode_error(topic);
@@ -417,13 +421,16 @@ impl Worker {
     }
 }
 
-/// Decodes inline, or on the blocking pool when the record is large.
+/// Decodes inline (with the worker's resource cache), or on the blocking
+/// pool when the record is large (without: a large record is a batch that
+/// names each resource once).
 async fn decode_payload(
     encoding: decode::Encoding,
     payload: &[u8],
+    resources: &mut decode::ResourceCache,
 ) -> Result<Decoded, decode::DecodeError> {
     if payload.len() < BLOCKING_DECODE_BYTES {
-        return decode::decode(encoding, payload);
+        return decode::decode_cached(encoding, payload, resources);
     }
     let owned = payload.to_vec();
     match tokio::task::spawn_blocking(move || decode::decode(encoding, &owned)).await {

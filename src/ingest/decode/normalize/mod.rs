@@ -107,7 +107,7 @@ impl RawSpan<'_> {
 
 /// A resource being normalized: its info (pushed into the batch with its
 /// first valid span) or the reason all its spans are rejected.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct ResourceCtx {
     state: ResourceState,
     /// 0-based position of the resource in the payload, for messages.
@@ -117,11 +117,22 @@ pub(crate) struct ResourceCtx {
     messaging_system: Option<Arc<str>>,
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 enum ResourceState {
     Rejected(RejectReason),
     Pending(ResourceInfo),
     Pushed(u32),
+}
+
+#[cfg(test)]
+impl ResourceCtx {
+    /// The service name, when the resource is valid.
+    pub(crate) fn service(&self) -> Option<&str> {
+        match &self.state {
+            ResourceState::Pending(info) => Some(&info.service),
+            _ => None,
+        }
+    }
 }
 
 /// Accumulates one payload's batch. See the module docs.
@@ -175,6 +186,16 @@ impl Normalizer {
             Ok(info) => ctx.state = ResourceState::Pending(info),
             Err(reason) => ctx.state = ResourceState::Rejected(reason),
         }
+        ctx
+    }
+
+    /// Starts a resource normalized before (a clone of what
+    /// [`Normalizer::resource`] returned for the same encoded resource).
+    pub(crate) fn reuse(&mut self, ctx: &ResourceCtx) -> ResourceCtx {
+        debug_assert!(!matches!(ctx.state, ResourceState::Pushed(_)));
+        let mut ctx = ctx.clone();
+        ctx.ordinal = self.resources_seen;
+        self.resources_seen += 1;
         ctx
     }
 

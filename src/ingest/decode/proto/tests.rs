@@ -8,7 +8,10 @@ use prost::Message;
 
 use super::super::normalize::{AttrValue, Normalizer, RawId, RawSpan, ResourceAttrs};
 use super::super::testutil::*;
-use super::super::{DecodeError, Decoded, RejectReason, decode_otlp_json, decode_otlp_proto};
+use super::super::{
+    DecodeError, Decoded, Encoding, RejectReason, ResourceCache, decode_cached, decode_otlp_json,
+    decode_otlp_proto,
+};
 use crate::model::{SpanId, SpanKind, Timestamp, TraceId};
 use crate::proto::otlp::common::v1::{AnyValue, KeyValueList, any_value::Value};
 use crate::proto::otlp::trace::v1::{TracesData, span::Event};
@@ -439,4 +442,72 @@ proptest! {
             prop_assert_eq!(walked.ok(), Some(reference));
         }
     }
+
+    #[test]
+    fn the_resource_cache_changes_no_result(
+        reqs in proptest::collection::vec(arb_request(), 1..6),
+        flips in proptest::collection::vec((any::<usize>(), any::<usize>(), any::<u8>()), 0..4),
+    ) {
+        let mut payloads: Vec<Vec<u8>> = reqs.iter().map(encode).collect();
+        for (which, at, b) in flips {
+            let bytes = &mut payloads[which % reqs.len()];
+            if !bytes.is_empty() {
+                let n = bytes.len();
+                bytes[at % n] = b;
+            }
+        }
+        let mut cache = ResourceCache::new();
+        for bytes in payloads.iter().chain(&payloads) {
+            let cached = decode_cached(Encoding::OtlpProto, bytes, &mut cache);
+            prop_assert_eq!(cached.ok(), decode_otlp_proto(bytes).ok());
+        }
+    }
+}
+
+#[test]
+fn the_resource_cache_reuses_repeated_resources() {
+    let one = |t: u8, name: &str| {
+        encode(&request(vec![
+            resource_spans(service("a"), vec![span(t, 1, None, 2, name)]),
+            resource_spans(service("b"), vec![span(t, 2, Some(1), 3, name)]),
+        ]))
+    };
+    let mut cache = ResourceCache::new();
+    for t in 1..=3 {
+        let bytes = one(t, "GET /x");
+        let cached = decode_cached(Encoding::OtlpProto, &bytes, &mut cache).unwrap();
+        assert_eq!(cached, decode_otlp_proto(&bytes).unwrap());
+        assert_eq!(cached.batch.len(), 2);
+    }
+    assert_eq!(cache.hits_and_misses(), (4, 2), "a and b parsed once each");
+    assert_eq!(cache.len(), 2);
+}
+
+#[test]
+fn a_repeated_resource_field_bypasses_the_cache() {
+    // Two `resource` fields in one ResourceSpans merge (protobuf): the name
+    // comes from the first, the version from the second.
+    let mut bytes = encode(&request(vec![resource_spans(
+        service("a"),
+        vec![span(1, 1, None, 2, "op")],
+    )]));
+    let extra = encode(&request(vec![resource_spans(
+        vec![s("service.version", "2")],
+        vec![],
+    )]));
+    // Splice the second ResourceSpans' body into the first's (same field 1).
+    let (_, body) = extra.split_at(2);
+    let mut rs = bytes.split_off(2);
+    rs.extend_from_slice(body);
+    let mut merged = vec![0x0a];
+    prost::encoding::encode_varint(rs.len() as u64, &mut merged);
+    merged.extend_from_slice(&rs);
+    let plain = decode_otlp_proto(&merged).unwrap();
+    assert_eq!(plain.batch.resources[0].version.as_deref(), Some("2"));
+    let mut cache = ResourceCache::new();
+    for _ in 0..2 {
+        let cached = decode_cached(Encoding::OtlpProto, &merged, &mut cache).unwrap();
+        assert_eq!(cached, plain);
+    }
+    assert!(cache.is_empty());
 }
