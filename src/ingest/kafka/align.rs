@@ -13,8 +13,9 @@
 //! A partition's *position* is the newest span end handed off from it, or
 //! that of its held record (records parked behind a held one do not count).
 //! A partition is *active* unless it is idle: not held and either at its
-//! end (librdkafka said so, and no record came since) or without a span
-//! record for `idle` (wall time, given by the caller) — caught up, or empty.
+//! end (librdkafka said so, and no record came since; records released from
+//! its park were read before and do not count) or without a span record for
+//! `idle` (wall time, given by the caller) — caught up, or empty.
 //! Idle partitions never hold the others back, so live consumption
 //! with a quiet partition does not stall. A partition assigned but not read
 //! yet has no position: until it delivers or turns idle, every other
@@ -148,6 +149,31 @@ impl Alignment {
         end: Timestamp,
         now: Duration,
     ) -> Admit {
+        self.admit_record(topic, partition, end, now, true)
+    }
+
+    /// [`Alignment::admit`] for a parked record released at `now`: it was
+    /// read before anything librdkafka said since, so a partition read to
+    /// its end stays at its end (were it made active again, the others
+    /// would wait `idle` for records that will not come).
+    pub(crate) fn admit_parked(
+        &mut self,
+        topic: &str,
+        partition: i32,
+        end: Timestamp,
+        now: Duration,
+    ) -> Admit {
+        self.admit_record(topic, partition, end, now, false)
+    }
+
+    fn admit_record(
+        &mut self,
+        topic: &str,
+        partition: i32,
+        end: Timestamp,
+        now: Duration,
+        fresh: bool,
+    ) -> Admit {
         if !self.enabled() {
             return Admit::Go;
         }
@@ -156,7 +182,9 @@ impl Alignment {
         };
         let lane = &mut self.lanes[index];
         lane.last_seen = now;
-        lane.at_end = false;
+        if fresh {
+            lane.at_end = false;
+        }
         lane.position = Some(lane.position.map_or(end, |p| p.max(end)));
         match self.floor(index, now) {
             Floor::Free => Admit::Go,

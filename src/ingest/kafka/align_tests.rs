@@ -201,3 +201,24 @@ fn the_end_of_a_held_partition_does_not_free_the_others() {
     assert!(align.resumable(ms(4)).is_empty());
     assert_eq!(admits(&mut align, &[(0, 1, 5)]), [Go]);
 }
+
+#[test]
+fn releasing_the_park_of_a_partition_read_to_its_end_keeps_it_at_its_end() {
+    use Admit::{Go, Hold};
+    let mut align = two_lanes();
+    assert_eq!(admits(&mut align, &[(1, 0, 1), (0, 0, 2)]), [Hold, Go]);
+    assert_eq!(names(&align.resumable(ms(3))), [("t".to_owned(), 1)]);
+    assert_eq!(align.admit_parked("t", 1, at(0), ms(3)), Go);
+    // t/1 runs ahead and is held with its last record parked, then
+    // librdkafka says t/1 was read to its end.
+    assert_eq!(admits(&mut align, &[(1, 60, 4)]), [Hold]);
+    align.reached_end("t", 1);
+    // t/0 catches up; t/1 resumes and its parked record goes on.
+    assert_eq!(admits(&mut align, &[(0, 58, 5)]), [Go]);
+    assert_eq!(names(&align.resumable(ms(6))), [("t".to_owned(), 1)]);
+    assert_eq!(align.admit_parked("t", 1, at(60), ms(6)), Go);
+    // t/1 has nothing more: t/0 must not wait `IDLE` behind it.
+    assert_eq!(admits(&mut align, &[(0, 100, 7)]), [Go]);
+    // A fresh record of t/1 makes it active again.
+    assert_eq!(admits(&mut align, &[(1, 61, 8), (0, 200, 9)]), [Go, Hold]);
+}

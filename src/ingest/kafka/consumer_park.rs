@@ -177,7 +177,11 @@ impl Worker {
         );
         while let Some(entry) = park.entries.pop_front() {
             if let Some(batch) = &entry.batch {
-                if self.alignment.admit(topic, partition, entry.end, now) == Admit::Hold {
+                if self
+                    .alignment
+                    .admit_parked(topic, partition, entry.end, now)
+                    == Admit::Hold
+                {
                     park.entries.push_front(entry);
                     self.parks.parks.push(park);
                     return false;
