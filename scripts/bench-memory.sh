@@ -29,6 +29,7 @@
 #                     are all in steady state well before that)
 #   BENCH_RATE        root requests per second of event time (default 100)
 #   BENCH_SPEED       event time runs this many times as fast as wall time (default 20)
+#   BENCH_BIN         measure this `epicenter` binary instead of the checkout's
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -51,7 +52,9 @@ esac
 
 log "building (release)"
 cargo build --release -q --bin epicenter --example flood
-BIN="$ROOT/target/release/epicenter"
+# BENCH_BIN: another `epicenter` binary to measure (e.g. main's, for a
+# before/after comparison in the same minutes).
+BIN="${BENCH_BIN:-$ROOT/target/release/epicenter}"
 FLOOD="$ROOT/target/release/examples/flood"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/epicenter-bench-memory.XXXXXX")"
 DAEMON_PID=""

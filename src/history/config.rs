@@ -1,6 +1,6 @@
 //! `history:` configuration: whether the daemon keeps the durable history,
-//! how long it keeps records and windows, how often it prunes, and the
-//! writer's queue.
+//! how long it keeps records and windows, how often it prunes, the
+//! writer's queue and the file's page cache.
 //!
 //! Never does: touch files.
 
@@ -26,6 +26,10 @@ pub struct Config {
     /// Batches (one per closed window) waiting for the writer thread; when
     /// full, the newest batch is dropped and counted.
     pub queue_batches: usize,
+    /// Memory redb may use to cache the file's pages, MiB (redb's own
+    /// default is 1 GiB, which a busy fleet's history fills: resident
+    /// memory, not the OS page cache).
+    pub cache_mb: usize,
 }
 
 impl Default for Config {
@@ -36,6 +40,7 @@ impl Default for Config {
             window_retention_days: 30,
             prune_every_secs: 3600,
             queue_batches: 256,
+            cache_mb: 64,
         }
     }
 }
@@ -53,6 +58,8 @@ pub struct Settings {
     pub prune_every_ns: u64,
     /// Writer queue capacity, batches.
     pub queue_batches: usize,
+    /// redb page cache, bytes.
+    pub cache_bytes: usize,
 }
 
 const DAY_NS: u64 = 86_400 * Timestamp::SECOND;
@@ -88,6 +95,12 @@ impl Config {
         if self.queue_batches == 0 {
             errors.push(Invalid::new("history.queue_batches", "must be at least 1"));
         }
+        if !(1..=65_536).contains(&self.cache_mb) {
+            errors.push(Invalid::new(
+                "history.cache_mb",
+                "must be between 1 and 65536",
+            ));
+        }
         if !errors.is_empty() {
             return Err(errors);
         }
@@ -97,6 +110,7 @@ impl Config {
             window_retention_ns: self.window_retention_days.saturating_mul(DAY_NS),
             prune_every_ns: self.prune_every_secs.saturating_mul(Timestamp::SECOND),
             queue_batches: self.queue_batches,
+            cache_bytes: self.cache_mb << 20,
         })
     }
 }
@@ -110,6 +124,7 @@ impl Default for Settings {
             window_retention_ns: 30 * DAY_NS,
             prune_every_ns: 3600 * Timestamp::SECOND,
             queue_batches: 256,
+            cache_bytes: 64 << 20,
         }
     }
 }
@@ -126,9 +141,15 @@ mod tests {
             window_retention_days: 5,
             prune_every_secs: 0,
             queue_batches: 0,
+            cache_mb: 0,
             ..Config::default()
         };
         let errors = bad.validate().unwrap_err();
-        assert_eq!(errors.len(), 4, "{errors:?}");
+        assert_eq!(errors.len(), 5, "{errors:?}");
+        let small = Config {
+            cache_mb: 8,
+            ..Config::default()
+        };
+        assert_eq!(small.validate().unwrap().cache_bytes, 8 << 20);
     }
 }

@@ -80,7 +80,10 @@ impl HistoryStore {
             source,
         })?;
         let path = dir.join(FILE_NAME);
-        let db = match Database::create(&path) {
+        let db = match Database::builder()
+            .set_cache_size(settings.cache_bytes)
+            .create(&path)
+        {
             Ok(db) => db,
             Err(redb::DatabaseError::DatabaseAlreadyOpen) => {
                 return Err(HistoryError::Locked(path));

@@ -12,6 +12,11 @@ use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, Tab
 /// Name of the database file inside the data directory.
 pub const FILE_NAME: &str = "epicenter.redb";
 
+/// redb's page cache for this file (redb's default is 1 GiB of resident
+/// memory). Snapshots are written whole and read back only at start, so a
+/// small cache costs nothing (`scripts/bench-memory.sh`: see the README).
+const CACHE_BYTES: usize = 32 << 20;
+
 const STATE: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("state");
 /// Alert id → the alert as last emitted (JSON), for idempotent emission.
 const EMITTED: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("emitted_alerts");
@@ -58,7 +63,10 @@ impl StateStore {
             source,
         })?;
         let path = dir.join(FILE_NAME);
-        let db = Database::create(&path).map_err(redb::Error::from)?;
+        let db = Database::builder()
+            .set_cache_size(CACHE_BYTES)
+            .create(&path)
+            .map_err(redb::Error::from)?;
         Ok(Self { db, path })
     }
 
