@@ -48,9 +48,6 @@ struct ReportedIncidents {
     taken: BTreeMap<String, Timestamp>,
 }
 
-/// The first bytes of a gzip stream.
-const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
-
 impl Journal {
     /// The journal as gzip-compressed JSON, streamed so that the
     /// uncompressed text (hundreds of bytes per series per window,
@@ -59,12 +56,7 @@ impl Journal {
     /// # Errors
     /// When serialization fails.
     pub fn encode(&self) -> std::io::Result<Vec<u8>> {
-        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        let mut writer = std::io::BufWriter::new(&mut encoder);
-        serde_json::to_writer(&mut writer, self)?;
-        std::io::Write::flush(&mut writer)?;
-        drop(writer);
-        encoder.finish()
+        crate::model::blob::to_gzip_json(self)
     }
 
     /// A saved journal: gzip-compressed JSON, or plain JSON (written before
@@ -73,12 +65,7 @@ impl Journal {
     /// # Errors
     /// When the bytes are not a journal.
     pub fn decode(bytes: &[u8]) -> serde_json::Result<Self> {
-        if bytes.starts_with(&GZIP_MAGIC) {
-            let reader = std::io::BufReader::new(flate2::read::GzDecoder::new(bytes));
-            serde_json::from_reader(reader)
-        } else {
-            serde_json::from_slice(bytes)
-        }
+        crate::model::blob::from_json_or_gzip(bytes)
     }
 
     /// An empty journal keeping `retention_ns` of event time (0 = keeps nothing).

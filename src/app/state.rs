@@ -7,6 +7,7 @@
 
 use crate::analyze::{self, Analyzer, Journal};
 use crate::graph::{self, Graph, GraphState};
+use crate::model::blob;
 use crate::store::persist::StateStore;
 
 /// Key of the graph's state blob in the state store.
@@ -16,7 +17,7 @@ pub(super) const JOURNAL_KEY: &str = "analysis_journal";
 
 pub(super) fn restore_graph(store: &StateStore, settings: &graph::Settings) -> Graph {
     match store.get(GRAPH_STATE_KEY) {
-        Ok(Some(bytes)) => match serde_json::from_slice::<GraphState>(&bytes) {
+        Ok(Some(bytes)) => match blob::from_json_or_gzip::<GraphState>(&bytes) {
             Ok(state) => match Graph::restore(settings, state) {
                 Ok(graph) => {
                     tracing::info!(bytes = bytes.len(), "graph state restored");
@@ -41,7 +42,7 @@ pub(super) fn restore_graph(store: &StateStore, settings: &graph::Settings) -> G
 }
 
 pub(super) fn persist_graph(store: &StateStore, graph: &Graph) {
-    match serde_json::to_vec(&graph.export_state()) {
+    match blob::to_gzip_json(&graph.export_state()) {
         Ok(bytes) => match store.put(GRAPH_STATE_KEY, &bytes) {
             Ok(()) => tracing::info!(bytes = bytes.len(), "graph state saved"),
             Err(error) => tracing::error!(%error, "graph state could not be saved"),

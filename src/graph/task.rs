@@ -168,7 +168,7 @@ impl Barriers {
             let Some(mut barrier) = self.waiting.pop_front() else {
                 return;
             };
-            match serde_json::to_vec(&graph.export_state()) {
+            match crate::model::blob::to_gzip_json(&graph.export_state()) {
                 Ok(state) => barrier.graph = Some(state),
                 Err(error) => tracing::error!(%error, "graph state could not be encoded"),
             }

@@ -6,6 +6,7 @@
 
 pub mod alert;
 pub mod anomaly;
+pub mod blob;
 pub mod checkpoint;
 pub mod ids;
 pub mod incident;
