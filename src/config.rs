@@ -95,7 +95,8 @@ impl Default for SnapshotConfig {
 pub struct IngestConfig {
     /// Capacity, in batches, of the queue between every source and the graph
     /// stage. When full, OTLP callers get `UNAVAILABLE`/503 and Kafka
-    /// partitions are paused.
+    /// partitions are paused. 64 by default: as fast as 256 in every bench
+    /// and 40-80 MB less resident memory under load (see the README).
     pub queue_batches: usize,
     /// OTLP/gRPC and OTLP/HTTP receivers.
     pub otlp: ingest::otlp::Config,
@@ -106,7 +107,7 @@ pub struct IngestConfig {
 impl Default for IngestConfig {
     fn default() -> Self {
         Self {
-            queue_batches: 256,
+            queue_batches: 64,
             otlp: ingest::otlp::Config::default(),
             kafka: ingest::kafka::Config::default(),
         }
