@@ -17,7 +17,9 @@
 # Usage: scripts/bench-otlp.sh
 # Environment: BENCH_RATE (200), BENCH_DURATION (60 s of event time per
 # pass), BENCH_PASSES (10, closed loop), BENCH_CONCURRENCY (8),
-# BENCH_OPEN_SECS (20), BENCH_TRANSPORTS ("grpc http").
+# BENCH_OPEN_SECS (20), BENCH_TRANSPORTS ("grpc http"), BENCH_OPEN_RPS (a
+# fixed open-loop rate instead of 80 % of the measured maximum), BENCH_BIN
+# (another `epicenter` binary).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -36,7 +38,8 @@ log "building (release)"
 # One invocation: the example's dev-dependencies change feature unification,
 # and building the two separately rebuilds the library each time.
 cargo build --release -q --bin epicenter --example otlp_load
-BIN="$ROOT/target/release/epicenter"
+# BENCH_BIN: measure another `epicenter` binary (e.g. main's) instead.
+BIN="${BENCH_BIN:-$ROOT/target/release/epicenter}"
 LOAD="$ROOT/target/release/examples/otlp_load"
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/epicenter-bench-otlp.XXXXXX")"
@@ -75,6 +78,9 @@ for transport in $TRANSPORTS; do
     secs="$(kv drained_seconds "$out")"
     per_req="$(kv spans_per_request "$out")"
     rps="$(awk -v s="$spans" -v w="$secs" -v p="$per_req" 'BEGIN { printf "%.1f", 0.8 * s / w / p }')"
+    # BENCH_OPEN_RPS: a fixed open-loop rate, to compare builds or settings
+    # at the same load (80 % of a noisy maximum differs between runs).
+    rps="${BENCH_OPEN_RPS:-$rps}"
     requests_per_pass="$(awk -v r="$(kv requests "$out")" -v p="$PASSES" 'BEGIN { printf "%d", r / p }')"
     passes="$(awk -v r="$rps" -v t="$OPEN_SECS" -v q="$requests_per_pass" 'BEGIN { n = int(r * t / q + 0.999); print (n < 1 ? 1 : n) }')"
     log "$transport: open loop at $rps requests/s (80 %), $passes passes"

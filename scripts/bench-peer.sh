@@ -51,7 +51,8 @@ log "building (release) and the Collector"
 # One invocation: the example's dev-dependencies change feature unification,
 # and building the two separately rebuilds the library each time.
 cargo build --release -q --bin epicenter --example otlp_load
-BIN="$ROOT/target/release/epicenter"
+# BENCH_BIN: measure another `epicenter` binary (e.g. main's) instead.
+BIN="${BENCH_BIN:-$ROOT/target/release/epicenter}"
 LOAD="$ROOT/target/release/examples/otlp_load"
 COLLECTOR="$(scripts/peer-collector.sh)"
 
