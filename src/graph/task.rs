@@ -377,7 +377,7 @@ mod tests {
         };
         assert_eq!(barrier.seq, 1);
         let state: crate::graph::GraphState =
-            serde_json::from_slice(barrier.graph.as_deref().unwrap()).unwrap();
+            crate::model::blob::from_json_or_gzip(barrier.graph.as_deref().unwrap()).unwrap();
         let restored = Graph::restore(&settings(), state).unwrap();
         assert_eq!(
             restored.watermark(),

@@ -97,6 +97,8 @@ impl ResourceCache {
 mod tests {
     use super::*;
     use crate::ingest::decode::normalize::{Normalizer, ResourceAttrs, Text};
+    use crate::ingest::decode::testutil::{encode, request, resource_spans, s, service, span};
+    use crate::ingest::decode::{Encoding, decode_cached, decode_otlp_proto};
 
     fn ctx(service: &'static str) -> ResourceCtx {
         let attrs = ResourceAttrs {
@@ -135,5 +137,53 @@ mod tests {
         assert_eq!(cache.len(), 1, "the byte bound also starts over");
         cache.insert(&vec![0u8; MAX_KEY_BYTES + 1], ctx("huge"));
         assert_eq!(cache.len(), 1, "a key over the bound is not held");
+    }
+
+    #[test]
+    fn the_resource_cache_reuses_repeated_resources() {
+        let one = |t: u8, name: &str| {
+            encode(&request(vec![
+                resource_spans(service("a"), vec![span(t, 1, None, 2, name)]),
+                resource_spans(service("b"), vec![span(t, 2, Some(1), 3, name)]),
+            ]))
+        };
+        let mut cache = ResourceCache::new();
+        for t in 1..=3 {
+            let bytes = one(t, "GET /x");
+            let cached = decode_cached(Encoding::OtlpProto, &bytes, &mut cache).unwrap();
+            assert_eq!(cached, decode_otlp_proto(&bytes).unwrap());
+            assert_eq!(cached.batch.len(), 2);
+        }
+        assert_eq!(cache.hits_and_misses(), (4, 2), "a and b parsed once each");
+        assert_eq!(cache.len(), 2);
+    }
+
+    #[test]
+    fn a_repeated_resource_field_bypasses_the_cache() {
+        // Two `resource` fields in one ResourceSpans merge (protobuf): the name
+        // comes from the first, the version from the second.
+        let mut bytes = encode(&request(vec![resource_spans(
+            service("a"),
+            vec![span(1, 1, None, 2, "op")],
+        )]));
+        let extra = encode(&request(vec![resource_spans(
+            vec![s("service.version", "2")],
+            vec![],
+        )]));
+        // Splice the second ResourceSpans' body into the first's (same field 1).
+        let (_, body) = extra.split_at(2);
+        let mut rs = bytes.split_off(2);
+        rs.extend_from_slice(body);
+        let mut merged = vec![0x0a];
+        prost::encoding::encode_varint(rs.len() as u64, &mut merged);
+        merged.extend_from_slice(&rs);
+        let plain = decode_otlp_proto(&merged).unwrap();
+        assert_eq!(plain.batch.resources[0].version.as_deref(), Some("2"));
+        let mut cache = ResourceCache::new();
+        for _ in 0..2 {
+            let cached = decode_cached(Encoding::OtlpProto, &merged, &mut cache).unwrap();
+            assert_eq!(cached, plain);
+        }
+        assert!(cache.is_empty());
     }
 }
