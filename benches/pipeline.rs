@@ -37,34 +37,39 @@ fn batches(topology: Topology, rate: f64, secs: f64, keyed: bool) -> (Vec<Vec<u8
 }
 
 /// Prints on-CPU ns per span of decoding one-trace records (the keyed Kafka
-/// layout: every record repeats its services' resources).
+/// layout: every record repeats its services' resources), without and with
+/// the resource cache the Kafka consumer decodes them through.
 fn report_keyed_decode(records: &[Vec<u8>], spans: u64) {
-    let Some(before) = on_cpu_nanos() else { return };
-    for _ in 0..RUNS_PER_SAMPLE {
-        for bytes in records {
-            black_box(decode_otlp_proto(bytes).expect("simulator output decodes"));
-        }
-    }
-    let Some(after) = on_cpu_nanos() else { return };
-    let per_span = (after - before) as f64 / (spans * RUNS_PER_SAMPLE) as f64;
+    let Some(plain) = on_cpu_per_span(records, spans, |bytes| {
+        black_box(decode_otlp_proto(bytes).expect("simulator output decodes"));
+    }) else {
+        return;
+    };
     eprintln!(
-        "on-cpu decode/keyed_records: {per_span:.0} ns/span ({} records, {:.1} spans each)",
+        "on-cpu decode/keyed_records: {plain:.0} ns/span ({} records, {:.1} spans each)",
         records.len(),
         spans as f64 / records.len() as f64
     );
-    // The same records through one resource cache, as the Kafka consumer
-    // decodes them.
     let mut cache = ResourceCache::new();
-    let Some(before) = on_cpu_nanos() else { return };
+    let Some(cached) = on_cpu_per_span(records, spans, |bytes| {
+        let decoded = decode_cached(Encoding::OtlpProto, bytes, &mut cache);
+        black_box(decoded.expect("simulator output decodes"));
+    }) else {
+        return;
+    };
+    eprintln!("on-cpu decode/keyed_records_resource_cache: {cached:.0} ns/span");
+}
+
+/// On-CPU ns per span of `decode` over all `records`, `RUNS_PER_SAMPLE` times.
+fn on_cpu_per_span(records: &[Vec<u8>], spans: u64, mut decode: impl FnMut(&[u8])) -> Option<f64> {
+    let before = on_cpu_nanos()?;
     for _ in 0..RUNS_PER_SAMPLE {
         for bytes in records {
-            let decoded = decode_cached(Encoding::OtlpProto, bytes, &mut cache);
-            black_box(decoded.expect("simulator output decodes"));
+            decode(bytes);
         }
     }
-    let Some(after) = on_cpu_nanos() else { return };
-    let per_span = (after - before) as f64 / (spans * RUNS_PER_SAMPLE) as f64;
-    eprintln!("on-cpu decode/keyed_records_resource_cache: {per_span:.0} ns/span");
+    let after = on_cpu_nanos()?;
+    Some((after - before) as f64 / (spans * RUNS_PER_SAMPLE) as f64)
 }
 
 /// Nanoseconds this thread has spent on a CPU (Linux), independent of how

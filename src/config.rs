@@ -96,7 +96,7 @@ pub struct IngestConfig {
     /// Capacity, in batches, of the queue between every source and the graph
     /// stage. When full, OTLP callers get `UNAVAILABLE`/503 and Kafka
     /// partitions are paused. 64 by default: as fast as 256 in every bench
-    /// and 40-80 MB less resident memory under load (see the README).
+    /// and 35-80 MB less resident memory under load (see the README).
     pub queue_batches: usize,
     /// OTLP/gRPC and OTLP/HTTP receivers.
     pub otlp: ingest::otlp::Config,

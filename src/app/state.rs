@@ -7,7 +7,6 @@
 
 use crate::analyze::{self, Analyzer, Journal};
 use crate::graph::{self, Graph, GraphState};
-use crate::model::blob;
 use crate::store::persist::StateStore;
 
 /// Key of the graph's state blob in the state store.
@@ -17,7 +16,7 @@ pub(super) const JOURNAL_KEY: &str = "analysis_journal";
 
 pub(super) fn restore_graph(store: &StateStore, settings: &graph::Settings) -> Graph {
     match store.get(GRAPH_STATE_KEY) {
-        Ok(Some(bytes)) => match blob::from_json_or_gzip::<GraphState>(&bytes) {
+        Ok(Some(bytes)) => match GraphState::decode(&bytes) {
             Ok(state) => match Graph::restore(settings, state) {
                 Ok(graph) => {
                     tracing::info!(bytes = bytes.len(), "graph state restored");
@@ -42,7 +41,7 @@ pub(super) fn restore_graph(store: &StateStore, settings: &graph::Settings) -> G
 }
 
 pub(super) fn persist_graph(store: &StateStore, graph: &Graph) {
-    match blob::to_gzip_json(&graph.export_state()) {
+    match graph.export_state().encode() {
         Ok(bytes) => match store.put(GRAPH_STATE_KEY, &bytes) {
             Ok(()) => tracing::info!(bytes = bytes.len(), "graph state saved"),
             Err(error) => tracing::error!(%error, "graph state could not be saved"),

@@ -168,7 +168,7 @@ impl Barriers {
             let Some(mut barrier) = self.waiting.pop_front() else {
                 return;
             };
-            match crate::model::blob::to_gzip_json(&graph.export_state()) {
+            match graph.export_state().encode() {
                 Ok(state) => barrier.graph = Some(state),
                 Err(error) => tracing::error!(%error, "graph state could not be encoded"),
             }
@@ -376,8 +376,7 @@ mod tests {
             panic!("the barrier must follow the windows its batches closed");
         };
         assert_eq!(barrier.seq, 1);
-        let state: crate::graph::GraphState =
-            crate::model::blob::from_json_or_gzip(barrier.graph.as_deref().unwrap()).unwrap();
+        let state = crate::graph::GraphState::decode(barrier.graph.as_deref().unwrap()).unwrap();
         let restored = Graph::restore(&settings(), state).unwrap();
         assert_eq!(
             restored.watermark(),

@@ -72,6 +72,26 @@ pub struct GraphState {
     totals: ObserveOutcome,
 }
 
+impl GraphState {
+    /// The state as stored: gzip-compressed JSON, streamed (see
+    /// [`crate::model::blob`]).
+    ///
+    /// # Errors
+    /// When serialization fails.
+    pub fn encode(&self) -> std::io::Result<Vec<u8>> {
+        crate::model::blob::to_gzip_json(self)
+    }
+
+    /// A stored state: gzip-compressed JSON, or plain JSON (written before
+    /// compression was added).
+    ///
+    /// # Errors
+    /// When the bytes are not a graph state.
+    pub fn decode(bytes: &[u8]) -> serde_json::Result<Self> {
+        crate::model::blob::from_json_or_gzip(bytes)
+    }
+}
+
 impl Graph {
     /// The full state, for a restart. Deterministic: equal graphs give equal states.
     pub fn export_state(&self) -> GraphState {

@@ -128,7 +128,7 @@ async fn wait_for_all(broker: String, group: String, topic: String, total: i64) 
 fn saved_graph(settings: &config::Settings, data_dir: &Path) -> epicenter::model::GraphSnapshot {
     let store = StateStore::open(data_dir).unwrap();
     let bytes = store.get("graph").unwrap().expect("a saved graph");
-    let state: GraphState = epicenter::model::blob::from_json_or_gzip(&bytes).unwrap();
+    let state = GraphState::decode(&bytes).unwrap();
     Graph::restore(&settings.graph, state).unwrap().snapshot()
 }
 
