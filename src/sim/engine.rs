@@ -19,7 +19,7 @@ use opentelemetry_proto::tonic::trace::v1::{Span, Status};
 use crate::model::ConnectionType;
 
 use super::attrs::{self, GrpcCode};
-use super::compile::{CCall, CTarget, Compiled, FaultSubject};
+use super::compiled::{CCall, CTarget, Compiled, FaultSubject};
 use super::rng::Rng;
 use super::state::State;
 use super::topology::{LinkMode, Protocol};

@@ -30,6 +30,7 @@ mod batch;
 mod cdevents;
 pub mod cli;
 mod compile;
+mod compiled;
 mod engine;
 mod fleet;
 mod generated;

@@ -14,7 +14,8 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use crate::model::Timestamp;
 
 use super::batch::assemble;
-use super::compile::{Compiled, compile};
+use super::compile::compile;
+use super::compiled::Compiled;
 use super::engine::Gen;
 use super::rng::{Rng, mix};
 use super::scenario::Scenario;

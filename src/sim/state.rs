@@ -18,7 +18,7 @@ use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::Span;
 
 use super::attrs;
-use super::compile::Compiled;
+use super::compiled::Compiled;
 use super::rng::{hash_str, mix};
 use super::topology::{Semconv, instance_id};
 use super::truth::TruthCounters;

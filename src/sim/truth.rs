@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use crate::model::ConnectionType;
 
-use super::compile::Compiled;
+use super::compiled::Compiled;
 use super::topology::{CallTarget, Topology};
 
 /// A node of the ground-truth graph.
