@@ -1,8 +1,7 @@
 //! Evidence evaluators: each turns one kind of input into [`Evidence`]
 //! records carrying a log-likelihood ratio (LLR, natural log) of "this
-//! release caused the anomaly" against "it did not". The weights and why
-//! they are what they are live in `score.rs`'s module doc; the constants
-//! here are the ones it names.
+//! release caused the anomaly" against "it did not". The weights are in
+//! `weights.rs`; why they are what they are is `score.rs`'s module doc.
 //!
 //! Never does: combine evidence or decide; `score.rs` does.
 
@@ -12,36 +11,11 @@ use super::config::Settings;
 use super::input::{AnomalyContext, CandidateInput, SplitWindow};
 use super::stats::{self, Side};
 use super::topology::Adjacency;
-
-/// A version split this significant (z) is "the new version is worse".
-pub(crate) const Z_BAD: f64 = 3.0;
-/// Weakly worse.
-pub(crate) const Z_WEAK: f64 = 2.0;
-/// LLR cap of a concurrent version split; a before/after one gets half.
-pub(crate) const LLR_SPLIT_MAX: f64 = 5.0;
-/// LLR of "the released service is healthy" with enough traffic to tell.
-pub(crate) const LLR_HEALTHY: f64 = -2.5;
-/// The same when the release is of the anomalous service itself.
-pub(crate) const LLR_HEALTHY_SAME: f64 = -3.5;
-/// LLR of onset before exposure: near-certain innocence.
-pub(crate) const LLR_BEFORE_EXPOSURE: f64 = -6.0;
-/// LLR of onset shortly after exposure.
-pub(crate) const LLR_TEMPORAL: f64 = 1.0;
-/// Onsets later than this after exposure decay linearly to 0 LLR at the lookback.
-pub(crate) const TEMPORAL_FULL_SECS: f64 = 300.0;
-/// LLR of a recovery right after a rollback.
-pub(crate) const LLR_ROLLBACK: f64 = 2.0;
-/// LLR of an anomaly that persists after a rollback.
-pub(crate) const LLR_PERSISTS: f64 = -2.0;
-/// LLR of a strong dose-response, and of a contrary one.
-pub(crate) const LLR_DOSE: f64 = 1.5;
-pub(crate) const LLR_DOSE_CONTRARY: f64 = -1.0;
-/// LLR of no dependency path at all between release and anomaly.
-pub(crate) const LLR_NOT_CONNECTED: f64 = -4.0;
-/// LLR of an external or database origin the release did not touch.
-pub(crate) const LLR_EXTERNAL: f64 = -3.0;
-/// LLR of a raised call rate (or a new edge) into the anomalous part of the graph.
-pub(crate) const LLR_TRAFFIC: f64 = 2.0;
+use super::weights::{
+    LLR_BEFORE_EXPOSURE, LLR_DOSE, LLR_DOSE_CONTRARY, LLR_EXTERNAL, LLR_HEALTHY, LLR_HEALTHY_SAME,
+    LLR_NOT_CONNECTED, LLR_PERSISTS, LLR_ROLLBACK, LLR_SPLIT_MAX, LLR_TEMPORAL, LLR_TRAFFIC,
+    TEMPORAL_FULL_SECS, Z_BAD, Z_WEAK,
+};
 
 fn ev(detail: EvidenceDetail, llr: f64, summary: String) -> Evidence {
     Evidence {

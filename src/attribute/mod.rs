@@ -26,6 +26,7 @@ mod score;
 mod stats;
 mod topology;
 mod verdict;
+mod weights;
 
 pub use alerts::{anomaly_alert, release_ref, resolved_alert, topology_alert, verdict_alert};
 pub use config::{Config, Settings};
