@@ -33,6 +33,7 @@ mod compile;
 mod compiled;
 mod engine;
 mod fleet;
+mod fleet_parts;
 mod generated;
 mod json;
 pub mod presets;
