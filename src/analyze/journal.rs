@@ -49,23 +49,25 @@ struct ReportedIncidents {
 }
 
 impl Journal {
-    /// The journal as gzip-compressed JSON, streamed so that the
-    /// uncompressed text (hundreds of bytes per series per window,
-    /// gigabytes for a large fleet) never sits in memory.
+    /// The journal as gzip-compressed JSON in chunks (see
+    /// [`crate::model::blob`]), streamed so that the uncompressed text
+    /// (hundreds of bytes per series per window, gigabytes for a large
+    /// fleet) never sits in memory, nor the compressed blob in one piece.
     ///
     /// # Errors
     /// When serialization fails.
-    pub fn encode(&self) -> std::io::Result<Vec<u8>> {
-        crate::model::blob::to_gzip_json(self)
+    pub fn encode(&self) -> std::io::Result<Vec<Vec<u8>>> {
+        crate::model::blob::to_gzip_json_chunks(self)
     }
 
-    /// A saved journal: gzip-compressed JSON, or plain JSON (written before
-    /// compression was added, or by a checkpoint before it was compressed).
+    /// A saved journal: gzip-compressed JSON in chunks, or one blob of
+    /// gzip or plain JSON (written before compression was added, or by a
+    /// checkpoint before it was compressed).
     ///
     /// # Errors
     /// When the bytes are not a journal.
-    pub fn decode(bytes: &[u8]) -> serde_json::Result<Self> {
-        crate::model::blob::from_json_or_gzip(bytes)
+    pub fn decode(chunks: &[Vec<u8>]) -> serde_json::Result<Self> {
+        crate::model::blob::from_chunks(chunks)
     }
 
     /// An empty journal keeping `retention_ns` of event time (0 = keeps nothing).

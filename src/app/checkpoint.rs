@@ -73,11 +73,10 @@ pub(super) async fn write(
         let store = Arc::clone(&store);
         let written = tokio::task::spawn_blocking(move || {
             let offsets = serde_json::to_vec(&all).unwrap_or_default();
-            store.put_all(&[
-                (GRAPH_STATE_KEY, &graph),
-                (JOURNAL_KEY, &analysis),
-                (OFFSETS_KEY, &offsets),
-            ])
+            store.write(
+                &[(GRAPH_STATE_KEY, &graph), (OFFSETS_KEY, &offsets)],
+                &[(JOURNAL_KEY, &analysis)],
+            )
         })
         .await;
         match written {

@@ -64,14 +64,14 @@ pub(super) fn restore_journal(
     if settings.journal_ns == 0 {
         return fresh();
     }
-    match store.get(JOURNAL_KEY) {
-        Ok(Some(bytes)) => match Journal::decode(&bytes) {
+    match store.get_chunked(JOURNAL_KEY) {
+        Ok(Some(chunks)) => match Journal::decode(&chunks) {
             Ok(journal) => {
                 let windows = journal.windows();
                 let pending_incidents = journal.pending_incidents();
                 let (analyzer, journal) = journal.rebuild(settings.clone(), settings.journal_ns);
                 tracing::info!(
-                    bytes = bytes.len(),
+                    bytes = chunks.iter().map(Vec::len).sum::<usize>(),
                     windows,
                     pending_incidents,
                     "analysis rebuilt from its journal"
@@ -94,9 +94,9 @@ pub(super) fn restore_journal(
 /// Saves the journal (nothing when it is off).
 pub(super) fn persist_journal(store: &StateStore, journal: &Journal) {
     match journal.encode() {
-        Ok(bytes) => match store.put(JOURNAL_KEY, &bytes) {
+        Ok(chunks) => match store.write(&[], &[(JOURNAL_KEY, &chunks)]) {
             Ok(()) => tracing::info!(
-                bytes = bytes.len(),
+                bytes = chunks.iter().map(Vec::len).sum::<usize>(),
                 windows = journal.windows(),
                 "analysis journal saved"
             ),
@@ -112,7 +112,7 @@ mod tests {
 
     #[test]
     fn a_journal_round_trips_compressed_and_plain_json_still_loads() {
-        let mut journal = Journal::new(3600 * crate::model::Timestamp::SECOND);
+        let mut journal = Journal::new(analyze::Settings::default().journal_ns);
         journal.window(&crate::analyze::KeptWindow::new(
             &crate::model::WindowStats {
                 start: crate::model::Timestamp::from_secs(10),
@@ -121,9 +121,23 @@ mod tests {
             },
         ));
         let compressed = journal.encode().unwrap();
-        assert!(compressed.starts_with(&[0x1f, 0x8b]));
+        assert!(compressed[0].starts_with(&[0x1f, 0x8b]));
         assert_eq!(Journal::decode(&compressed).unwrap(), journal);
-        let plain = serde_json::to_vec(&journal).unwrap();
-        assert_eq!(Journal::decode(&plain).unwrap(), journal);
+        // Saved whole by older versions, gzip or plain: read from the store.
+        let dir = tempfile::tempdir().unwrap();
+        let store = StateStore::open(dir.path()).unwrap();
+        let settings = analyze::Settings::default();
+        for whole in [
+            serde_json::to_vec(&journal).unwrap(),
+            crate::model::blob::to_gzip_json(&journal).unwrap(),
+        ] {
+            store.put(JOURNAL_KEY, &whole).unwrap();
+            let (_, restored) = restore_journal(&store, &settings);
+            assert_eq!(restored.windows(), 1);
+        }
+        persist_journal(&store, &journal);
+        assert_eq!(store.get(JOURNAL_KEY).unwrap(), None, "now in chunks");
+        let (_, restored) = restore_journal(&store, &settings);
+        assert_eq!(restored, journal);
     }
 }

@@ -5,7 +5,13 @@
 //! uncompressed text (tens of MB for a graph holding many unpaired halves,
 //! gigabytes for a large fleet's journal) never sits in memory, and the
 //! blob handed to the store is several times smaller. Decoding accepts plain
-//! JSON too (blobs written before compression). Never does: I/O.
+//! JSON too (blobs written before compression).
+//!
+//! A large blob (the journal of a large fleet: hundreds of MB even
+//! compressed) is produced in chunks of at most [`CHUNK_BYTES`], so that
+//! neither the encoder's output (a `Vec` that doubles as it grows) nor the
+//! store (which gives each value one page, rounded up to a power of two)
+//! ever allocates the whole blob at once. Never does: I/O.
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -27,6 +33,83 @@ pub fn to_gzip_json<T: Serialize + ?Sized>(value: &T) -> std::io::Result<Vec<u8>
     encoder.finish()
 }
 
+/// The largest chunk [`to_gzip_json_chunks`] produces.
+pub const CHUNK_BYTES: usize = 4 << 20;
+
+/// [`to_gzip_json`] in chunks of at most [`CHUNK_BYTES`], in order.
+///
+/// # Errors
+/// When serialization fails.
+pub fn to_gzip_json_chunks<T: Serialize + ?Sized>(value: &T) -> std::io::Result<Vec<Vec<u8>>> {
+    let mut encoder =
+        flate2::write::GzEncoder::new(ChunkWriter::default(), flate2::Compression::fast());
+    let mut writer = std::io::BufWriter::new(&mut encoder);
+    serde_json::to_writer(&mut writer, value)?;
+    std::io::Write::flush(&mut writer)?;
+    drop(writer);
+    Ok(encoder.finish()?.chunks)
+}
+
+/// A blob in chunks (from [`to_gzip_json_chunks`], or one whole blob as a
+/// single chunk), gzip or plain JSON.
+///
+/// # Errors
+/// When the bytes are neither.
+pub fn from_chunks<T: DeserializeOwned>(chunks: &[Vec<u8>]) -> serde_json::Result<T> {
+    let reader = ChunkReader {
+        current: &[],
+        rest: chunks,
+    };
+    if chunks.first().is_some_and(|c| c.starts_with(&GZIP_MAGIC)) {
+        let reader = std::io::BufReader::new(flate2::read::GzDecoder::new(reader));
+        serde_json::from_reader(reader)
+    } else {
+        serde_json::from_reader(std::io::BufReader::new(reader))
+    }
+}
+
+/// Collects written bytes in chunks of at most [`CHUNK_BYTES`].
+#[derive(Debug, Default)]
+struct ChunkWriter {
+    chunks: Vec<Vec<u8>>,
+}
+
+impl std::io::Write for ChunkWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.chunks.last().is_none_or(|c| c.len() == CHUNK_BYTES) {
+            self.chunks.push(Vec::new());
+        }
+        let Some(chunk) = self.chunks.last_mut() else {
+            return Ok(0);
+        };
+        let n = buf.len().min(CHUNK_BYTES - chunk.len());
+        chunk.extend_from_slice(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Reads chunks one after the other.
+struct ChunkReader<'a> {
+    current: &'a [u8],
+    rest: &'a [Vec<u8>],
+}
+
+impl std::io::Read for ChunkReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.current.is_empty() {
+            let Some((next, rest)) = self.rest.split_first() else {
+                return Ok(0);
+            };
+            (self.current, self.rest) = (next, rest);
+        }
+        self.current.read(buf)
+    }
+}
+
 /// A blob written by [`to_gzip_json`], or plain JSON.
 ///
 /// # Errors
@@ -44,6 +127,35 @@ pub fn from_json_or_gzip<T: DeserializeOwned>(bytes: &[u8]) -> serde_json::Resul
 mod tests {
     use super::*;
     use std::collections::BTreeMap;
+
+    #[test]
+    fn chunked_blobs_round_trip_and_no_chunk_is_over_the_limit() {
+        // Incompressible enough to need several chunks.
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let value: Vec<u64> = (0..600_000)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state
+            })
+            .collect();
+        let chunks = to_gzip_json_chunks(&value).unwrap();
+        assert!(chunks.len() >= 2, "{} chunks", chunks.len());
+        assert!(
+            chunks
+                .iter()
+                .all(|c| !c.is_empty() && c.len() <= CHUNK_BYTES)
+        );
+        assert_eq!(chunks.concat(), to_gzip_json(&value).unwrap());
+        assert_eq!(from_chunks::<Vec<u64>>(&chunks).unwrap(), value);
+        // One whole blob, gzip or plain, reads as a single chunk.
+        let plain = serde_json::to_vec(&value[..100]).unwrap();
+        assert_eq!(from_chunks::<Vec<u64>>(&[plain]).unwrap(), value[..100]);
+        let small = to_gzip_json_chunks(&value[..100]).unwrap();
+        assert_eq!(small.len(), 1);
+        assert_eq!(from_chunks::<Vec<u64>>(&small).unwrap(), value[..100]);
+    }
 
     #[test]
     fn round_trips_compressed_and_reads_plain_json() {

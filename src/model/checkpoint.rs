@@ -40,8 +40,9 @@ pub struct Checkpoint {
     pub offsets: Vec<PartitionOffset>,
     /// The graph stage's state (JSON), added by the graph stage.
     pub graph: Option<Vec<u8>>,
-    /// The analysis journal (JSON), added by the analysis stage.
-    pub analysis: Option<Vec<u8>>,
+    /// The analysis journal (gzip JSON in chunks, see
+    /// [`crate::model::blob`]), added by the analysis stage.
+    pub analysis: Option<Vec<Vec<u8>>>,
     /// The source's last barrier before a clean stop.
     pub last: bool,
 }

@@ -3,7 +3,9 @@
 //! Stages export their state as opaque bytes (the graph's pending halves,
 //! edges and open windows); this module only stores and returns them, in
 //! one ACID transaction per write, so a crash leaves either the old or the
-//! new state, never a mix. Never does: interpret what it stores.
+//! new state, never a mix. A large blob is stored in chunks (one value
+//! each), so no write needs one page of the blob's whole size. Never does:
+//! interpret what it stores.
 
 use std::path::{Path, PathBuf};
 
@@ -18,6 +20,8 @@ pub const FILE_NAME: &str = "epicenter.redb";
 const CACHE_BYTES: usize = 32 << 20;
 
 const STATE: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("state");
+/// (key, chunk number) → one chunk of a blob stored in chunks.
+const CHUNKS: TableDefinition<'_, (&str, u32), &[u8]> = TableDefinition::new("chunks");
 /// Alert id → the alert as last emitted (JSON), for idempotent emission.
 const EMITTED: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("emitted_alerts");
 /// (alert time in ns, alert id) of every ledger entry, oldest first, for pruning.
@@ -95,15 +99,71 @@ impl StateStore {
     /// # Errors
     /// On any storage failure; the previous values are then kept.
     pub fn put_all(&self, entries: &[(&str, &[u8])]) -> Result<(), StoreError> {
+        self.write(entries, &[])
+    }
+
+    /// Replaces every blob of `entries` and every chunked blob of `chunked`
+    /// (all its chunks, in order) in ONE transaction. A blob stored whole
+    /// under a key of `chunked` (by an older version) is removed.
+    ///
+    /// # Errors
+    /// On any storage failure; the previous values are then kept.
+    pub fn write(
+        &self,
+        entries: &[(&str, &[u8])],
+        chunked: &[(&str, &[Vec<u8>])],
+    ) -> Result<(), StoreError> {
         let txn = self.db.begin_write().map_err(redb::Error::from)?;
         {
             let mut table = txn.open_table(STATE).map_err(redb::Error::from)?;
             for (key, value) in entries {
                 table.insert(*key, *value).map_err(redb::Error::from)?;
             }
+            for (key, _) in chunked {
+                table.remove(*key).map_err(redb::Error::from)?;
+            }
+        }
+        if !chunked.is_empty() {
+            let mut table = txn.open_table(CHUNKS).map_err(redb::Error::from)?;
+            for (key, chunks) in chunked {
+                table
+                    .retain_in((*key, 0)..=(*key, u32::MAX), |_, _| false)
+                    .map_err(redb::Error::from)?;
+                for (i, chunk) in chunks.iter().enumerate() {
+                    let i = u32::try_from(i).unwrap_or(u32::MAX);
+                    table
+                        .insert((*key, i), chunk.as_slice())
+                        .map_err(redb::Error::from)?;
+                }
+            }
         }
         txn.commit().map_err(redb::Error::from)?;
         Ok(())
+    }
+
+    /// The chunks of the blob under `key` (one chunk when it was stored
+    /// whole), if any.
+    ///
+    /// # Errors
+    /// On any storage failure.
+    pub fn get_chunked(&self, key: &str) -> Result<Option<Vec<Vec<u8>>>, StoreError> {
+        let chunks = {
+            let txn = self.db.begin_read().map_err(redb::Error::from)?;
+            match txn.open_table(CHUNKS) {
+                Ok(table) => table
+                    .range((key, 0)..=(key, u32::MAX))
+                    .map_err(redb::Error::from)?
+                    .map(|item| item.map(|(_, v)| v.value().to_vec()))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(redb::Error::from)?,
+                Err(redb::TableError::TableDoesNotExist(_)) => Vec::new(),
+                Err(error) => return Err(redb::Error::from(error).into()),
+            }
+        };
+        if !chunks.is_empty() {
+            return Ok(Some(chunks));
+        }
+        Ok(self.get(key)?.map(|whole| vec![whole]))
     }
 
     /// Records that the alert `id`, detected at `at_nanos` (event time), was
@@ -238,6 +298,39 @@ mod tests {
         let store = StateStore::open(dir.path()).unwrap();
         assert_eq!(store.get("a").unwrap().as_deref(), Some(&b"3"[..]));
         assert_eq!(store.get("b").unwrap().as_deref(), Some(&b"3"[..]));
+    }
+
+    #[test]
+    fn a_chunked_blob_replaces_the_older_one_whole_and_all_its_chunks() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = StateStore::open(dir.path()).unwrap();
+        assert_eq!(store.get_chunked("journal").unwrap(), None);
+        // Stored whole by an older version: read as one chunk.
+        store.put("journal", b"whole").unwrap();
+        assert_eq!(
+            store.get_chunked("journal").unwrap(),
+            Some(vec![b"whole".to_vec()])
+        );
+        let three = [b"a".to_vec(), b"b".to_vec(), b"c".to_vec()];
+        store
+            .write(&[("graph", b"g1")], &[("journal", &three)])
+            .unwrap();
+        assert_eq!(
+            store.get("journal").unwrap(),
+            None,
+            "the whole form is gone"
+        );
+        assert_eq!(store.get_chunked("journal").unwrap(), Some(three.to_vec()));
+        // Fewer chunks than before: none of the old ones remain.
+        let one = [b"z".to_vec()];
+        store
+            .write(&[], &[("journal", &one), ("other", &three)])
+            .unwrap();
+        drop(store);
+        let store = StateStore::open(dir.path()).unwrap();
+        assert_eq!(store.get_chunked("journal").unwrap(), Some(one.to_vec()));
+        assert_eq!(store.get_chunked("other").unwrap(), Some(three.to_vec()));
+        assert_eq!(store.get("graph").unwrap().as_deref(), Some(&b"g1"[..]));
     }
 
     #[test]
