@@ -20,12 +20,14 @@ pub mod cli;
 pub mod demo;
 pub mod graph_cmd;
 mod incidents;
+mod open;
 pub mod query_cmd;
 pub mod replay;
 pub mod report_cmd;
 pub mod report_sources;
 mod state;
 
+use open::{open_audit, open_history};
 use state::{persist_graph, persist_journal, restore_graph, restore_journal};
 
 use std::net::SocketAddr;
@@ -413,58 +415,6 @@ pub async fn start(
         shutdown,
         done,
     })
-}
-
-/// Opens the audit log and records the configuration, unless disabled.
-fn open_audit(
-    settings: &Settings,
-    registry: &mut prometheus_client::registry::Registry,
-) -> anyhow::Result<(Option<crate::audit::Audit>, Option<crate::audit::Writer>)> {
-    if !settings.audit.enabled {
-        return Ok((None, None));
-    }
-    let metrics = crate::audit::Metrics::register(registry.sub_registry_with_prefix("audit"));
-    let (audit, writer) = crate::audit::start(
-        &settings.data_dir,
-        &settings.audit,
-        Arc::new(wall_clock_now),
-        metrics,
-    )
-    .context("opening the audit log")?;
-    // Secrets serialize masked (`***`); the log holds only the hash of this.
-    let config = serde_json::to_value(&settings.raw).unwrap_or_default();
-    let summary = serde_json::json!({
-        "data_dir": settings.data_dir.display().to_string(),
-        "otlp": settings.otlp.enabled,
-        "kafka": settings.kafka.is_some(),
-        "graph_window_secs": settings.raw.graph.window_secs,
-        "audit_segment_bytes": settings.audit.segment_bytes,
-        "audit_retain_segments": settings.audit.retain_segments,
-    });
-    audit.config_loaded(&config, summary);
-    Ok((Some(audit), Some(writer)))
-}
-
-/// Opens the durable history and starts its writer, unless disabled.
-#[allow(clippy::type_complexity)]
-fn open_history(
-    settings: &Settings,
-    registry: &mut prometheus_client::registry::Registry,
-) -> anyhow::Result<(
-    Option<crate::history::History>,
-    Option<crate::history::Writer>,
-    Option<crate::history::HistoryReader>,
-)> {
-    if !settings.history.enabled {
-        return Ok((None, None, None));
-    }
-    let store = crate::history::HistoryStore::open(&settings.data_dir, &settings.history)
-        .context("opening the history store")?;
-    let reader = store.reader();
-    let metrics = crate::history::Metrics::register(registry.sub_registry_with_prefix("history"));
-    let (history, writer) = crate::history::start(store, settings.history.queue_batches, metrics)
-        .context("starting the history writer")?;
-    Ok((Some(history), Some(writer), Some(reader)))
 }
 
 /// The wall clock as event time: for live defaults such as the simulator's
