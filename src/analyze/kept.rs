@@ -152,7 +152,8 @@ impl KeptWindow {
     }
 
     /// Distinct stats held (rows with equal stats share one).
-    pub fn distinct_stats(&self) -> usize {
+    #[cfg(test)]
+    fn distinct_stats(&self) -> usize {
         self.stats.len()
     }
 

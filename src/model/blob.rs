@@ -25,7 +25,16 @@ const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 /// # Errors
 /// When serialization fails.
 pub fn to_gzip_json<T: Serialize + ?Sized>(value: &T) -> std::io::Result<Vec<u8>> {
-    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gzip_json_into(Vec::new(), value)
+}
+
+/// `value` as gzip JSON streamed into `out`, which is returned.
+fn gzip_json_into<W, T>(out: W, value: &T) -> std::io::Result<W>
+where
+    W: std::io::Write,
+    T: Serialize + ?Sized,
+{
+    let mut encoder = flate2::write::GzEncoder::new(out, flate2::Compression::fast());
     let mut writer = std::io::BufWriter::new(&mut encoder);
     serde_json::to_writer(&mut writer, value)?;
     std::io::Write::flush(&mut writer)?;
@@ -41,13 +50,7 @@ pub const CHUNK_BYTES: usize = 4 << 20;
 /// # Errors
 /// When serialization fails.
 pub fn to_gzip_json_chunks<T: Serialize + ?Sized>(value: &T) -> std::io::Result<Vec<Vec<u8>>> {
-    let mut encoder =
-        flate2::write::GzEncoder::new(ChunkWriter::default(), flate2::Compression::fast());
-    let mut writer = std::io::BufWriter::new(&mut encoder);
-    serde_json::to_writer(&mut writer, value)?;
-    std::io::Write::flush(&mut writer)?;
-    drop(writer);
-    Ok(encoder.finish()?.chunks)
+    Ok(gzip_json_into(ChunkWriter::default(), value)?.chunks)
 }
 
 /// A blob in chunks (from [`to_gzip_json_chunks`], or one whole blob as a
