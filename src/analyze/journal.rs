@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 use super::{Analyzer, KeptWindow, Settings};
-use crate::model::{DeployEvent, Incident, Timestamp};
+use crate::model::{Alert, DeployEvent, Incident, Timestamp};
 
 /// Recent windows and events, and the analyzer's reported incidents.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -137,18 +137,48 @@ impl Journal {
     /// Then the reported incidents: pending ones queued again, taken ids
     /// remembered. The journal keeps recording with `retention_ns`.
     pub fn rebuild(self, settings: Settings, retention_ns: u64) -> (Analyzer, Journal) {
+        let (analyzer, journal, _sent_before_the_stop) =
+            self.rebuild_with_alerts(settings, retention_ns);
+        (analyzer, journal)
+    }
+
+    /// [`Journal::rebuild`], also returning the alerts the rebuilt analyzer
+    /// produced: for each id its last content only (an earlier content was
+    /// replaced by it before the stop), in the order those were produced.
+    /// The caller sends those its ledger never recorded.
+    pub fn rebuild_with_alerts(
+        self,
+        settings: Settings,
+        retention_ns: u64,
+    ) -> (Analyzer, Journal, Vec<Alert>) {
         let mut analyzer = Analyzer::new(settings);
         for event in &self.events {
             analyzer.on_deploy(event.clone());
         }
+        let mut alerts = Vec::new();
         for window in &self.windows {
-            let _sent_before_the_stop = analyzer.on_kept_window(window);
+            alerts.extend(analyzer.on_kept_window(window).alerts);
         }
         analyzer.restore_incidents(&self.incidents.taken, &self.incidents.pending);
         let mut journal = self;
         journal.retention_ns = retention_ns;
-        (analyzer, journal)
+        (analyzer, journal, last_of_each_id(alerts))
     }
+}
+
+/// `alerts` with every alert dropped that a later one with the same id
+/// replaces; order otherwise kept.
+fn last_of_each_id(alerts: Vec<Alert>) -> Vec<Alert> {
+    let mut last = std::collections::HashMap::new();
+    for (i, alert) in alerts.iter().enumerate() {
+        last.insert(alert.id.clone(), i);
+    }
+    alerts
+        .into_iter()
+        .enumerate()
+        .filter(|(i, alert)| last.get(&alert.id) == Some(i))
+        .map(|(_, alert)| alert)
+        .collect()
 }
 
 #[cfg(test)]
@@ -183,12 +213,33 @@ mod tests {
         let saved = serde_json::to_vec(&journal).unwrap();
         let loaded: Journal = serde_json::from_slice(&saved).unwrap();
         assert_eq!(loaded, journal);
-        let (mut analyzer, _) = loaded.rebuild(Settings::default(), retention);
+        let (mut analyzer, _, derived) = loaded.rebuild_with_alerts(Settings::default(), retention);
+        // The rebuild derives the alerts sent before the stop again, the
+        // last content of each id (the caller sends those never recorded).
+        assert!(!resumed.is_empty(), "the incident alerted before the stop");
+        assert_eq!(derived, last_of_each_id(resumed.clone()));
         for i in 156..260 {
             resumed.extend(analyzer.on_window(&fleet.window(i)).alerts);
         }
         assert!(!straight.is_empty());
         assert_eq!(straight, resumed, "a restart changed the alerts");
+    }
+
+    #[test]
+    fn only_the_last_content_of_each_alert_id_is_kept_in_order() {
+        let alert = |id: &str, summary: &str| Alert {
+            id: id.into(),
+            summary: summary.into(),
+            ..crate::model::alert::tests::example()
+        };
+        let kept = last_of_each_id(vec![
+            alert("a", "first"),
+            alert("b", "only"),
+            alert("a", "updated"),
+            alert("c", "only"),
+        ]);
+        let kept: Vec<_> = kept.iter().map(|a| (&*a.id, &*a.summary)).collect();
+        assert_eq!(kept, [("b", "only"), ("a", "updated"), ("c", "only")]);
     }
 
     fn incident(id: &str, at_window: u64) -> Incident {

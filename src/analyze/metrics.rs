@@ -43,6 +43,7 @@ pub struct Metrics {
     verdicts: Family<VerdictLabels, Gauge>,
     latest: Arc<Mutex<BTreeMap<(String, String), VerdictLabels>>>,
     incidents: Family<TypeLabels, Counter>,
+    resent: Counter,
 }
 
 impl Metrics {
@@ -57,6 +58,7 @@ impl Metrics {
             verdicts: Family::default(),
             latest: Arc::default(),
             incidents: Family::default(),
+            resent: Counter::default(),
         };
         let analysis = registry.sub_registry_with_prefix("analysis");
         analysis.register(
@@ -74,6 +76,11 @@ impl Metrics {
             "incidents_answered",
             "Reported incidents answered, by the answer's type (attribution, anomaly)",
             m.incidents.clone(),
+        );
+        analysis.register(
+            "alerts_resent",
+            "Alerts derived again while rebuilding from the journal that no sink had finished before the stop, sent after the restart",
+            m.resent.clone(),
         );
         registry.sub_registry_with_prefix("release").register(
             "verdict",
@@ -120,6 +127,11 @@ impl Metrics {
     }
 
     /// Alerts of `kind` recorded so far (for tests).
+    pub fn resent(&self) {
+        self.resent.inc();
+    }
+
+    /// Alerts of type `kind` produced so far.
     pub fn alerts_of(&self, kind: &'static str) -> u64 {
         self.alerts
             .get_or_create(&TypeLabels { r#type: kind })

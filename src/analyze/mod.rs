@@ -39,4 +39,4 @@ mod tests;
 #[cfg(test)]
 mod tests_incidents;
 #[cfg(test)]
-mod tests_support;
+pub(crate) mod tests_support;

@@ -200,6 +200,31 @@ fn deliver(outcome: &crate::analyze::Outcome, outputs: &Outputs) {
     }
 }
 
+/// Alerts the analyzer derived again while it was rebuilt from its journal
+/// that the emitter's ledger never recorded: no sink had finished with
+/// them when the process stopped (queued, or written but not flushed).
+/// They are published and sent now (not audited again: the audit log took
+/// each when it was first derived); the others were sent before the stop
+/// and are dropped. Returns how many were sent.
+pub fn send_unsent(alerts: Vec<crate::model::Alert>, outputs: &Outputs) -> usize {
+    let mut sent = 0;
+    for alert in alerts {
+        if !outputs.emitter.unsent(&alert) {
+            continue;
+        }
+        tracing::info!(
+            r#type = alert.kind.as_str(),
+            id = %alert.id,
+            "alert derived from the journal was not delivered before the stop; sending it now"
+        );
+        outputs.metrics.resent();
+        outputs.published.alert(alert.clone());
+        outputs.emitter.emit(alert);
+        sent += 1;
+    }
+    sent
+}
+
 /// One window through the analyzer; returns it as kept (for the journal).
 fn step(
     analyzer: &mut Analyzer,

@@ -131,16 +131,27 @@ pub(super) struct AlertLedger {
 }
 
 impl crate::emit::Ledger for AlertLedger {
-    fn admit(&self, alert: &Alert) -> bool {
-        let content = match serde_json::to_vec(alert) {
-            Ok(content) => content,
-            Err(_) => return true,
+    fn seen(&self, alert: &Alert) -> bool {
+        let Ok(content) = serde_json::to_vec(alert) else {
+            return false;
         };
         self.store
-            .record_emitted(&alert.id, alert.detected_at.nanos(), &content)
+            .emitted(&alert.id, &content)
             .unwrap_or_else(|error| {
-                tracing::warn!(%error, id = %alert.id, "cannot record an emitted alert; it may be sent again after a crash");
-                true
+                tracing::warn!(%error, id = %alert.id, "cannot read the emitted-alert ledger; the alert may be sent twice");
+                false
             })
+    }
+
+    fn record(&self, alert: &Alert) {
+        let Ok(content) = serde_json::to_vec(alert) else {
+            return;
+        };
+        if let Err(error) =
+            self.store
+                .record_emitted(&alert.id, alert.detected_at.nanos(), &content)
+        {
+            tracing::warn!(%error, id = %alert.id, "cannot record an emitted alert; it may be sent again after a crash");
+        }
     }
 }

@@ -295,7 +295,8 @@ pub async fn start(
         history,
         checkpoints: sealed_tx,
     };
-    let (analyzer, journal) = restore_journal(&store, &settings.analysis);
+    let (analyzer, journal, rebuilt_alerts) = restore_journal(&store, &settings.analysis);
+    crate::analyze::task::send_unsent(rebuilt_alerts, &outputs);
     // Answered incidents come back from the history, pending ones from the
     // journal: `GET /api/v1/incidents` lists both after a restart.
     if let Some(reader) = &history_reader {

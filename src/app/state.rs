@@ -7,6 +7,7 @@
 
 use crate::analyze::{self, Analyzer, Journal};
 use crate::graph::{self, Graph, GraphState};
+use crate::model::Alert;
 use crate::store::persist::StateStore;
 
 /// Key of the graph's state blob in the state store.
@@ -50,15 +51,17 @@ pub(super) fn persist_graph(store: &StateStore, graph: &Graph) {
     }
 }
 
-/// The analyzer rebuilt from the saved journal, or a fresh one.
+/// The analyzer rebuilt from the saved journal, or a fresh one; and the
+/// alerts the rebuild derived (see [`Journal::rebuild_with_alerts`]).
 pub(super) fn restore_journal(
     store: &StateStore,
     settings: &analyze::Settings,
-) -> (Analyzer, Journal) {
+) -> (Analyzer, Journal, Vec<Alert>) {
     let fresh = || {
         (
             Analyzer::new(settings.clone()),
             Journal::new(settings.journal_ns),
+            Vec::new(),
         )
     };
     if settings.journal_ns == 0 {
@@ -69,14 +72,15 @@ pub(super) fn restore_journal(
             Ok(journal) => {
                 let windows = journal.windows();
                 let pending_incidents = journal.pending_incidents();
-                let (analyzer, journal) = journal.rebuild(settings.clone(), settings.journal_ns);
+                let (analyzer, journal, alerts) =
+                    journal.rebuild_with_alerts(settings.clone(), settings.journal_ns);
                 tracing::info!(
                     bytes = chunks.iter().map(Vec::len).sum::<usize>(),
                     windows,
                     pending_incidents,
                     "analysis rebuilt from its journal"
                 );
-                (analyzer, journal)
+                (analyzer, journal, alerts)
             }
             Err(error) => {
                 tracing::warn!(%error, "stored analysis journal is unreadable; starting fresh");
@@ -108,6 +112,8 @@ pub(super) fn persist_journal(store: &StateStore, journal: &Journal) {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
 
     #[test]
@@ -132,12 +138,51 @@ mod tests {
             crate::model::blob::to_gzip_json(&journal).unwrap(),
         ] {
             store.put(JOURNAL_KEY, &whole).unwrap();
-            let (_, restored) = restore_journal(&store, &settings);
+            let (_, restored, _) = restore_journal(&store, &settings);
             assert_eq!(restored.windows(), 1);
         }
         persist_journal(&store, &journal);
         assert_eq!(store.get(JOURNAL_KEY).unwrap(), None, "now in chunks");
-        let (_, restored) = restore_journal(&store, &settings);
+        let (_, restored, _) = restore_journal(&store, &settings);
         assert_eq!(restored, journal);
+    }
+
+    #[test]
+    fn alerts_derived_from_the_journal_are_unsent_until_the_ledger_records_them() {
+        use crate::analyze::tests_support::{Fleet, deploy};
+        let fleet = Fleet {
+            new_from: Some(150),
+            new_errors: 6,
+            extra_from: None,
+        };
+        let settings = analyze::Settings::default();
+        let mut analyzer = Analyzer::new(settings.clone());
+        let mut journal = Journal::new(settings.journal_ns);
+        analyzer.on_deploy(deploy(149));
+        journal.event(&deploy(149));
+        let mut alerts = Vec::new();
+        for i in 0..170 {
+            let (outcome, kept) = analyzer.on_window_kept(&fleet.window(i));
+            journal.window(&kept);
+            alerts.extend(outcome.alerts);
+        }
+        assert!(!alerts.is_empty());
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(StateStore::open(dir.path()).unwrap());
+        persist_journal(&store, &journal);
+        let (_, _, derived) = restore_journal(&store, &settings);
+        let ids = |a: &[Alert]| a.iter().map(|a| a.id.clone()).collect::<Vec<_>>();
+        let mut unique = ids(&alerts);
+        unique.dedup();
+        assert_eq!(ids(&derived), unique);
+        // The ledger knows the first as delivered: only the others are unsent.
+        let ledger = super::super::checkpoint::AlertLedger {
+            store: Arc::clone(&store),
+        };
+        crate::emit::Ledger::record(&ledger, &derived[0]);
+        let emitter = crate::emit::Emitter::default().with_ledger(Arc::new(ledger));
+        let unsent: Vec<bool> = derived.iter().map(|a| emitter.unsent(a)).collect();
+        assert!(!unsent[0]);
+        assert!(unsent[1..].iter().all(|u| *u));
     }
 }

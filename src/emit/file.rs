@@ -1,5 +1,7 @@
 //! The JSON-lines file sink: one alert per line, appended, for replay and
-//! audits. Lines are flushed whenever the queue runs empty.
+//! audits. Lines are flushed whenever the queue runs empty; only then is
+//! each alert done (the ledger records it), so one written to the buffer
+//! but not to the file when the process dies is sent again after a restart.
 //!
 //! Never does: rotate or truncate the file.
 
@@ -35,16 +37,20 @@ pub(crate) async fn run(settings: FileSettings, mut rx: QueueRx, metrics: Metric
         Ok(file) => tokio::io::BufWriter::new(file),
         Err(error) => {
             tracing::error!(path = %settings.path.display(), %error, "cannot open the alerts file; alerts to it are lost");
-            while rx.recv().await.is_some() {
+            while let Some(alert) = rx.recv().await {
                 metrics.failed(Sink::File, Reason::Io, 1);
+                alert.done();
             }
             return;
         }
     };
+    // Written to the buffer, done once flushed.
+    let mut unflushed = Vec::new();
     while let Some(alert) = rx.recv().await {
         let mut line = Vec::new();
-        if write_alert_line(&mut line, &alert).is_err() {
+        if write_alert_line(&mut line, alert.alert()).is_err() {
             metrics.failed(Sink::File, Reason::Encode, 1);
+            alert.done();
             continue;
         }
         match file.write_all(&line).await {
@@ -54,13 +60,16 @@ pub(crate) async fn run(settings: FileSettings, mut rx: QueueRx, metrics: Metric
                 crate::rate_limited!(error, path = %settings.path.display(), %error, "alert not written");
             }
         }
-        if rx.is_idle()
-            && let Err(error) = file.flush().await
-        {
-            crate::rate_limited!(error, %error, "alerts file flush failed");
+        unflushed.push(alert);
+        if rx.is_idle() {
+            if let Err(error) = file.flush().await {
+                crate::rate_limited!(error, %error, "alerts file flush failed");
+            }
+            unflushed.drain(..).for_each(|alert| alert.done());
         }
     }
     if let Err(error) = file.flush().await {
         tracing::error!(%error, "alerts file flush failed");
     }
+    unflushed.drain(..).for_each(|alert| alert.done());
 }

@@ -60,15 +60,16 @@ pub(crate) async fn run(
     metrics: Metrics,
 ) {
     while let Some(alert) = rx.recv().await {
-        let payload = match serde_json::to_vec(&*alert) {
+        let payload = match serde_json::to_vec(alert.alert()) {
             Ok(payload) => payload,
             Err(error) => {
                 metrics.failed(Sink::Kafka, Reason::Encode, 1);
                 crate::rate_limited!(warn, %error, "alert could not be encoded");
+                alert.done();
                 continue;
             }
         };
-        let key = alert.service();
+        let key = alert.alert().service();
         let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(10));
         let mut attempt = 1;
         loop {
@@ -83,7 +84,7 @@ pub(crate) async fn run(
                 })
                 .insert(Header {
                     key: "alert_type",
-                    value: Some(alert.kind.as_str()),
+                    value: Some(alert.alert().kind.as_str()),
                 });
             let record = FutureRecord::to(&settings.topic)
                 .key(key)
@@ -109,6 +110,8 @@ pub(crate) async fn run(
                 }
             }
         }
+        // Acknowledged by the broker, or given up.
+        alert.done();
     }
 }
 

@@ -25,6 +25,7 @@ mod queue;
 mod retry;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use tokio::task::JoinHandle;
 
@@ -56,12 +57,19 @@ pub enum EmitError {
 
 /// A durable record of the alerts already emitted, so that an alert derived
 /// again after a crash (from the state of the last snapshot) is not sent twice.
+///
+/// An alert is recorded only once every sink that took it has finished with
+/// it (see [`Delivery::done`]), so one still queued in a sink when the
+/// process dies is not recorded, and is sent after the restart.
 pub trait Ledger: Send + Sync + std::fmt::Debug {
-    /// Records `alert` and returns true when its id was never emitted or was
-    /// emitted with other content (a legitimate update); false when exactly
-    /// this alert was emitted already. On a storage failure it returns true:
-    /// a duplicate is better than a lost alert.
-    fn admit(&self, alert: &Alert) -> bool;
+    /// True when exactly this alert (id and content) was recorded. On a
+    /// storage failure it returns false: a duplicate is better than a lost
+    /// alert.
+    fn seen(&self, alert: &Alert) -> bool;
+
+    /// Records `alert` as emitted (a newer content replaces an older one
+    /// under the same id). Failures are logged, not returned.
+    fn record(&self, alert: &Alert);
 }
 
 /// The handle detection and attribution hand alerts to. Cheap to clone.
@@ -72,8 +80,37 @@ pub struct Emitter {
     ledger: Option<Arc<dyn Ledger>>,
 }
 
+/// One alert on its way to the sinks: each sink that took it calls
+/// [`Delivery::done`] once when it has finished with it (written and
+/// flushed, acknowledged by the broker, handed to the Alertmanager
+/// lifecycle, or given up); after the last one the ledger records it.
+#[derive(Debug)]
+pub struct Delivery {
+    alert: Alert,
+    /// Sinks still holding the alert, plus one for the emitter while it offers.
+    left: AtomicUsize,
+    ledger: Option<Arc<dyn Ledger>>,
+}
+
+impl Delivery {
+    /// The alert.
+    pub fn alert(&self) -> &Alert {
+        &self.alert
+    }
+
+    /// A sink has finished with the alert (call exactly once per sink).
+    pub fn done(&self) {
+        if self.left.fetch_sub(1, Ordering::AcqRel) == 1
+            && let Some(ledger) = &self.ledger
+        {
+            ledger.record(&self.alert);
+        }
+    }
+}
+
 impl Emitter {
-    /// Consults and updates `ledger` in [`Emitter::admit`].
+    /// Consults `ledger` in [`Emitter::admit`] and records in it every
+    /// alert the sinks have finished with.
     #[must_use]
     pub fn with_ledger(mut self, ledger: Arc<dyn Ledger>) -> Self {
         self.ledger = Some(ledger);
@@ -81,21 +118,43 @@ impl Emitter {
     }
 
     /// True when `alert` should be emitted: new, or changed since it was
-    /// emitted with its id (always true without a ledger). Records it.
+    /// recorded with its id (always true without a ledger).
     pub fn admit(&self, alert: &Alert) -> bool {
         self.ledger
             .as_ref()
-            .is_none_or(|ledger| ledger.admit(alert))
+            .is_none_or(|ledger| !ledger.seen(alert))
+    }
+
+    /// True when there is a ledger and it has not recorded exactly `alert`:
+    /// for alerts derived again while the analyzer is rebuilt from its
+    /// journal, which were sent before the stop unless the ledger says
+    /// otherwise (without a ledger nothing says otherwise: false).
+    pub fn unsent(&self, alert: &Alert) -> bool {
+        self.ledger
+            .as_ref()
+            .is_some_and(|ledger| !ledger.seen(alert))
     }
 
     /// Offers `alert` to every sink without waiting; returns how many sinks
-    /// accepted it (the rest were full and counted the drop).
+    /// accepted it (the rest were full and counted the drop). The ledger
+    /// records it once every sink that accepted it is done with it (at once
+    /// when none did).
     pub fn emit(&self, alert: Alert) -> usize {
-        let alert = Arc::new(alert);
-        self.queues
-            .iter()
-            .filter(|q| q.offer(alert.clone()))
-            .count()
+        let delivery = Arc::new(Delivery {
+            alert,
+            left: AtomicUsize::new(self.queues.len() + 1),
+            ledger: self.ledger.clone(),
+        });
+        let mut accepted = 0;
+        for queue in &self.queues {
+            if queue.offer(delivery.clone()) {
+                accepted += 1;
+            } else {
+                delivery.done();
+            }
+        }
+        delivery.done();
+        accepted
     }
 
     /// Offers the CDEvents `incident.detected` event of an answered

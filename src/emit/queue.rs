@@ -9,15 +9,14 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
-use crate::model::Alert;
-
+use super::Delivery;
 use super::metrics::{Metrics, Reason, Sink};
 
 /// The producing end of one sink's queue.
 #[derive(Clone, Debug)]
 pub(crate) struct QueueTx {
     sink: Sink,
-    tx: mpsc::Sender<Arc<Alert>>,
+    tx: mpsc::Sender<Arc<Delivery>>,
     metrics: Metrics,
 }
 
@@ -25,7 +24,7 @@ pub(crate) struct QueueTx {
 #[derive(Debug)]
 pub(crate) struct QueueRx {
     sink: Sink,
-    rx: mpsc::Receiver<Arc<Alert>>,
+    rx: mpsc::Receiver<Arc<Delivery>>,
     metrics: Metrics,
 }
 
@@ -43,7 +42,7 @@ pub(crate) fn queue(sink: Sink, capacity: usize, metrics: Metrics) -> (QueueTx, 
 
 impl QueueTx {
     /// Enqueues without waiting; `false` when the alert was dropped.
-    pub(crate) fn offer(&self, alert: Arc<Alert>) -> bool {
+    pub(crate) fn offer(&self, alert: Arc<Delivery>) -> bool {
         match self.tx.try_send(alert) {
             Ok(()) => {
                 self.metrics.pushed(self.sink);
@@ -68,7 +67,7 @@ impl QueueTx {
 
 impl QueueRx {
     /// The next alert, or `None` once every producer is gone and the queue is empty.
-    pub(crate) async fn recv(&mut self) -> Option<Arc<Alert>> {
+    pub(crate) async fn recv(&mut self) -> Option<Arc<Delivery>> {
         let alert = self.rx.recv().await?;
         self.metrics.popped(self.sink);
         Some(alert)
@@ -80,7 +79,7 @@ impl QueueRx {
     }
 
     /// The next alert if one is waiting.
-    pub(crate) fn try_recv(&mut self) -> Option<Arc<Alert>> {
+    pub(crate) fn try_recv(&mut self) -> Option<Arc<Delivery>> {
         let alert = self.rx.try_recv().ok()?;
         self.metrics.popped(self.sink);
         Some(alert)

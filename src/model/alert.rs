@@ -479,4 +479,4 @@ pub struct TopologyInfo {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -166,6 +166,23 @@ impl StateStore {
         Ok(self.get(key)?.map(|whole| vec![whole]))
     }
 
+    /// Whether exactly `content` is recorded as emitted for the alert `id`.
+    ///
+    /// # Errors
+    /// On any storage failure.
+    pub fn emitted(&self, id: &str, content: &[u8]) -> Result<bool, StoreError> {
+        let txn = self.db.begin_read().map_err(redb::Error::from)?;
+        let table = match txn.open_table(EMITTED) {
+            Ok(table) => table,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(false),
+            Err(error) => return Err(redb::Error::from(error).into()),
+        };
+        Ok(table
+            .get(id)
+            .map_err(redb::Error::from)?
+            .is_some_and(|v| v.value() == content))
+    }
+
     /// Records that the alert `id`, detected at `at_nanos` (event time), was
     /// emitted with `content`, durably. Returns false, writing nothing, when
     /// exactly this content was recorded for `id` before. Entries more than

@@ -225,6 +225,78 @@ async fn file_sink_writes_one_json_line_per_alert() {
     assert_eq!(metrics.sent_count(Sink::File), 3);
 }
 
+/// A ledger that notes, when it records an alert, whether the alerts file
+/// already holds its line.
+#[derive(Debug)]
+struct FileCheckingLedger {
+    path: std::path::PathBuf,
+    recorded: std::sync::Mutex<Vec<(String, bool)>>,
+}
+
+impl emit::Ledger for FileCheckingLedger {
+    fn seen(&self, alert: &Alert) -> bool {
+        self.recorded
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|(id, _)| *id == alert.id)
+    }
+
+    fn record(&self, alert: &Alert) {
+        let text = std::fs::read_to_string(&self.path).unwrap_or_default();
+        let in_file = text
+            .lines()
+            .any(|l| serde_json::from_str::<Alert>(l).is_ok_and(|a| a.id == alert.id));
+        self.recorded
+            .lock()
+            .unwrap()
+            .push((alert.id.clone(), in_file));
+    }
+}
+
+#[tokio::test]
+async fn the_ledger_records_an_alert_only_once_the_file_holds_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("alerts.jsonl");
+    let mut config = Config::default();
+    config.file.path = Some(path.clone());
+    let (emitter, tasks, _) = start(&config);
+    let ledger = Arc::new(FileCheckingLedger {
+        path,
+        recorded: Default::default(),
+    });
+    let emitter = emitter.with_ledger(ledger.clone());
+    for i in 0..20 {
+        let alert = alert(&format!("attribution-{i}"), "checkout");
+        assert!(emitter.admit(&alert));
+        emitter.emit(alert);
+    }
+    let first = alert("attribution-0", "checkout");
+    eventually(|| !emitter.admit(&first)).await;
+    stop(emitter, tasks).await;
+    let recorded = ledger.recorded.lock().unwrap().clone();
+    assert_eq!(recorded.len(), 20, "every alert recorded once");
+    assert!(
+        recorded.iter().all(|(_, in_file)| *in_file),
+        "recorded before its line was in the file: {recorded:?}"
+    );
+}
+
+#[tokio::test]
+async fn without_sinks_the_ledger_records_at_once_and_unsent_needs_a_ledger() {
+    let ledger = Arc::new(FileCheckingLedger {
+        path: "/nonexistent/alerts.jsonl".into(),
+        recorded: Default::default(),
+    });
+    let emitter = Emitter::default().with_ledger(ledger.clone());
+    assert_eq!(emitter.emit(alert("attribution-1", "checkout")), 0);
+    assert!(!emitter.admit(&alert("attribution-1", "checkout")));
+    assert!(!emitter.unsent(&alert("attribution-1", "checkout")));
+    assert!(emitter.unsent(&alert("attribution-2", "checkout")));
+    // Without a ledger nothing is known to be unsent.
+    assert!(!Emitter::default().unsent(&alert("attribution-2", "checkout")));
+}
+
 #[tokio::test]
 async fn kafka_sink_writes_alerts_keyed_by_service() {
     let Some(broker) = crate::support::kafka::broker("kafka_sink_writes_alerts_keyed_by_service")

@@ -94,10 +94,14 @@ pub(crate) async fn run(
             alert = rx.recv() => {
                 let Some(alert) = alert else { break };
                 let now = clock();
-                let mut batch = lifecycle.observe(&alert, now);
+                // Done once it is in the lifecycle, which re-sends it every
+                // `resend` until it resolves (that state is in memory only).
+                let mut batch = lifecycle.observe(alert.alert(), now);
+                alert.done();
                 // Coalesce whatever else is already waiting into one request.
                 while let Some(more) = rx.try_recv() {
-                    batch.extend(lifecycle.observe(&more, now));
+                    batch.extend(lifecycle.observe(more.alert(), now));
+                    more.done();
                 }
                 dispatch(batch);
             }

@@ -9,7 +9,7 @@ fn t(text: &str) -> Timestamp {
     Timestamp::parse_rfc3339(text).unwrap()
 }
 
-fn example() -> Alert {
+pub(crate) fn example() -> Alert {
     Alert {
         schema: ALERT_SCHEMA.into(),
         kind: AlertType::Attribution,

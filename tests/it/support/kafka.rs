@@ -362,12 +362,26 @@ pub(crate) async fn committed(broker: &str, group: &str, topic: &str, partitions
     for partition in 0..partitions {
         tpl.add_partition(topic, partition);
     }
-    let committed = tokio::task::spawn_blocking(move || {
-        consumer.committed_offsets(tpl, Duration::from_secs(20))
-    })
-    .await
-    .expect("offset reader task")
-    .expect("committed offsets");
+    // The group coordinator answers with transient errors (loading, moved)
+    // right after a broker start or a member's kill: ask again.
+    let consumer = std::sync::Arc::new(consumer);
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    let committed = loop {
+        let (consumer, tpl) = (consumer.clone(), tpl.clone());
+        let answer = tokio::task::spawn_blocking(move || {
+            consumer.committed_offsets(tpl, Duration::from_secs(20))
+        })
+        .await
+        .expect("offset reader task");
+        match answer {
+            Ok(committed) => break committed,
+            Err(error) if tokio::time::Instant::now() < deadline => {
+                eprintln!("committed offsets of {group}: {error}; asking again");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            Err(error) => panic!("committed offsets of {group}: {error}"),
+        }
+    };
     let by_partition: BTreeMap<i32, i64> = committed
         .elements()
         .iter()
