@@ -168,7 +168,7 @@ impl Barriers {
             let Some(mut barrier) = self.waiting.pop_front() else {
                 return;
             };
-            match graph.export_state().encode() {
+            match graph.encode_state() {
                 Ok(state) => barrier.graph = Some(state),
                 Err(error) => tracing::error!(%error, "graph state could not be encoded"),
             }

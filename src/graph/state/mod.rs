@@ -6,12 +6,14 @@
 //! histograms, open windows and the cumulative outcomes. Exporting is
 //! deterministic (everything sorted), so equal graphs give equal states.
 //!
-//! The parts and their conversions are in [`parts`] and [`series`].
+//! The parts and their conversions are in [`parts`] and [`series`];
+//! [`stream`] encodes the state straight from the graph (snapshots).
 //!
 //! Never does: I/O. The caller (`store`) decides where the bytes go.
 
 mod parts;
 mod series;
+mod stream;
 
 use std::sync::Arc;
 

@@ -118,3 +118,20 @@ fn corrupt_state_is_an_error_not_a_panic() {
         Err(RestoreError::Invalid(_))
     ));
 }
+
+#[test]
+fn the_streamed_encoding_is_the_exported_state() {
+    let settings = settings();
+    let mut graph = Graph::new(&settings);
+    let empty = GraphState::decode(&graph.encode_state().unwrap()).unwrap();
+    assert_eq!(empty, graph.export_state());
+    graph.observe(&first_half());
+    for b in second_half() {
+        graph.observe(&b);
+    }
+    let state = graph.export_state();
+    let streamed = graph.encode_state().unwrap();
+    assert_eq!(GraphState::decode(&streamed).unwrap(), state);
+    // Byte for byte the same as encoding the built state.
+    assert_eq!(streamed, state.encode().unwrap());
+}
