@@ -10,7 +10,13 @@
 //! journal to a fresh one reproduces its state, except for what happened
 //! before the journal's first window (`analysis.journal_secs`, by default
 //! longer than the baselines' memory). Alerts it produces while rebuilding
-//! were sent before the stop and are dropped.
+//! are handed back ([`Journal::rebuild_with_alerts`]): the daemon sends the
+//! ones its emitted-alert ledger never recorded (still queued in a sink at
+//! the stop) and drops the rest.
+//!
+//! Saved by parts (see `journal_parts`): each window once, encoded on its
+//! own, beside a small head; the whole-journal forms of older versions (one
+//! blob, or chunks) are still read.
 //!
 //! Never does: I/O (the wiring layer saves and loads it with the graph's
 //! state), or hold more than `retention` of event time.
@@ -37,7 +43,15 @@ pub struct Journal {
     /// Absent in journals saved before incidents were kept.
     #[serde(default)]
     incidents: ReportedIncidents,
+    /// Start of the newest window already handed to the store (see
+    /// [`Journal::snapshot`]); later windows are new.
+    #[serde(skip)]
+    sealed_until: Option<Timestamp>,
 }
+
+#[path = "journal_parts.rs"]
+mod parts;
+pub use parts::Loading;
 
 /// What the analyzer remembers of reported incidents, copied from it.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -49,20 +63,8 @@ struct ReportedIncidents {
 }
 
 impl Journal {
-    /// The journal as gzip-compressed JSON in chunks (see
-    /// [`crate::model::blob`]), streamed so that the uncompressed text
-    /// (hundreds of bytes per series per window, gigabytes for a large
-    /// fleet) never sits in memory, nor the compressed blob in one piece.
-    ///
-    /// # Errors
-    /// When serialization fails.
-    pub fn encode(&self) -> std::io::Result<Vec<Vec<u8>>> {
-        crate::model::blob::to_gzip_json_chunks(self)
-    }
-
-    /// A saved journal: gzip-compressed JSON in chunks, or one blob of
-    /// gzip or plain JSON (written before compression was added, or by a
-    /// checkpoint before it was compressed).
+    /// A journal saved whole or in chunks (before it was saved by parts):
+    /// gzip-compressed JSON in chunks, or one blob of gzip or plain JSON.
     ///
     /// # Errors
     /// When the bytes are not a journal.

@@ -85,7 +85,7 @@ pub async fn run(
                     while let Ok(incident) = incidents.try_recv() {
                         reported(&mut analyzer, &mut journal, incident, &outputs);
                     }
-                    seal(barrier, &journal, &outputs, &mut pacing).await;
+                    seal(barrier, &mut journal, &outputs, &mut pacing).await;
                 }
                 Some(GraphOutput::Window(window)) => {
                     while let Ok(event) = deployments.try_recv() {
@@ -119,11 +119,17 @@ struct Pacing {
 /// See [`Pacing`].
 const SEAL_SPACING: u32 = 20;
 
-/// Adds the journal (gzip JSON) to a barrier and hands it to the snapshot
-/// writer; when the writer is busy, or the last seal was too recent (see
+/// Adds the journal's changes (its head and the windows closed since the
+/// last seal, gzip JSON) to a barrier and hands it to the snapshot writer;
+/// when the writer is busy, or the last seal was too recent (see
 /// [`Pacing`]), this barrier is skipped (the next one covers more); the
 /// last barrier (a clean stop) always waits for room.
-async fn seal(mut barrier: Checkpoint, journal: &Journal, outputs: &Outputs, pacing: &mut Pacing) {
+async fn seal(
+    mut barrier: Checkpoint,
+    journal: &mut Journal,
+    outputs: &Outputs,
+    pacing: &mut Pacing,
+) {
     let Some(writer) = &outputs.checkpoints else {
         return;
     };
@@ -132,15 +138,23 @@ async fn seal(mut barrier: Checkpoint, journal: &Journal, outputs: &Outputs, pac
         tracing::debug!("snapshot skipped: the last one was recent for its cost");
         return;
     }
-    match journal.encode() {
-        Ok(bytes) => barrier.analysis = Some(bytes),
+    match journal.snapshot() {
+        Ok(snapshot) => barrier.analysis = Some(snapshot),
         Err(error) => tracing::error!(%error, "analysis journal could not be encoded"),
     }
     pacing.not_before = Some(started + started.elapsed() * SEAL_SPACING);
-    if barrier.last {
-        let _stopped = writer.send(barrier).await;
-    } else if writer.try_send(barrier).is_err() {
-        tracing::debug!("snapshot writer busy; checkpoint skipped");
+    let carries_journal = barrier.analysis.is_some();
+    let sent = if barrier.last {
+        writer.send(barrier).await.is_ok()
+    } else {
+        let sent = writer.try_send(barrier).is_ok();
+        if !sent {
+            tracing::debug!("snapshot writer busy; checkpoint skipped");
+        }
+        sent
+    };
+    if sent && carries_journal {
+        journal.mark_sealed();
     }
 }
 
@@ -201,11 +215,11 @@ fn deliver(outcome: &crate::analyze::Outcome, outputs: &Outputs) {
 }
 
 /// Alerts the analyzer derived again while it was rebuilt from its journal
-/// that the emitter's ledger never recorded: no sink had finished with
-/// them when the process stopped (queued, or written but not flushed).
-/// They are published and sent now (not audited again: the audit log took
-/// each when it was first derived); the others were sent before the stop
-/// and are dropped. Returns how many were sent.
+/// that some sink never recorded: still queued in it (or written but not
+/// flushed) when the process stopped. They are published and sent now to
+/// those sinks only (not audited again: the audit log took each when it
+/// was first derived); the others were sent before the stop and are
+/// dropped. Returns how many were sent.
 pub fn send_unsent(alerts: Vec<crate::model::Alert>, outputs: &Outputs) -> usize {
     let mut sent = 0;
     for alert in alerts {
@@ -219,7 +233,7 @@ pub fn send_unsent(alerts: Vec<crate::model::Alert>, outputs: &Outputs) -> usize
         );
         outputs.metrics.resent();
         outputs.published.alert(alert.clone());
-        outputs.emitter.emit(alert);
+        outputs.emitter.emit_unsent(alert);
         sent += 1;
     }
     sent

@@ -14,7 +14,8 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::state::{GRAPH_STATE_KEY, JOURNAL_KEY};
+use super::state::{GRAPH_STATE_KEY, write_with_journal};
+use crate::emit::Sink;
 use crate::model::{Alert, Checkpoint, PartitionOffset};
 use crate::store::persist::StateStore;
 
@@ -50,8 +51,12 @@ pub(super) async fn write(
         .into_iter()
         .map(|o| ((o.topic, o.partition), o.next))
         .collect();
+    // Journal windows of snapshots that could not be written: the analysis
+    // stage sends each window once, so they go with the next snapshot.
+    let mut carried: Vec<(u64, Vec<u8>)> = Vec::new();
     while let Some(mut checkpoint) = sealed.recv().await {
-        let (Some(graph), Some(analysis)) = (checkpoint.graph.take(), checkpoint.analysis.take())
+        let (Some(graph), Some(mut analysis)) =
+            (checkpoint.graph.take(), checkpoint.analysis.take())
         else {
             tracing::warn!(
                 seq = checkpoint.seq,
@@ -70,22 +75,29 @@ pub(super) async fn write(
                 next: *next,
             })
             .collect();
+        if !carried.is_empty() {
+            carried.retain(|(start, _)| *start >= analysis.keep_from);
+            carried.append(&mut analysis.windows);
+            analysis.windows = std::mem::take(&mut carried);
+        }
         let store = Arc::clone(&store);
         let written = tokio::task::spawn_blocking(move || {
             let offsets = serde_json::to_vec(&all).unwrap_or_default();
-            store.write(
-                &[(GRAPH_STATE_KEY, &graph), (OFFSETS_KEY, &offsets)],
-                &[(JOURNAL_KEY, &analysis)],
-            )
+            let put: [(&str, &[u8]); 2] = [(GRAPH_STATE_KEY, &graph), (OFFSETS_KEY, &offsets)];
+            let result = write_with_journal(&store, &put, &analysis);
+            (result, analysis.windows)
         })
         .await;
         match written {
-            Ok(Ok(())) => tracing::debug!(seq = checkpoint.seq, "snapshot written"),
-            Ok(Err(error)) => {
+            Ok((Ok(()), _)) => tracing::debug!(seq = checkpoint.seq, "snapshot written"),
+            Ok((Err(error), windows)) => {
                 tracing::error!(%error, "snapshot could not be written; offsets stay uncommitted");
+                carried = windows;
                 continue;
             }
             Err(error) => {
+                // The journal's new windows went with the panic: a restart
+                // rebuilds from the windows that were stored (and says so).
                 tracing::error!(%error, "snapshot writer panicked");
                 continue;
             }
@@ -123,35 +135,54 @@ pub(super) async fn tick(
     }
 }
 
-/// The alerts already emitted, in the state store: an alert derived again
-/// after a crash is not sent twice; one whose content changed is.
+/// The alerts each sink delivered, in the state store: an alert derived
+/// again after a crash is not sent twice to a sink that has it; one whose
+/// content changed is. Entries are keyed `SINK:ID`; an entry of the version
+/// before (`ID` alone, recorded at admission for every sink) counts for
+/// every sink.
 #[derive(Debug)]
 pub(super) struct AlertLedger {
     pub(super) store: Arc<StateStore>,
 }
 
+fn ledger_key(sink: Sink, id: &str) -> String {
+    format!("{}:{id}", sink.as_str())
+}
+
 impl crate::emit::Ledger for AlertLedger {
-    fn seen(&self, alert: &Alert) -> bool {
+    fn seen(&self, sink: Sink, alert: &Alert) -> bool {
         let Ok(content) = serde_json::to_vec(alert) else {
             return false;
         };
-        self.store
-            .emitted(&alert.id, &content)
+        let seen = |key: &str| self.store.emitted(key, &content);
+        seen(&ledger_key(sink, &alert.id))
+            .and_then(|found| if found { Ok(true) } else { seen(&alert.id) })
             .unwrap_or_else(|error| {
                 tracing::warn!(%error, id = %alert.id, "cannot read the emitted-alert ledger; the alert may be sent twice");
                 false
             })
     }
 
-    fn record(&self, alert: &Alert) {
+    fn knows(&self, sink: Sink, id: &str) -> bool {
+        let knows = |key: &str| self.store.emitted_id(key);
+        knows(&ledger_key(sink, id))
+            .and_then(|found| if found { Ok(true) } else { knows(id) })
+            .unwrap_or_else(|error| {
+                tracing::warn!(%error, id, "cannot read the emitted-alert ledger; the alert is taken as sent");
+                true
+            })
+    }
+
+    fn record(&self, sink: Sink, alert: &Alert) {
         let Ok(content) = serde_json::to_vec(alert) else {
             return;
         };
-        if let Err(error) =
-            self.store
-                .record_emitted(&alert.id, alert.detected_at.nanos(), &content)
-        {
-            tracing::warn!(%error, id = %alert.id, "cannot record an emitted alert; it may be sent again after a crash");
+        if let Err(error) = self.store.record_emitted(
+            &ledger_key(sink, &alert.id),
+            alert.detected_at.nanos(),
+            &content,
+        ) {
+            tracing::warn!(%error, id = %alert.id, sink = sink.as_str(), "cannot record a delivered alert; it may be sent again after a crash");
         }
     }
 }

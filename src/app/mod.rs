@@ -274,6 +274,7 @@ pub async fn start(
         })),
         None => emitter,
     };
+    emitter.reconcile_file(&settings.emit);
     let writer = tokio::spawn(
         checkpoint::write(Arc::clone(&store), sealed_rx, durable_tx, restored_offsets)
             .instrument(tracing::info_span!("snapshot")),
@@ -384,8 +385,9 @@ pub async fn start(
             }
             let graph = graph_task.await.context("graph stage panicked")?;
             persist_graph(&store, &graph);
-            let (_analyzer, journal) = analysis_task.await.context("analysis stage panicked")?;
-            persist_journal(&store, &journal);
+            let (_analyzer, mut journal) =
+                analysis_task.await.context("analysis stage panicked")?;
+            persist_journal(&store, &mut journal);
             let _ignored = writer.await;
             // Every audit handle went with the analysis task: write the rest, fsync.
             if let Some(writer) = audit_writer {

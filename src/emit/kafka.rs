@@ -65,7 +65,6 @@ pub(crate) async fn run(
             Err(error) => {
                 metrics.failed(Sink::Kafka, Reason::Encode, 1);
                 crate::rate_limited!(warn, %error, "alert could not be encoded");
-                alert.done();
                 continue;
             }
         };
@@ -96,6 +95,7 @@ pub(crate) async fn run(
             {
                 Ok(_) => {
                     metrics.sent(Sink::Kafka, 1);
+                    alert.done(Sink::Kafka);
                     break;
                 }
                 Err((error, _)) if attempt >= settings.max_attempts => {
@@ -110,8 +110,6 @@ pub(crate) async fn run(
                 }
             }
         }
-        // Acknowledged by the broker, or given up.
-        alert.done();
     }
 }
 

@@ -25,7 +25,6 @@ mod queue;
 mod retry;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use tokio::task::JoinHandle;
 
@@ -55,22 +54,30 @@ pub enum EmitError {
     Http(#[from] reqwest::Error),
 }
 
-/// A durable record of the alerts already emitted, so that an alert derived
-/// again after a crash (from the state of the last snapshot) is not sent twice.
+/// A durable record of the alerts each sink has delivered, so that an alert
+/// derived again after a crash (from the state of the last snapshot) is not
+/// sent twice to a sink that has it, and is sent to one that does not.
 ///
-/// An alert is recorded only once every sink that took it has finished with
-/// it (see [`Delivery::done`]), so one still queued in a sink when the
-/// process dies is not recorded, and is sent after the restart.
+/// A sink records an alert once it has finished with it (see
+/// [`Delivery::done`]), so one still queued in a sink when the process
+/// dies is not recorded for that sink, and is sent to it after the restart.
 pub trait Ledger: Send + Sync + std::fmt::Debug {
-    /// True when exactly this alert (id and content) was recorded. On a
+    /// True when `sink` recorded exactly this alert (id and content). On a
     /// storage failure it returns false: a duplicate is better than a lost
     /// alert.
-    fn seen(&self, alert: &Alert) -> bool;
+    fn seen(&self, sink: Sink, alert: &Alert) -> bool;
 
-    /// Records `alert` as emitted (a newer content replaces an older one
-    /// under the same id). Failures are logged, not returned.
-    fn record(&self, alert: &Alert);
+    /// True when `sink` recorded an alert with this id, with any content
+    /// (on a storage failure: true, so nothing is sent twice on a guess).
+    fn knows(&self, sink: Sink, id: &str) -> bool;
+
+    /// Records that `sink` delivered `alert` (a newer content replaces an
+    /// older one under the same id). Failures are logged, not returned.
+    fn record(&self, sink: Sink, alert: &Alert);
 }
+
+/// How much of the alerts file's end [`Emitter::reconcile_file`] reads.
+pub const RECONCILE_BYTES: u64 = 4 << 20;
 
 /// The handle detection and attribution hand alerts to. Cheap to clone.
 #[derive(Clone, Debug, Default)]
@@ -81,14 +88,12 @@ pub struct Emitter {
 }
 
 /// One alert on its way to the sinks: each sink that took it calls
-/// [`Delivery::done`] once when it has finished with it (written and
-/// flushed, acknowledged by the broker, handed to the Alertmanager
-/// lifecycle, or given up); after the last one the ledger records it.
+/// [`Delivery::done`] once it has finished with it (written and flushed,
+/// acknowledged by the broker, handed to the Alertmanager lifecycle, or
+/// given up), and the ledger records it for that sink.
 #[derive(Debug)]
 pub struct Delivery {
     alert: Alert,
-    /// Sinks still holding the alert, plus one for the emitter while it offers.
-    left: AtomicUsize,
     ledger: Option<Arc<dyn Ledger>>,
 }
 
@@ -98,63 +103,110 @@ impl Delivery {
         &self.alert
     }
 
-    /// A sink has finished with the alert (call exactly once per sink).
-    pub fn done(&self) {
-        if self.left.fetch_sub(1, Ordering::AcqRel) == 1
-            && let Some(ledger) = &self.ledger
-        {
-            ledger.record(&self.alert);
+    /// `sink` has finished with the alert.
+    pub fn done(&self, sink: Sink) {
+        if let Some(ledger) = &self.ledger {
+            ledger.record(sink, &self.alert);
         }
     }
 }
 
 impl Emitter {
-    /// Consults `ledger` in [`Emitter::admit`] and records in it every
-    /// alert the sinks have finished with.
+    /// Consults `ledger` before offering an alert to a sink, and records in
+    /// it every alert a sink has finished with.
     #[must_use]
     pub fn with_ledger(mut self, ledger: Arc<dyn Ledger>) -> Self {
         self.ledger = Some(ledger);
         self
     }
 
-    /// True when `alert` should be emitted: new, or changed since it was
-    /// recorded with its id (always true without a ledger).
+    /// True when `alert` should be emitted: some sink has not recorded
+    /// exactly it (new, or changed since); always true without a ledger or
+    /// without sinks (it is still logged and published).
     pub fn admit(&self, alert: &Alert) -> bool {
-        self.ledger
-            .as_ref()
-            .is_none_or(|ledger| !ledger.seen(alert))
+        match &self.ledger {
+            Some(ledger) if !self.queues.is_empty() => {
+                self.queues.iter().any(|q| !ledger.seen(q.sink(), alert))
+            }
+            _ => true,
+        }
     }
 
-    /// True when there is a ledger and it has not recorded exactly `alert`:
-    /// for alerts derived again while the analyzer is rebuilt from its
-    /// journal, which were sent before the stop unless the ledger says
-    /// otherwise (without a ledger nothing says otherwise: false).
+    /// True when there is a ledger and some sink has no alert with
+    /// `alert`'s id: for alerts derived again while the analyzer is rebuilt
+    /// from its journal, which were sent before the stop unless the ledger
+    /// says otherwise (without a ledger nothing says otherwise: false). By
+    /// id only: a rebuilt analyzer can derive an alert with another content
+    /// than the live one sent (it is given the journal's deployment events
+    /// before its windows), and that alert was sent. See
+    /// [`Emitter::emit_unsent`].
     pub fn unsent(&self, alert: &Alert) -> bool {
-        self.ledger
-            .as_ref()
-            .is_some_and(|ledger| !ledger.seen(alert))
+        self.ledger.as_ref().is_some_and(|ledger| {
+            self.queues
+                .iter()
+                .any(|q| !ledger.knows(q.sink(), &alert.id))
+        })
     }
 
-    /// Offers `alert` to every sink without waiting; returns how many sinks
-    /// accepted it (the rest were full and counted the drop). The ledger
-    /// records it once every sink that accepted it is done with it (at once
-    /// when none did).
+    /// Records in the ledger, for the file sink, the alerts the file holds
+    /// that the ledger lacks: written, then a `kill -9` before the record
+    /// (milliseconds; longer while a snapshot holds the store), so an alert
+    /// derived again is not written twice. Reads the file's last
+    /// [`RECONCILE_BYTES`]; for each id the last content written. Returns
+    /// how many it recorded (none without a ledger or a file sink).
+    pub fn reconcile_file(&self, settings: &Settings) -> usize {
+        let (Some(ledger), Some(file)) = (&self.ledger, &settings.file) else {
+            return 0;
+        };
+        let alerts = match file::tail_alerts(&file.path, RECONCILE_BYTES) {
+            Ok(alerts) => alerts,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return 0,
+            Err(error) => {
+                tracing::warn!(path = %file.path.display(), %error, "cannot read the alerts file to reconcile the emitted-alert ledger");
+                return 0;
+            }
+        };
+        let mut recorded = 0;
+        for alert in alerts.iter().filter(|a| !ledger.seen(Sink::File, a)) {
+            ledger.record(Sink::File, alert);
+            recorded += 1;
+        }
+        if recorded > 0 {
+            tracing::info!(
+                recorded,
+                "alerts in the alerts file but not in the ledger (written just before a crash): recorded, not written again"
+            );
+        }
+        recorded
+    }
+
+    /// Offers `alert` to every sink that has not recorded exactly it (every
+    /// sink without a ledger), without waiting; returns how many accepted
+    /// it (the rest were full and counted the drop).
     pub fn emit(&self, alert: Alert) -> usize {
+        self.offer(alert, |ledger, sink, alert| !ledger.seen(sink, alert))
+    }
+
+    /// Offers `alert` to every sink that has recorded no alert of its id
+    /// (see [`Emitter::unsent`]); returns how many accepted it.
+    pub fn emit_unsent(&self, alert: Alert) -> usize {
+        self.offer(alert, |ledger, sink, alert| !ledger.knows(sink, &alert.id))
+    }
+
+    fn offer(&self, alert: Alert, wanted: impl Fn(&dyn Ledger, Sink, &Alert) -> bool) -> usize {
         let delivery = Arc::new(Delivery {
             alert,
-            left: AtomicUsize::new(self.queues.len() + 1),
             ledger: self.ledger.clone(),
         });
-        let mut accepted = 0;
-        for queue in &self.queues {
-            if queue.offer(delivery.clone()) {
-                accepted += 1;
-            } else {
-                delivery.done();
-            }
-        }
-        delivery.done();
-        accepted
+        self.queues
+            .iter()
+            .filter(|q| {
+                self.ledger
+                    .as_deref()
+                    .is_none_or(|ledger| wanted(ledger, q.sink(), &delivery.alert))
+            })
+            .filter(|q| q.offer(delivery.clone()))
+            .count()
     }
 
     /// Offers the CDEvents `incident.detected` event of an answered

@@ -41,6 +41,11 @@ pub(crate) fn queue(sink: Sink, capacity: usize, metrics: Metrics) -> (QueueTx, 
 }
 
 impl QueueTx {
+    /// The sink this queue feeds.
+    pub(crate) fn sink(&self) -> Sink {
+        self.sink
+    }
+
     /// Enqueues without waiting; `false` when the alert was dropped.
     pub(crate) fn offer(&self, alert: Arc<Delivery>) -> bool {
         match self.tx.try_send(alert) {

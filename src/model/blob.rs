@@ -7,11 +7,10 @@
 //! blob handed to the store is several times smaller. Decoding accepts plain
 //! JSON too (blobs written before compression).
 //!
-//! A large blob (the journal of a large fleet: hundreds of MB even
-//! compressed) is produced in chunks of at most [`CHUNK_BYTES`], so that
-//! neither the encoder's output (a `Vec` that doubles as it grows) nor the
-//! store (which gives each value one page, rounded up to a power of two)
-//! ever allocates the whole blob at once. Never does: I/O.
+//! The version before the journal was saved by parts stored it in chunks
+//! of at most 4 MiB (one gzip stream cut in pieces): [`from_chunks`] still
+//! reads those (the chunk writer is kept for the tests that make them).
+//! Never does: I/O.
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -43,17 +42,19 @@ where
 }
 
 /// The largest chunk [`to_gzip_json_chunks`] produces.
-pub const CHUNK_BYTES: usize = 4 << 20;
+#[cfg(test)]
+pub(crate) const CHUNK_BYTES: usize = 4 << 20;
 
-/// [`to_gzip_json`] in chunks of at most [`CHUNK_BYTES`], in order.
-///
-/// # Errors
-/// When serialization fails.
-pub fn to_gzip_json_chunks<T: Serialize + ?Sized>(value: &T) -> std::io::Result<Vec<Vec<u8>>> {
+/// [`to_gzip_json`] in chunks of at most [`CHUNK_BYTES`], in order (how
+/// the version before parts stored the journal).
+#[cfg(test)]
+pub(crate) fn to_gzip_json_chunks<T: Serialize + ?Sized>(
+    value: &T,
+) -> std::io::Result<Vec<Vec<u8>>> {
     Ok(gzip_json_into(ChunkWriter::default(), value)?.chunks)
 }
 
-/// A blob in chunks (from [`to_gzip_json_chunks`], or one whole blob as a
+/// A blob in chunks (one gzip stream cut in pieces, or one whole blob as a
 /// single chunk), gzip or plain JSON.
 ///
 /// # Errors
@@ -72,11 +73,13 @@ pub fn from_chunks<T: DeserializeOwned>(chunks: &[Vec<u8>]) -> serde_json::Resul
 }
 
 /// Collects written bytes in chunks of at most [`CHUNK_BYTES`].
+#[cfg(test)]
 #[derive(Debug, Default)]
 struct ChunkWriter {
     chunks: Vec<Vec<u8>>,
 }
 
+#[cfg(test)]
 impl std::io::Write for ChunkWriter {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         if self.chunks.last().is_none_or(|c| c.len() == CHUNK_BYTES) {
@@ -180,5 +183,34 @@ mod tests {
         assert_eq!(back, value);
         assert!(from_json_or_gzip::<BTreeMap<String, u64>>(b"\x1f\x8bnot gzip").is_err());
         assert!(from_json_or_gzip::<BTreeMap<String, u64>>(b"{").is_err());
+    }
+}
+
+#[cfg(test)]
+mod float_tests {
+    /// Floats read back from JSON bit for bit (serde_json's
+    /// `float_roundtrip`): the journal rebuilds the analyzer from saved
+    /// windows and the alert ledger compares alerts read from the alerts
+    /// file with live ones, byte for byte.
+    #[test]
+    fn json_floats_round_trip_bit_for_bit() {
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let values: Vec<f64> = (0..200_000)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                // Ratios and latencies as the analysis computes them.
+                (state % 1_000_000_007) as f64 / ((state >> 40) % 997 + 1) as f64 / 1e3
+            })
+            .collect();
+        let text = serde_json::to_string(&values).unwrap();
+        let back: Vec<f64> = serde_json::from_str(&text).unwrap();
+        let differ = values
+            .iter()
+            .zip(&back)
+            .filter(|(a, b)| a.to_bits() != b.to_bits())
+            .count();
+        assert_eq!(differ, 0, "{differ} of {} floats changed", values.len());
     }
 }

@@ -40,11 +40,25 @@ pub struct Checkpoint {
     pub offsets: Vec<PartitionOffset>,
     /// The graph stage's state (JSON), added by the graph stage.
     pub graph: Option<Vec<u8>>,
-    /// The analysis journal (gzip JSON in chunks, see
-    /// [`crate::model::blob`]), added by the analysis stage.
-    pub analysis: Option<Vec<Vec<u8>>>,
+    /// The analysis journal's changes since the previous checkpoint, added
+    /// by the analysis stage.
+    pub analysis: Option<JournalSnapshot>,
     /// The source's last barrier before a clean stop.
     pub last: bool,
+}
+
+/// The analysis journal as a checkpoint carries it: its head (deployment
+/// events, reported incidents, and the start of every window it holds) and
+/// only the windows closed since the previous checkpoint, each encoded
+/// apart, so a snapshot costs the new windows, not the whole journal.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct JournalSnapshot {
+    /// Everything but the windows' contents.
+    pub head: Vec<u8>,
+    /// Windows not in an earlier snapshot: (start in ns, encoded window).
+    pub windows: Vec<(u64, Vec<u8>)>,
+    /// Stored windows starting before this (ns) are no longer held.
+    pub keep_from: u64,
 }
 
 /// What the graph stage sends downstream, in order.

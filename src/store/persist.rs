@@ -3,8 +3,12 @@
 //! Stages export their state as opaque bytes (the graph's pending halves,
 //! edges and open windows); this module only stores and returns them, in
 //! one ACID transaction per write, so a crash leaves either the old or the
-//! new state, never a mix. A large blob is stored in chunks (one value
-//! each), so no write needs one page of the blob's whole size. Never does:
+//! new state, never a mix. Besides single blobs by key it keeps *logs*:
+//! ordered sequences of blobs by position, written piecewise (append some,
+//! drop the oldest) in the same transaction as the blobs, so state that
+//! grows by parts (the analysis journal's windows) is not rewritten whole
+//! at every snapshot. Blobs stored in chunks by an older version (one
+//! value per chunk) are still read, and removed with their key. Never does:
 //! interpret what it stores.
 
 use std::path::{Path, PathBuf};
@@ -20,8 +24,11 @@ pub const FILE_NAME: &str = "epicenter.redb";
 const CACHE_BYTES: usize = 32 << 20;
 
 const STATE: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("state");
-/// (key, chunk number) → one chunk of a blob stored in chunks.
+/// (key, chunk number) → one chunk of a blob stored in chunks (by the
+/// version before logs; read and removed, no longer written).
 const CHUNKS: TableDefinition<'_, (&str, u32), &[u8]> = TableDefinition::new("chunks");
+/// (log name, position) → blob.
+const LOGS: TableDefinition<'_, (&str, u64), &[u8]> = TableDefinition::new("logs");
 /// Alert id → the alert as last emitted (JSON), for idempotent emission.
 const EMITTED: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("emitted_alerts");
 /// (alert time in ns, alert id) of every ledger entry, oldest first, for pruning.
@@ -46,6 +53,29 @@ pub enum StoreError {
     /// The embedded database failed.
     #[error("state store failed: {0}")]
     Db(#[from] redb::Error),
+}
+
+/// One transaction of [`StateStore::write`].
+#[derive(Debug, Default)]
+pub struct Write<'a> {
+    /// Blobs to insert or replace.
+    pub put: &'a [(&'a str, &'a [u8])],
+    /// Blobs to remove (stored whole or in chunks).
+    pub remove: &'a [&'a str],
+    /// Changes to one log.
+    pub log: Option<LogWrite<'a>>,
+}
+
+/// Changes to one log: its oldest items dropped, new ones added.
+#[derive(Debug)]
+pub struct LogWrite<'a> {
+    /// The log.
+    pub name: &'a str,
+    /// Items before this position are removed.
+    pub keep_from: u64,
+    /// Items to add (an existing position is replaced); those before
+    /// `keep_from` are ignored.
+    pub append: &'a [(u64, Vec<u8>)],
 }
 
 /// Key/value store of state blobs.
@@ -99,45 +129,75 @@ impl StateStore {
     /// # Errors
     /// On any storage failure; the previous values are then kept.
     pub fn put_all(&self, entries: &[(&str, &[u8])]) -> Result<(), StoreError> {
-        self.write(entries, &[])
+        self.write(&Write {
+            put: entries,
+            ..Write::default()
+        })
     }
 
-    /// Replaces every blob of `entries` and every chunked blob of `chunked`
-    /// (all its chunks, in order) in ONE transaction. A blob stored whole
-    /// under a key of `chunked` (by an older version) is removed.
+    /// Applies `write` in ONE transaction: all of it or nothing.
     ///
     /// # Errors
-    /// On any storage failure; the previous values are then kept.
-    pub fn write(
-        &self,
-        entries: &[(&str, &[u8])],
-        chunked: &[(&str, &[Vec<u8>])],
-    ) -> Result<(), StoreError> {
+    /// On any storage failure; the previous state is then kept.
+    pub fn write(&self, write: &Write<'_>) -> Result<(), StoreError> {
         let txn = self.db.begin_write().map_err(redb::Error::from)?;
         {
             let mut table = txn.open_table(STATE).map_err(redb::Error::from)?;
-            for (key, value) in entries {
+            for (key, value) in write.put {
                 table.insert(*key, *value).map_err(redb::Error::from)?;
             }
-            for (key, _) in chunked {
+            for key in write.remove {
                 table.remove(*key).map_err(redb::Error::from)?;
             }
         }
-        if !chunked.is_empty() {
+        if !write.remove.is_empty() {
             let mut table = txn.open_table(CHUNKS).map_err(redb::Error::from)?;
-            for (key, chunks) in chunked {
+            for key in write.remove {
                 table
                     .retain_in((*key, 0)..=(*key, u32::MAX), |_, _| false)
                     .map_err(redb::Error::from)?;
-                for (i, chunk) in chunks.iter().enumerate() {
-                    let i = u32::try_from(i).unwrap_or(u32::MAX);
-                    table
-                        .insert((*key, i), chunk.as_slice())
-                        .map_err(redb::Error::from)?;
-                }
+            }
+        }
+        if let Some(log) = &write.log {
+            let mut table = txn.open_table(LOGS).map_err(redb::Error::from)?;
+            table
+                .retain_in((log.name, 0)..(log.name, log.keep_from), |_, _| false)
+                .map_err(redb::Error::from)?;
+            for (position, value) in log.append.iter().filter(|(p, _)| *p >= log.keep_from) {
+                table
+                    .insert((log.name, *position), value.as_slice())
+                    .map_err(redb::Error::from)?;
             }
         }
         txn.commit().map_err(redb::Error::from)?;
+        Ok(())
+    }
+
+    /// Calls `each` with every item of the log `name`, by position, until
+    /// it returns false.
+    ///
+    /// # Errors
+    /// On any storage failure.
+    pub fn read_log(
+        &self,
+        name: &str,
+        mut each: impl FnMut(u64, &[u8]) -> bool,
+    ) -> Result<(), StoreError> {
+        let txn = self.db.begin_read().map_err(redb::Error::from)?;
+        let table = match txn.open_table(LOGS) {
+            Ok(table) => table,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(()),
+            Err(error) => return Err(redb::Error::from(error).into()),
+        };
+        for item in table
+            .range((name, 0)..=(name, u64::MAX))
+            .map_err(redb::Error::from)?
+        {
+            let (key, value) = item.map_err(redb::Error::from)?;
+            if !each(key.value().1, value.value()) {
+                break;
+            }
+        }
         Ok(())
     }
 
@@ -164,6 +224,32 @@ impl StateStore {
             return Ok(Some(chunks));
         }
         Ok(self.get(key)?.map(|whole| vec![whole]))
+    }
+
+    /// Stores `chunks` under `key` as the version before logs did.
+    #[cfg(test)]
+    pub(crate) fn put_chunks(&self, key: &str, chunks: &[Vec<u8>]) {
+        let txn = self.db.begin_write().unwrap();
+        {
+            let mut table = txn.open_table(CHUNKS).unwrap();
+            for (i, chunk) in chunks.iter().enumerate() {
+                table.insert((key, i as u32), chunk.as_slice()).unwrap();
+            }
+        }
+        txn.commit().unwrap();
+    }
+
+    /// Whether an alert `id` is recorded as emitted, with any content.
+    ///
+    /// # Errors
+    /// On any storage failure.
+    pub fn emitted_id(&self, id: &str) -> Result<bool, StoreError> {
+        let txn = self.db.begin_read().map_err(redb::Error::from)?;
+        match txn.open_table(EMITTED) {
+            Ok(table) => Ok(table.get(id).map_err(redb::Error::from)?.is_some()),
+            Err(redb::TableError::TableDoesNotExist(_)) => Ok(false),
+            Err(error) => Err(redb::Error::from(error).into()),
+        }
     }
 
     /// Whether exactly `content` is recorded as emitted for the alert `id`.
@@ -279,118 +365,5 @@ impl StateStore {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn state_survives_reopening() {
-        let dir = tempfile::tempdir().unwrap();
-        {
-            let store = StateStore::open(dir.path()).unwrap();
-            assert_eq!(store.get("graph").unwrap(), None);
-            store.put("graph", b"v1").unwrap();
-            store.put("graph", b"v2").unwrap();
-        }
-        let store = StateStore::open(dir.path()).unwrap();
-        assert_eq!(store.get("graph").unwrap().as_deref(), Some(&b"v2"[..]));
-    }
-
-    #[test]
-    fn several_blobs_are_replaced_together_or_not_at_all() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = StateStore::open(dir.path()).unwrap();
-        store.put_all(&[("a", b"1"), ("b", b"1")]).unwrap();
-        // A transaction that is never committed (the process died) leaves
-        // the previous values.
-        {
-            let txn = store.db.begin_write().unwrap();
-            let mut table = txn.open_table(STATE).unwrap();
-            table.insert("a", &b"2"[..]).unwrap();
-            drop(table);
-            drop(txn);
-        }
-        assert_eq!(store.get("a").unwrap().as_deref(), Some(&b"1"[..]));
-        store.put_all(&[("a", b"3"), ("b", b"3")]).unwrap();
-        drop(store);
-        let store = StateStore::open(dir.path()).unwrap();
-        assert_eq!(store.get("a").unwrap().as_deref(), Some(&b"3"[..]));
-        assert_eq!(store.get("b").unwrap().as_deref(), Some(&b"3"[..]));
-    }
-
-    #[test]
-    fn a_chunked_blob_replaces_the_older_one_whole_and_all_its_chunks() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = StateStore::open(dir.path()).unwrap();
-        assert_eq!(store.get_chunked("journal").unwrap(), None);
-        // Stored whole by an older version: read as one chunk.
-        store.put("journal", b"whole").unwrap();
-        assert_eq!(
-            store.get_chunked("journal").unwrap(),
-            Some(vec![b"whole".to_vec()])
-        );
-        let three = [b"a".to_vec(), b"b".to_vec(), b"c".to_vec()];
-        store
-            .write(&[("graph", b"g1")], &[("journal", &three)])
-            .unwrap();
-        assert_eq!(
-            store.get("journal").unwrap(),
-            None,
-            "the whole form is gone"
-        );
-        assert_eq!(store.get_chunked("journal").unwrap(), Some(three.to_vec()));
-        // Fewer chunks than before: none of the old ones remain.
-        let one = [b"z".to_vec()];
-        store
-            .write(&[], &[("journal", &one), ("other", &three)])
-            .unwrap();
-        drop(store);
-        let store = StateStore::open(dir.path()).unwrap();
-        assert_eq!(store.get_chunked("journal").unwrap(), Some(one.to_vec()));
-        assert_eq!(store.get_chunked("other").unwrap(), Some(three.to_vec()));
-        assert_eq!(store.get("graph").unwrap().as_deref(), Some(&b"g1"[..]));
-    }
-
-    #[test]
-    fn an_alert_is_recorded_once_per_content() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = StateStore::open(dir.path()).unwrap();
-        assert!(store.record_emitted("a1", 10, b"{v1}").unwrap());
-        assert!(!store.record_emitted("a1", 10, b"{v1}").unwrap());
-        assert!(
-            store.record_emitted("a1", 20, b"{v2}").unwrap(),
-            "an update"
-        );
-        assert!(store.record_emitted("a2", 20, b"{v1}").unwrap());
-        drop(store);
-        let store = StateStore::open(dir.path()).unwrap();
-        assert!(!store.record_emitted("a1", 20, b"{v2}").unwrap(), "durable");
-    }
-
-    #[test]
-    fn the_ledger_forgets_alerts_a_week_older_than_the_newest() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = StateStore::open(dir.path()).unwrap();
-        let day = 86_400 * 1_000_000_000u64;
-        store.record_emitted("old", day, b"{}").unwrap();
-        store.record_emitted("kept", 2 * day, b"{}").unwrap();
-        // Updated later: its newer entry keeps it.
-        store.record_emitted("updated", day, b"{v1}").unwrap();
-        store.record_emitted("updated", 5 * day, b"{v2}").unwrap();
-        assert_eq!(store.emitted_len().unwrap(), 3);
-        store.record_emitted("new", 8 * day + 1, b"{}").unwrap();
-        assert_eq!(store.emitted_len().unwrap(), 3, "only `old` is dropped");
-        assert!(
-            store.record_emitted("old", 8 * day, b"{}").unwrap(),
-            "forgotten"
-        );
-        assert!(!store.record_emitted("kept", 2 * day, b"{}").unwrap());
-        assert!(!store.record_emitted("updated", 5 * day, b"{v2}").unwrap());
-    }
-
-    #[test]
-    fn a_file_that_is_not_a_database_is_an_error() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join(FILE_NAME), b"not a database at all").unwrap();
-        assert!(StateStore::open(dir.path()).is_err());
-    }
-}
+#[path = "persist_tests.rs"]
+mod tests;

@@ -225,24 +225,46 @@ async fn file_sink_writes_one_json_line_per_alert() {
     assert_eq!(metrics.sent_count(Sink::File), 3);
 }
 
-/// A ledger that notes, when it records an alert, whether the alerts file
-/// already holds its line.
+/// A ledger that notes, when it records an alert for the file sink,
+/// whether the alerts file already holds its line.
 #[derive(Debug)]
 struct FileCheckingLedger {
     path: std::path::PathBuf,
-    recorded: std::sync::Mutex<Vec<(String, bool)>>,
+    /// (sink, id, whether the file held it when recorded).
+    recorded: std::sync::Mutex<Vec<(Sink, String, bool)>>,
+    /// (sink, the alert as JSON).
+    contents: std::sync::Mutex<Vec<(Sink, String)>>,
+}
+
+impl FileCheckingLedger {
+    fn new(path: std::path::PathBuf) -> Arc<Self> {
+        Arc::new(Self {
+            path,
+            recorded: Default::default(),
+            contents: Default::default(),
+        })
+    }
 }
 
 impl emit::Ledger for FileCheckingLedger {
-    fn seen(&self, alert: &Alert) -> bool {
+    fn seen(&self, sink: Sink, alert: &Alert) -> bool {
+        let json = serde_json::to_string(alert).unwrap();
+        self.contents
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|(s, c)| *s == sink && *c == json)
+    }
+
+    fn knows(&self, sink: Sink, id: &str) -> bool {
         self.recorded
             .lock()
             .unwrap()
             .iter()
-            .any(|(id, _)| *id == alert.id)
+            .any(|(s, known, _)| *s == sink && known == id)
     }
 
-    fn record(&self, alert: &Alert) {
+    fn record(&self, sink: Sink, alert: &Alert) {
         let text = std::fs::read_to_string(&self.path).unwrap_or_default();
         let in_file = text
             .lines()
@@ -250,7 +272,11 @@ impl emit::Ledger for FileCheckingLedger {
         self.recorded
             .lock()
             .unwrap()
-            .push((alert.id.clone(), in_file));
+            .push((sink, alert.id.clone(), in_file));
+        self.contents
+            .lock()
+            .unwrap()
+            .push((sink, serde_json::to_string(alert).unwrap()));
     }
 }
 
@@ -261,10 +287,7 @@ async fn the_ledger_records_an_alert_only_once_the_file_holds_it() {
     let mut config = Config::default();
     config.file.path = Some(path.clone());
     let (emitter, tasks, _) = start(&config);
-    let ledger = Arc::new(FileCheckingLedger {
-        path,
-        recorded: Default::default(),
-    });
+    let ledger = FileCheckingLedger::new(path);
     let emitter = emitter.with_ledger(ledger.clone());
     for i in 0..20 {
         let alert = alert(&format!("attribution-{i}"), "checkout");
@@ -277,24 +300,88 @@ async fn the_ledger_records_an_alert_only_once_the_file_holds_it() {
     let recorded = ledger.recorded.lock().unwrap().clone();
     assert_eq!(recorded.len(), 20, "every alert recorded once");
     assert!(
-        recorded.iter().all(|(_, in_file)| *in_file),
+        recorded
+            .iter()
+            .all(|(sink, _, in_file)| *sink == Sink::File && *in_file),
         "recorded before its line was in the file: {recorded:?}"
     );
 }
 
 #[tokio::test]
-async fn without_sinks_the_ledger_records_at_once_and_unsent_needs_a_ledger() {
-    let ledger = Arc::new(FileCheckingLedger {
-        path: "/nonexistent/alerts.jsonl".into(),
-        recorded: Default::default(),
-    });
-    let emitter = Emitter::default().with_ledger(ledger.clone());
+async fn an_alert_goes_only_to_the_sinks_that_have_not_recorded_it() {
+    let am = FakeAlertmanager::start(&[]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("alerts.jsonl");
+    let mut config = am_config(&[&am.url]);
+    config.file.path = Some(path.clone());
+    let (emitter, tasks, _) = start(&config);
+    let ledger = FileCheckingLedger::new(path.clone());
+    let emitter = emitter.with_ledger(ledger.clone());
+    let sent = alert("attribution-1", "checkout");
+    // The file had it before a crash; Alertmanager had not.
+    emit::Ledger::record(&*ledger, Sink::File, &sent);
+    assert!(emitter.admit(&sent));
+    assert!(emitter.unsent(&sent));
+    assert_eq!(emitter.emit(sent.clone()), 1, "to Alertmanager only");
+    eventually(|| am.accepted().len() == 1).await;
+    eventually(|| !emitter.admit(&sent)).await;
+    assert!(!emitter.unsent(&sent));
+    // Another content under a recorded id: an update to admit live, but
+    // not unsent (a rebuild may derive it differently from what was sent).
+    let changed = alert("attribution-1", "cart");
+    assert!(emitter.admit(&changed));
+    assert!(!emitter.unsent(&changed));
+    stop(emitter, tasks).await;
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap_or_default(),
+        "",
+        "the file was not written again"
+    );
+}
+
+#[tokio::test]
+async fn without_sinks_every_alert_is_admitted_and_none_is_unsent() {
+    let emitter = Emitter::default().with_ledger(FileCheckingLedger::new("/nonexistent".into()));
     assert_eq!(emitter.emit(alert("attribution-1", "checkout")), 0);
-    assert!(!emitter.admit(&alert("attribution-1", "checkout")));
+    assert!(emitter.admit(&alert("attribution-1", "checkout")));
     assert!(!emitter.unsent(&alert("attribution-1", "checkout")));
-    assert!(emitter.unsent(&alert("attribution-2", "checkout")));
     // Without a ledger nothing is known to be unsent.
     assert!(!Emitter::default().unsent(&alert("attribution-2", "checkout")));
+}
+
+#[test]
+fn alerts_in_the_file_but_not_in_the_ledger_are_recorded_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("alerts.jsonl");
+    let first = alert("attribution-1", "checkout");
+    let updated = alert("attribution-1", "cart");
+    let other = alert("attribution-2", "checkout");
+    let text = String::from("{\"cut\": \"a line an older crash left half written\n");
+    let mut bytes = text.into_bytes();
+    for a in [&first, &other, &updated] {
+        emit::write_alert_line(&mut bytes, a).unwrap();
+    }
+    std::fs::write(&path, &bytes).unwrap();
+    let mut config = Config::default();
+    config.file.path = Some(path.clone());
+    let settings = config.validate().unwrap();
+    let ledger = FileCheckingLedger::new(path.clone());
+    let emitter = Emitter::default().with_ledger(ledger.clone());
+    // The last content of each id: `updated` and `other`.
+    assert_eq!(emitter.reconcile_file(&settings), 2);
+    let seen = |a: &Alert| emit::Ledger::seen(&*ledger, Sink::File, a);
+    assert!(seen(&updated) && seen(&other));
+    assert!(!seen(&first), "an older content is not the recorded one");
+    assert!(!emit::Ledger::knows(&*ledger, Sink::Kafka, &other.id));
+    assert_eq!(
+        emitter.reconcile_file(&settings),
+        0,
+        "nothing left to record"
+    );
+    let fresh = Emitter::default().with_ledger(FileCheckingLedger::new(path.clone()));
+    // No file yet: nothing to do.
+    config.file.path = Some(dir.path().join("absent.jsonl"));
+    assert_eq!(fresh.reconcile_file(&config.validate().unwrap()), 0);
 }
 
 #[tokio::test]

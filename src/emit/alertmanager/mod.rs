@@ -97,11 +97,11 @@ pub(crate) async fn run(
                 // Done once it is in the lifecycle, which re-sends it every
                 // `resend` until it resolves (that state is in memory only).
                 let mut batch = lifecycle.observe(alert.alert(), now);
-                alert.done();
+                alert.done(Sink::Alertmanager);
                 // Coalesce whatever else is already waiting into one request.
                 while let Some(more) = rx.try_recv() {
                     batch.extend(lifecycle.observe(more.alert(), now));
-                    more.done();
+                    more.done(Sink::Alertmanager);
                 }
                 dispatch(batch);
             }

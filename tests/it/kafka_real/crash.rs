@@ -87,7 +87,7 @@ fn spawn(config: &Path) -> Child {
 fn run_log(dir: &Path) -> String {
     let text = std::fs::read_to_string(dir.join("run.log")).unwrap_or_default();
     let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(60)..].join("\n")
+    lines[lines.len().saturating_sub(400)..].join("\n")
 }
 
 fn kill9(child: &mut Child) {
@@ -264,11 +264,18 @@ async fn kill_9_during_consumption_loses_nothing_and_repeats_no_alert() {
     ids.sort_unstable();
     let before_dedup = ids.len();
     ids.dedup();
-    assert_eq!(
-        ids.len(),
-        before_dedup,
-        "an alert id was repeated: {keys:#?}"
-    );
+    if ids.len() != before_dedup {
+        let repeated: Vec<String> = live
+            .iter()
+            .filter(|a| live.iter().filter(|b| b.id == a.id).count() > 1)
+            .map(|a| serde_json::to_string(a).unwrap())
+            .collect();
+        panic!(
+            "an alert id was repeated: {keys:#?}\nthe alerts:\n{}\n{}",
+            repeated.join("\n"),
+            run_log(&crash_dir)
+        );
+    }
     // The release event was applied: the bad release is attributed and judged.
     assert!(
         live.iter().any(|a| a.kind == AlertType::Attribution
