@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use super::{Journal, ReportedIncidents};
 use crate::analyze::kept::{KeptWindow, Keys};
 use crate::model::blob::{from_json_or_gzip, to_gzip_json};
-use crate::model::{DeployEvent, JournalSnapshot, Timestamp, WindowStats};
+use crate::model::{DeployEvent, JournalSnapshot, LazyPart, Timestamp, WindowStats};
 
 /// Everything of a journal but its windows' contents.
 #[derive(Debug, Serialize, Deserialize)]
@@ -29,9 +29,10 @@ struct Head {
 }
 
 impl Journal {
-    /// The head and the windows not yet handed to the store (all of them
-    /// the first time), as gzip JSON; call [`Journal::mark_sealed`] once
-    /// the snapshot is on its way to the store.
+    /// The head (gzip JSON) and the windows not yet handed to the store
+    /// (all of them the first time), which the snapshot writer encodes as
+    /// it stores them; call [`Journal::mark_sealed`] once the snapshot is
+    /// on its way to the store.
     ///
     /// # Errors
     /// When serialization fails.
@@ -46,8 +47,8 @@ impl Journal {
             .windows
             .iter()
             .filter(|w| self.sealed_until.is_none_or(|sealed| w.start > sealed))
-            .map(|w| Ok((w.start.nanos(), to_gzip_json(&**w)?)))
-            .collect::<std::io::Result<_>>()?;
+            .map(|w| Arc::clone(w) as Arc<dyn LazyPart>)
+            .collect();
         Ok(JournalSnapshot {
             head: to_gzip_json(&head)?,
             windows,
@@ -61,6 +62,18 @@ impl Journal {
         if let Some(newest) = self.windows.back() {
             self.sealed_until = Some(newest.start);
         }
+    }
+}
+
+/// A kept window as a journal part: stored as the [`WindowStats`] it holds,
+/// gzip JSON, at its start.
+impl LazyPart for KeptWindow {
+    fn position(&self) -> u64 {
+        self.start.nanos()
+    }
+
+    fn encode(&self) -> std::io::Result<Vec<u8>> {
+        to_gzip_json(self)
     }
 }
 
@@ -148,7 +161,12 @@ mod tests {
         fn write(&mut self, snapshot: JournalSnapshot) {
             self.head = snapshot.head;
             self.log.retain(|at, _| *at >= snapshot.keep_from);
-            self.log.extend(snapshot.windows);
+            self.log.extend(
+                snapshot
+                    .windows
+                    .iter()
+                    .map(|w| (w.position(), w.encode().unwrap())),
+            );
         }
 
         fn load(&self) -> (Journal, Loaded) {

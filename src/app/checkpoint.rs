@@ -53,7 +53,7 @@ pub(super) async fn write(
         .collect();
     // Journal windows of snapshots that could not be written: the analysis
     // stage sends each window once, so they go with the next snapshot.
-    let mut carried: Vec<(u64, Vec<u8>)> = Vec::new();
+    let mut carried: Vec<Arc<dyn crate::model::LazyPart>> = Vec::new();
     while let Some(mut checkpoint) = sealed.recv().await {
         let (Some(graph), Some(mut analysis)) =
             (checkpoint.graph.take(), checkpoint.analysis.take())
@@ -76,7 +76,7 @@ pub(super) async fn write(
             })
             .collect();
         if !carried.is_empty() {
-            carried.retain(|(start, _)| *start >= analysis.keep_from);
+            carried.retain(|window| window.position() >= analysis.keep_from);
             carried.append(&mut analysis.windows);
             analysis.windows = std::mem::take(&mut carried);
         }

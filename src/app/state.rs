@@ -161,8 +161,7 @@ pub(super) fn persist_journal(store: &StateStore, journal: &mut Journal) {
             Ok(()) => {
                 journal.mark_sealed();
                 tracing::info!(
-                    bytes = snapshot.head.len()
-                        + snapshot.windows.iter().map(|(_, w)| w.len()).sum::<usize>(),
+                    head_bytes = snapshot.head.len(),
                     windows = journal.windows(),
                     written = snapshot.windows.len(),
                     "analysis journal saved"

@@ -11,6 +11,8 @@
 //!
 //! Never does: I/O, encoding or decoding state (the stages do), clock reads.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use super::window::WindowStats;
@@ -49,16 +51,48 @@ pub struct Checkpoint {
 
 /// The analysis journal as a checkpoint carries it: its head (deployment
 /// events, reported incidents, and the start of every window it holds) and
-/// only the windows closed since the previous checkpoint, each encoded
-/// apart, so a snapshot costs the new windows, not the whole journal.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// only the windows closed since the previous checkpoint, as parts the
+/// snapshot writer encodes one at a time while it stores them, so a
+/// snapshot costs the new windows, never the whole journal, and never
+/// holds more than one encoded window (a Kafka backlog closes hundreds of
+/// windows between two snapshots).
+#[derive(Clone, Debug, Default)]
 pub struct JournalSnapshot {
     /// Everything but the windows' contents.
     pub head: Vec<u8>,
-    /// Windows not in an earlier snapshot: (start in ns, encoded window).
-    pub windows: Vec<(u64, Vec<u8>)>,
+    /// Windows not in an earlier snapshot.
+    pub windows: Vec<Arc<dyn LazyPart>>,
     /// Stored windows starting before this (ns) are no longer held.
     pub keep_from: u64,
+}
+
+/// Equal heads, retention and the very same window parts.
+impl PartialEq for JournalSnapshot {
+    fn eq(&self, other: &Self) -> bool {
+        self.head == other.head
+            && self.keep_from == other.keep_from
+            && self.windows.len() == other.windows.len()
+            && self
+                .windows
+                .iter()
+                .zip(&other.windows)
+                .all(|(a, b)| std::ptr::addr_eq(Arc::as_ptr(a), Arc::as_ptr(b)))
+    }
+}
+
+impl Eq for JournalSnapshot {}
+
+/// A part of a checkpoint that the snapshot writer encodes when it stores
+/// it, rather than the stage that produced it.
+pub trait LazyPart: Send + Sync + std::fmt::Debug {
+    /// Its position in its log (a journal window's start, ns).
+    fn position(&self) -> u64;
+
+    /// The bytes to store.
+    ///
+    /// # Errors
+    /// When it cannot be encoded.
+    fn encode(&self) -> std::io::Result<Vec<u8>>;
 }
 
 /// What the graph stage sends downstream, in order.

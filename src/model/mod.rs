@@ -24,7 +24,7 @@ pub use alert::{
     VerdictInfo, alert_id, incident_alert_id, series_label, series_scope,
 };
 pub use anomaly::{Anomaly, Origin, Signal};
-pub use checkpoint::{Checkpoint, GraphOutput, JournalSnapshot, PartitionOffset};
+pub use checkpoint::{Checkpoint, GraphOutput, JournalSnapshot, LazyPart, PartitionOffset};
 pub use ids::{SpanId, TraceId};
 pub use incident::{Culprit, Incident, IncidentAnswer, IncidentSource};
 pub use release::{DeployEvent, DeployKind, ReleaseKey, ReleaseOrigin};

@@ -12,8 +12,11 @@
 //! interpret what it stores.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
+
+use crate::model::LazyPart;
 
 /// Name of the database file inside the data directory.
 pub const FILE_NAME: &str = "epicenter.redb";
@@ -53,6 +56,9 @@ pub enum StoreError {
     /// The embedded database failed.
     #[error("state store failed: {0}")]
     Db(#[from] redb::Error),
+    /// A log item could not be encoded (the write is abandoned).
+    #[error("a log item could not be encoded: {0}")]
+    Encode(std::io::Error),
 }
 
 /// One transaction of [`StateStore::write`].
@@ -73,9 +79,9 @@ pub struct LogWrite<'a> {
     pub name: &'a str,
     /// Items before this position are removed.
     pub keep_from: u64,
-    /// Items to add (an existing position is replaced); those before
-    /// `keep_from` are ignored.
-    pub append: &'a [(u64, Vec<u8>)],
+    /// Items to add (an existing position is replaced), each encoded when
+    /// it is inserted; those before `keep_from` are ignored.
+    pub append: &'a [Arc<dyn LazyPart>],
 }
 
 /// Key/value store of state blobs.
@@ -163,9 +169,10 @@ impl StateStore {
             table
                 .retain_in((log.name, 0)..(log.name, log.keep_from), |_, _| false)
                 .map_err(redb::Error::from)?;
-            for (position, value) in log.append.iter().filter(|(p, _)| *p >= log.keep_from) {
+            for item in log.append.iter().filter(|i| i.position() >= log.keep_from) {
+                let value = item.encode().map_err(StoreError::Encode)?;
                 table
-                    .insert((log.name, *position), value.as_slice())
+                    .insert((log.name, item.position()), value.as_slice())
                     .map_err(redb::Error::from)?;
             }
         }

@@ -37,6 +37,41 @@ fn several_blobs_are_replaced_together_or_not_at_all() {
     assert_eq!(store.get("b").unwrap().as_deref(), Some(&b"3"[..]));
 }
 
+/// A log item already encoded: (position, bytes).
+#[derive(Debug)]
+struct Part(u64, Vec<u8>);
+
+impl LazyPart for Part {
+    fn position(&self) -> u64 {
+        self.0
+    }
+
+    fn encode(&self) -> std::io::Result<Vec<u8>> {
+        Ok(self.1.clone())
+    }
+}
+
+fn parts(items: &[(u64, &[u8])]) -> Vec<Arc<dyn LazyPart>> {
+    items
+        .iter()
+        .map(|(at, bytes)| Arc::new(Part(*at, bytes.to_vec())) as Arc<dyn LazyPart>)
+        .collect()
+}
+
+/// A part that cannot be encoded.
+#[derive(Debug)]
+struct Broken;
+
+impl LazyPart for Broken {
+    fn position(&self) -> u64 {
+        40
+    }
+
+    fn encode(&self) -> std::io::Result<Vec<u8>> {
+        Err(std::io::Error::other("cannot encode"))
+    }
+}
+
 fn log(store: &StateStore, name: &str) -> Vec<(u64, Vec<u8>)> {
     let mut items = Vec::new();
     store
@@ -53,7 +88,7 @@ fn a_log_grows_by_parts_and_forgets_its_oldest_with_the_blobs() {
     let dir = tempfile::tempdir().unwrap();
     let store = StateStore::open(dir.path()).unwrap();
     assert!(log(&store, "w").is_empty());
-    let first = [(10, b"a".to_vec()), (20, b"b".to_vec())];
+    let first = parts(&[(10, b"a"), (20, b"b")]);
     store
         .write(&Write {
             put: &[("head", b"1"), ("old", b"x")],
@@ -66,7 +101,7 @@ fn a_log_grows_by_parts_and_forgets_its_oldest_with_the_blobs() {
         })
         .unwrap();
     // Another log's items are apart.
-    let other = [(15, b"o".to_vec())];
+    let other = parts(&[(15, b"o")]);
     store
         .write(&Write {
             log: Some(LogWrite {
@@ -77,7 +112,7 @@ fn a_log_grows_by_parts_and_forgets_its_oldest_with_the_blobs() {
             ..Write::default()
         })
         .unwrap();
-    let second = [(5, b"too old".to_vec()), (30, b"c".to_vec())];
+    let second = parts(&[(5, b"too old"), (30, b"c")]);
     store
         .write(&Write {
             put: &[("head", b"2")],
@@ -169,4 +204,23 @@ fn a_file_that_is_not_a_database_is_an_error() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join(FILE_NAME), b"not a database at all").unwrap();
     assert!(StateStore::open(dir.path()).is_err());
+}
+
+#[test]
+fn a_log_item_that_cannot_be_encoded_abandons_the_whole_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = StateStore::open(dir.path()).unwrap();
+    let append: Vec<Arc<dyn LazyPart>> = vec![Arc::new(Part(30, b"c".to_vec())), Arc::new(Broken)];
+    let failed = store.write(&Write {
+        put: &[("head", b"2")],
+        log: Some(LogWrite {
+            name: "w",
+            keep_from: 0,
+            append: &append,
+        }),
+        ..Write::default()
+    });
+    assert!(matches!(failed, Err(StoreError::Encode(_))));
+    assert_eq!(store.get("head").unwrap(), None);
+    assert!(log(&store, "w").is_empty());
 }
