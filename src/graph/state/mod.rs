@@ -25,12 +25,19 @@ use crate::model::{ResourceInfo, Timestamp};
 use super::config::Settings;
 use super::edges::{Edge, EdgeKey};
 use super::engine::Graph;
+use super::nodes::Node;
 use super::outcome::ObserveOutcome;
+use super::pairing::{Half, Key};
 use parts::{
     EdgeState, HalfState, NodeState, ResourceState, edge_state, half_state, node_state,
     resource_info, resource_state, restore_edge, restore_half, restore_node,
 };
 use series::{AggState, KeyState, agg_state, key_state, restore_agg, restore_key};
+
+/// A node with its name, borrowed from the graph.
+type NodeRef<'a> = (&'a Arc<str>, &'a Node);
+/// An edge with its key, borrowed from the graph.
+type EdgeRef<'a> = (&'a EdgeKey, &'a Edge);
 
 /// Bumped when the layout changes incompatibly.
 const FORMAT: u32 = 1;
@@ -95,8 +102,9 @@ impl GraphState {
 }
 
 impl Graph {
-    /// The full state, for a restart. Deterministic: equal graphs give equal states.
-    pub fn export_state(&self) -> GraphState {
+    /// Held halves in expiry order, each with the index of its resource,
+    /// and those resources in order of first use (export and streaming).
+    fn halves_and_resources(&self) -> (Vec<(&Key, &Half, usize)>, Vec<ResourceState>) {
         let mut resources = Vec::new();
         let mut resource_index: HashMap<*const ResourceInfo, usize> = HashMap::default();
         let halves = self
@@ -110,18 +118,33 @@ impl Graph {
                         resources.push(resource_state(&half.resource));
                         resources.len() - 1
                     });
-                half_state(key, half, index)
+                (key, half, index)
             })
             .collect();
-        let mut nodes: Vec<NodeState> = self
-            .nodes
-            .map
-            .iter()
+        (halves, resources)
+    }
+
+    /// Nodes by name and edges by key (export and streaming).
+    fn sorted_nodes_and_edges(&self) -> (Vec<NodeRef<'_>>, Vec<EdgeRef<'_>>) {
+        let mut nodes: Vec<_> = self.nodes.map.iter().collect();
+        nodes.sort_by(|a, b| a.0.cmp(b.0));
+        let mut edges: Vec<_> = self.edges.map.iter().collect();
+        edges.sort_by(|a, b| a.0.cmp(b.0));
+        (nodes, edges)
+    }
+
+    /// The full state, for a restart. Deterministic: equal graphs give equal states.
+    pub fn export_state(&self) -> GraphState {
+        let (halves, resources) = self.halves_and_resources();
+        let halves = halves
+            .into_iter()
+            .map(|(key, half, index)| half_state(key, half, index))
+            .collect();
+        let (nodes, edges) = self.sorted_nodes_and_edges();
+        let nodes: Vec<NodeState> = nodes
+            .into_iter()
             .map(|(name, node)| node_state(name, node))
             .collect();
-        nodes.sort_by(|a, b| a.name.cmp(&b.name));
-        let mut edges: Vec<(&EdgeKey, &Edge)> = self.edges.map.iter().collect();
-        edges.sort_by(|a, b| a.0.cmp(b.0));
         let windows = self
             .windows
             .open

@@ -8,19 +8,14 @@
 //! field for field; a test compares the two).
 
 use std::cell::Cell;
-use std::sync::Arc;
 
-use foldhash::HashMap;
 use serde::ser::Error as _;
 use serde::{Serialize, Serializer};
 
-use crate::model::ResourceInfo;
-
-use super::super::edges::{Edge, EdgeKey};
 use super::super::engine::Graph;
 use super::super::outcome::ObserveOutcome;
 use super::FORMAT;
-use super::parts::{ResourceState, edge_state, half_state, node_state, resource_state};
+use super::parts::{ResourceState, edge_state, half_state, node_state};
 use super::series::{agg_state, key_state};
 
 /// A sequence serialized from an iterator, once.
@@ -72,26 +67,8 @@ impl Graph {
     /// # Errors
     /// When serialization fails.
     pub fn encode_state(&self) -> std::io::Result<Vec<u8>> {
-        let mut resources = Vec::new();
-        let mut resource_index: HashMap<*const ResourceInfo, usize> = HashMap::default();
-        let halves: Vec<_> = self
-            .store
-            .iter_in_expiry_order()
-            .into_iter()
-            .map(|(key, half)| {
-                let index = *resource_index
-                    .entry(Arc::as_ptr(&half.resource))
-                    .or_insert_with(|| {
-                        resources.push(resource_state(&half.resource));
-                        resources.len() - 1
-                    });
-                (key, half, index)
-            })
-            .collect();
-        let mut nodes: Vec<_> = self.nodes.map.iter().collect();
-        nodes.sort_by(|a, b| a.0.cmp(b.0));
-        let mut edges: Vec<(&EdgeKey, &Edge)> = self.edges.map.iter().collect();
-        edges.sort_by(|a, b| a.0.cmp(b.0));
+        let (halves, resources) = self.halves_and_resources();
+        let (nodes, edges) = self.sorted_nodes_and_edges();
         let view = View {
             format: FORMAT,
             watermark: self.watermark.0,
