@@ -164,44 +164,20 @@ impl Journal {
         analyzer.restore_incidents(&self.incidents.taken, &self.incidents.pending);
         let mut journal = self;
         journal.retention_ns = retention_ns;
-        (analyzer, journal, last_of_each_id(alerts))
+        (analyzer, journal, Alert::last_of_each_id(alerts))
     }
-}
-
-/// `alerts` with every alert dropped that a later one with the same id
-/// replaces; order otherwise kept.
-fn last_of_each_id(alerts: Vec<Alert>) -> Vec<Alert> {
-    let mut last = std::collections::HashMap::new();
-    for (i, alert) in alerts.iter().enumerate() {
-        last.insert(alert.id.clone(), i);
-    }
-    alerts
-        .into_iter()
-        .enumerate()
-        .filter(|(i, alert)| last.get(&alert.id) == Some(i))
-        .map(|(_, alert)| alert)
-        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analyze::tests_support::{Fleet, deploy};
+    use crate::analyze::tests_support::{Fleet, bad_release, deploy, uninterrupted};
 
     #[test]
     fn a_rebuilt_analyzer_goes_on_exactly_like_the_original() {
-        let fleet = Fleet {
-            new_from: Some(150),
-            new_errors: 6,
-            extra_from: None,
-        };
+        let fleet = bad_release();
         let retention = 3600 * Timestamp::SECOND;
-        // Uninterrupted.
-        let mut original = Analyzer::new(Settings::default());
-        original.on_deploy(deploy(149));
-        let straight: Vec<_> = (0..260)
-            .flat_map(|i| original.on_window(&fleet.window(i)).alerts)
-            .collect();
+        let straight = uninterrupted(&fleet, 260);
         // Stopped after window 155 (the incident is open), journal saved as JSON.
         let mut analyzer = Analyzer::new(Settings::default());
         let mut journal = Journal::new(retention);
@@ -219,7 +195,7 @@ mod tests {
         // The rebuild derives the alerts sent before the stop again, the
         // last content of each id (the caller sends those never recorded).
         assert!(!resumed.is_empty(), "the incident alerted before the stop");
-        assert_eq!(derived, last_of_each_id(resumed.clone()));
+        assert_eq!(derived, Alert::last_of_each_id(resumed.clone()));
         for i in 156..260 {
             resumed.extend(analyzer.on_window(&fleet.window(i)).alerts);
         }
@@ -234,7 +210,7 @@ mod tests {
             summary: summary.into(),
             ..crate::model::alert::tests::example()
         };
-        let kept = last_of_each_id(vec![
+        let kept = Alert::last_of_each_id(vec![
             alert("a", "first"),
             alert("b", "only"),
             alert("a", "updated"),

@@ -147,7 +147,7 @@ impl Loading {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analyze::tests_support::{Fleet, deploy};
+    use crate::analyze::tests_support::{Fleet, bad_release, deploy, uninterrupted};
     use crate::analyze::{Analyzer, Settings};
 
     /// A stand-in for the store's log: position → bytes.
@@ -180,18 +180,10 @@ mod tests {
 
     #[test]
     fn snapshots_carry_only_new_windows_and_the_parts_rebuild_the_analyzer_exactly() {
-        let fleet = Fleet {
-            new_from: Some(150),
-            new_errors: 6,
-            extra_from: None,
-        };
+        let fleet = bad_release();
         // Keeps 60 windows: older ones leave the log.
         let retention = 600 * Timestamp::SECOND;
-        let mut original = Analyzer::new(Settings::default());
-        original.on_deploy(deploy(149));
-        let straight: Vec<_> = (0..260)
-            .flat_map(|i| original.on_window(&fleet.window(i)).alerts)
-            .collect();
+        let straight = uninterrupted(&fleet, 260);
 
         let (mut store, mut journal) = (Store::default(), Journal::new(retention));
         let mut analyzer = Analyzer::new(Settings::default());

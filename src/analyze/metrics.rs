@@ -79,7 +79,7 @@ impl Metrics {
         );
         analysis.register(
             "alerts_resent",
-            "Alerts derived again while rebuilding from the journal that no sink had finished before the stop, sent after the restart",
+            "Alerts derived again while rebuilding from the journal that some sink had not delivered before the stop, sent to it after the restart",
             m.resent.clone(),
         );
         registry.sub_registry_with_prefix("release").register(
@@ -126,12 +126,12 @@ impl Metrics {
         }
     }
 
-    /// Alerts of `kind` recorded so far (for tests).
+    /// Counts an alert sent after a restart (see `alerts_resent`).
     pub fn resent(&self) {
         self.resent.inc();
     }
 
-    /// Alerts of type `kind` produced so far.
+    /// Alerts of `kind` recorded so far (for tests).
     pub fn alerts_of(&self, kind: &'static str) -> u64 {
         self.alerts
             .get_or_create(&TypeLabels { r#type: kind })

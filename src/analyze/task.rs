@@ -119,8 +119,9 @@ struct Pacing {
 /// See [`Pacing`].
 const SEAL_SPACING: u32 = 20;
 
-/// Adds the journal's changes (its head and the windows closed since the
-/// last seal, gzip JSON) to a barrier and hands it to the snapshot writer;
+/// Adds the journal's changes (its head, and the windows closed since the
+/// last seal, which the writer encodes) to a barrier and hands it to the
+/// snapshot writer;
 /// when the writer is busy, or the last seal was too recent (see
 /// [`Pacing`]), this barrier is skipped (the next one covers more); the
 /// last barrier (a clean stop) always waits for room.

@@ -77,6 +77,26 @@ impl Fleet {
     }
 }
 
+/// The fleet of the restart tests: `pay`'s new release, deployed at window
+/// 149 (see [`deploy`]), fails 6 of its 20 requests from window 150 on.
+pub(crate) fn bad_release() -> Fleet {
+    Fleet {
+        new_from: Some(150),
+        new_errors: 6,
+        extra_from: None,
+    }
+}
+
+/// The alerts of an analyzer that never stops over windows `0..windows`
+/// of `fleet`, the release deployed at window 149.
+pub(crate) fn uninterrupted(fleet: &Fleet, windows: u64) -> Vec<crate::model::Alert> {
+    let mut analyzer = super::Analyzer::new(super::Settings::default());
+    analyzer.on_deploy(deploy(149));
+    (0..windows)
+        .flat_map(|i| analyzer.on_window(&fleet.window(i)).alerts)
+        .collect()
+}
+
 pub(crate) fn deploy(at_window: u64) -> DeployEvent {
     DeployEvent {
         id: "d-1".into(),

@@ -233,12 +233,8 @@ mod tests {
 
     #[test]
     fn alerts_derived_from_the_journal_come_back_and_the_ledger_is_by_sink() {
-        use crate::analyze::tests_support::{Fleet, deploy};
-        let fleet = Fleet {
-            new_from: Some(150),
-            new_errors: 6,
-            extra_from: None,
-        };
+        use crate::analyze::tests_support::{bad_release, deploy};
+        let fleet = bad_release();
         let settings = analyze::Settings::default();
         let mut analyzer = Analyzer::new(settings.clone());
         let mut journal = Journal::new(settings.journal_ns);

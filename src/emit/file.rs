@@ -45,20 +45,11 @@ pub(crate) fn tail_alerts(path: &Path, max_bytes: u64) -> std::io::Result<Vec<Al
     if from > 0 {
         let _cut = lines.next();
     }
-    let alerts: Vec<Alert> = lines
-        .filter_map(|line| serde_json::from_slice(line).ok())
-        .collect();
-    let mut last = std::collections::HashMap::new();
-    for (i, alert) in alerts.iter().enumerate() {
-        last.insert(alert.id.as_str(), i);
-    }
-    let keep: std::collections::HashSet<usize> = last.into_values().collect();
-    Ok(alerts
-        .into_iter()
-        .enumerate()
-        .filter(|(i, _)| keep.contains(i))
-        .map(|(_, alert)| alert)
-        .collect())
+    Ok(Alert::last_of_each_id(
+        lines
+            .filter_map(|line| serde_json::from_slice(line).ok())
+            .collect(),
+    ))
 }
 
 /// Appends every queued alert to the file until the queue closes.
@@ -72,9 +63,8 @@ pub(crate) async fn run(settings: FileSettings, mut rx: QueueRx, metrics: Metric
         Ok(file) => tokio::io::BufWriter::new(file),
         Err(error) => {
             tracing::error!(path = %settings.path.display(), %error, "cannot open the alerts file; alerts to it are lost");
-            while let Some(alert) = rx.recv().await {
+            while rx.recv().await.is_some() {
                 metrics.failed(Sink::File, Reason::Io, 1);
-                drop(alert);
             }
             return;
         }

@@ -88,9 +88,9 @@ pub struct Emitter {
 }
 
 /// One alert on its way to the sinks: each sink that took it calls
-/// [`Delivery::done`] once it has finished with it (written and flushed,
-/// acknowledged by the broker, handed to the Alertmanager lifecycle, or
-/// given up), and the ledger records it for that sink.
+/// [`Delivery::done`] once it has delivered it (written and flushed,
+/// acknowledged by the broker, handed to the Alertmanager lifecycle; not
+/// when it gave up), and the ledger records it for that sink.
 #[derive(Debug)]
 pub struct Delivery {
     alert: Alert,
@@ -103,7 +103,7 @@ impl Delivery {
         &self.alert
     }
 
-    /// `sink` has finished with the alert.
+    /// `sink` has delivered the alert.
     pub fn done(&self, sink: Sink) {
         if let Some(ledger) = &self.ledger {
             ledger.record(sink, &self.alert);
@@ -137,8 +137,9 @@ impl Emitter {
     /// from its journal, which were sent before the stop unless the ledger
     /// says otherwise (without a ledger nothing says otherwise: false). By
     /// id only: a rebuilt analyzer can derive an alert with another content
-    /// than the live one sent (it is given the journal's deployment events
-    /// before its windows), and that alert was sent. See
+    /// than the live one sent (it takes all the journal's deployment events
+    /// before its windows, the live one took them as they came), and that
+    /// alert was sent. See
     /// [`Emitter::emit_unsent`].
     pub fn unsent(&self, alert: &Alert) -> bool {
         self.ledger.as_ref().is_some_and(|ledger| {

@@ -179,6 +179,21 @@ impl Alert {
     pub fn top_release(&self) -> Option<&ReleaseRef> {
         self.suspects.first().map(|s| &s.release)
     }
+
+    /// `alerts` without every alert a later one with the same id replaces;
+    /// order otherwise kept.
+    pub fn last_of_each_id(alerts: Vec<Alert>) -> Vec<Alert> {
+        let mut last = std::collections::HashMap::new();
+        for (i, alert) in alerts.iter().enumerate() {
+            last.insert(alert.id.clone(), i);
+        }
+        alerts
+            .into_iter()
+            .enumerate()
+            .filter(|(i, alert)| last.get(&alert.id) == Some(i))
+            .map(|(_, alert)| alert)
+            .collect()
+    }
 }
 
 /// The anomaly part of an alert.

@@ -137,15 +137,7 @@ mod tests {
     #[test]
     fn chunked_blobs_round_trip_and_no_chunk_is_over_the_limit() {
         // Incompressible enough to need several chunks.
-        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
-        let value: Vec<u64> = (0..600_000)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                state
-            })
-            .collect();
+        let value: Vec<u64> = xorshift(0x9e37_79b9_7f4a_7c15).take(600_000).collect();
         let chunks = to_gzip_json_chunks(&value).unwrap();
         assert!(chunks.len() >= 2, "{} chunks", chunks.len());
         assert!(
@@ -184,25 +176,27 @@ mod tests {
         assert!(from_json_or_gzip::<BTreeMap<String, u64>>(b"\x1f\x8bnot gzip").is_err());
         assert!(from_json_or_gzip::<BTreeMap<String, u64>>(b"{").is_err());
     }
-}
 
-#[cfg(test)]
-mod float_tests {
+    /// A seeded xorshift64 sequence (test data that does not compress).
+    fn xorshift(mut state: u64) -> impl Iterator<Item = u64> {
+        std::iter::repeat_with(move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        })
+    }
+
     /// Floats read back from JSON bit for bit (serde_json's
     /// `float_roundtrip`): the journal rebuilds the analyzer from saved
     /// windows and the alert ledger compares alerts read from the alerts
     /// file with live ones, byte for byte.
     #[test]
     fn json_floats_round_trip_bit_for_bit() {
-        let mut state = 0x2545_f491_4f6c_dd1d_u64;
-        let values: Vec<f64> = (0..200_000)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                // Ratios and latencies as the analysis computes them.
-                (state % 1_000_000_007) as f64 / ((state >> 40) % 997 + 1) as f64 / 1e3
-            })
+        // Ratios and latencies as the analysis computes them.
+        let values: Vec<f64> = xorshift(0x2545_f491_4f6c_dd1d)
+            .take(200_000)
+            .map(|x| (x % 1_000_000_007) as f64 / ((x >> 40) % 997 + 1) as f64 / 1e3)
             .collect();
         let text = serde_json::to_string(&values).unwrap();
         let back: Vec<f64> = serde_json::from_str(&text).unwrap();

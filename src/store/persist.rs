@@ -246,17 +246,28 @@ impl StateStore {
         txn.commit().unwrap();
     }
 
+    /// The content recorded as emitted for the alert `id`, if any.
+    ///
+    /// # Errors
+    /// On any storage failure.
+    fn emitted_content(&self, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let txn = self.db.begin_read().map_err(redb::Error::from)?;
+        match txn.open_table(EMITTED) {
+            Ok(table) => Ok(table
+                .get(id)
+                .map_err(redb::Error::from)?
+                .map(|v| v.value().to_vec())),
+            Err(redb::TableError::TableDoesNotExist(_)) => Ok(None),
+            Err(error) => Err(redb::Error::from(error).into()),
+        }
+    }
+
     /// Whether an alert `id` is recorded as emitted, with any content.
     ///
     /// # Errors
     /// On any storage failure.
     pub fn emitted_id(&self, id: &str) -> Result<bool, StoreError> {
-        let txn = self.db.begin_read().map_err(redb::Error::from)?;
-        match txn.open_table(EMITTED) {
-            Ok(table) => Ok(table.get(id).map_err(redb::Error::from)?.is_some()),
-            Err(redb::TableError::TableDoesNotExist(_)) => Ok(false),
-            Err(error) => Err(redb::Error::from(error).into()),
-        }
+        Ok(self.emitted_content(id)?.is_some())
     }
 
     /// Whether exactly `content` is recorded as emitted for the alert `id`.
@@ -264,16 +275,7 @@ impl StateStore {
     /// # Errors
     /// On any storage failure.
     pub fn emitted(&self, id: &str, content: &[u8]) -> Result<bool, StoreError> {
-        let txn = self.db.begin_read().map_err(redb::Error::from)?;
-        let table = match txn.open_table(EMITTED) {
-            Ok(table) => table,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(false),
-            Err(error) => return Err(redb::Error::from(error).into()),
-        };
-        Ok(table
-            .get(id)
-            .map_err(redb::Error::from)?
-            .is_some_and(|v| v.value() == content))
+        Ok(self.emitted_content(id)?.as_deref() == Some(content))
     }
 
     /// Records that the alert `id`, detected at `at_nanos` (event time), was
