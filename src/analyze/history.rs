@@ -2,11 +2,12 @@
 //! evidence adapters can read a service's versions and outgoing edges per
 //! window without scanning every series.
 //!
-//! Indexes only the series kinds attribution reads (service, service
-//! version, edge, edge by caller version) for `retention` of event time. A
-//! window is held as the kept window (see `kept`: an `Arc`, shared with the
-//! daemon's journal, so 40 minutes of windows are in memory once) plus a
-//! 4-byte index per row read and 8 bytes per service.
+//! Holds only the series kinds attribution reads (service, service
+//! version, edge, edge by caller version; not operations, nor edges by the
+//! callee's version) for `retention` of
+//! event time. A window is a kept window of its own (see `kept`: interned
+//! keys, distinct stats once) with its rows sorted by service, plus 4
+//! bytes per service: a service's rows are one range.
 //!
 //! Never does: judge anything; it is storage with lookups.
 
@@ -17,24 +18,20 @@ use std::sync::Arc;
 use super::kept::KeptWindow;
 use crate::model::{ConnectionType, LatencySummary, SeriesKey, SeriesStats, Timestamp};
 
-/// What one window holds for one service: views into the window's rows, in
-/// the window's row order.
+/// What one window holds for one service: its rows, by kind (service,
+/// versions, edges, edges by version), each kind in the window's row order.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Slice<'a> {
     rows: &'a KeptWindow,
-    /// Indices into `rows`, by kind (service, versions, edges, edges by
-    /// version), each kind in row order.
-    index: &'a [u32],
+    /// The service's rows in `rows`.
+    range: (usize, usize),
 }
 
 impl<'a> Slice<'a> {
     fn each(&self) -> impl Iterator<Item = (&'a SeriesKey, usize)> + 'a {
         let rows = self.rows;
-        self.index
-            .iter()
-            .map(move |i| (rows.key(*i as usize), *i as usize))
+        (self.range.0..self.range.1).map(move |i| (rows.key(i), i))
     }
-
     /// The service's own server-side stats.
     pub(crate) fn service(&self) -> Option<SeriesStats> {
         self.each()
@@ -135,45 +132,49 @@ fn scope_of(key: &SeriesKey) -> Option<(&str, &str, u8)> {
     }
 }
 
-/// One re-indexed window.
+/// One re-indexed window: its rows the history reads, and nothing else.
 #[derive(Clone, Debug)]
 pub(crate) struct Window {
     pub(crate) start: Timestamp,
     pub(crate) end: Timestamp,
-    stats: Arc<KeptWindow>,
-    /// Indices of the indexed rows, sorted by (scope, kind, row).
-    index: Box<[u32]>,
-    /// `(first, end)` into `index` per scope, sorted by scope.
-    scopes: Box<[(u32, u32)]>,
+    /// The indexed rows, sorted by (scope, kind, row in the closed window).
+    rows: KeptWindow,
+    /// End of each scope's rows in `rows`, scopes sorted (the first starts at 0).
+    scopes: Box<[u32]>,
 }
 
 impl Window {
-    fn new(stats: Arc<KeptWindow>) -> Self {
-        let rows = &*stats;
-        let scope = |i: u32| scope_of(rows.key(i as usize));
-        let mut index: Vec<u32> = (0..rows.len() as u32)
+    fn new(window: &KeptWindow) -> Self {
+        let scope = |i: u32| scope_of(window.key(i as usize));
+        let mut index: Vec<u32> = (0..window.len() as u32)
             .filter(|i| scope(*i).is_some())
             .collect();
+        // Each kind is a run already sorted by scope (a closed window is
+        // sorted by key): the sort merges four runs.
         index.sort_by_key(|i| (scope(*i), *i));
-        let mut scopes = Vec::new();
-        let mut first = 0;
-        for at in 1..=index.len() {
-            let same = at < index.len() && {
-                let (a, b) = (scope(index[first]), scope(index[at]));
-                a.map(|(e, s, _)| (e, s)) == b.map(|(e, s, _)| (e, s))
-            };
-            if !same {
-                scopes.push((first as u32, at as u32));
-                first = at;
-            }
-        }
+        let rows = window.select(&index);
+        let scope = |i: usize| scope_of(rows.key(i)).map(|(e, s, _)| (e, s));
+        let scopes = (1..=rows.len())
+            .filter(|&at| at == rows.len() || scope(at) != scope(at - 1))
+            .map(|at| at as u32)
+            .collect();
         Self {
-            start: stats.start,
-            end: stats.end,
-            index: index.into(),
-            scopes: scopes.into(),
-            stats,
+            start: window.start,
+            end: window.end,
+            rows,
+            scopes,
         }
+    }
+
+    /// Rows of scope number `n`.
+    fn range(&self, n: usize) -> (usize, usize) {
+        let first = n.checked_sub(1).map_or(0, |p| self.scopes[p] as usize);
+        (first, self.scopes[n] as usize)
+    }
+
+    /// Bytes held beyond the shared keys.
+    fn heap_bytes(&self) -> usize {
+        self.rows.heap_bytes() + self.scopes.len() * size_of::<u32>()
     }
 
     /// Window length in seconds (at least a nanosecond).
@@ -184,30 +185,26 @@ impl Window {
 
     /// Every `(environment, service)` with its slice, sorted.
     pub(crate) fn slices(&self) -> impl Iterator<Item = ((&Arc<str>, &Arc<str>), Slice<'_>)> {
-        let rows = &*self.stats;
-        self.scopes.iter().filter_map(move |(first, end)| {
-            let index = &self.index[*first as usize..*end as usize];
-            let scope = scope_arcs(rows.key(*index.first()? as usize))?;
-            Some((scope, Slice { rows, index }))
+        let rows = &self.rows;
+        (0..self.scopes.len()).filter_map(move |n| {
+            let range = self.range(n);
+            let scope = scope_arcs(rows.key(range.0))?;
+            Some((scope, Slice { rows, range }))
         })
     }
 
     pub(crate) fn slice(&self, environment: &str, service: &str) -> Option<Slice<'_>> {
-        let rows = &*self.stats;
+        let rows = &self.rows;
         let found = self
             .scopes
-            .binary_search_by(|(first, _)| {
-                let i = self.index[*first as usize];
-                match scope_of(rows.key(i as usize)) {
-                    Some((e, s, _)) => (e, s).cmp(&(environment, service)),
-                    None => Ordering::Less,
-                }
+            .binary_search_by(|end| match scope_of(rows.key(*end as usize - 1)) {
+                Some((e, s, _)) => (e, s).cmp(&(environment, service)),
+                None => Ordering::Less,
             })
             .ok()?;
-        let (first, end) = self.scopes[found];
         Some(Slice {
             rows,
-            index: &self.index[first as usize..end as usize],
+            range: self.range(found),
         })
     }
 }
@@ -217,6 +214,8 @@ impl Window {
 pub(crate) struct History {
     windows: VecDeque<Window>,
     retention_ns: u64,
+    /// Sum of the windows' [`Window::heap_bytes`].
+    bytes: usize,
 }
 
 impl History {
@@ -224,16 +223,26 @@ impl History {
         Self {
             windows: VecDeque::new(),
             retention_ns,
+            bytes: 0,
         }
     }
 
-    /// Indexes `window` and forgets windows older than the retention.
-    pub(crate) fn push(&mut self, window: Arc<KeptWindow>) {
+    /// Indexes `window` (copying the rows it reads) and forgets windows
+    /// older than the retention.
+    pub(crate) fn push(&mut self, window: &KeptWindow) {
         let horizon = window.end.minus_nanos(self.retention_ns);
-        self.windows.push_back(Window::new(window));
+        let window = Window::new(window);
+        self.bytes += window.heap_bytes();
+        self.windows.push_back(window);
         while self.windows.front().is_some_and(|w| w.end < horizon) {
-            self.windows.pop_front();
+            let old = self.windows.pop_front();
+            self.bytes -= old.map_or(0, |w| w.heap_bytes());
         }
+    }
+
+    /// Windows held and the bytes their rows take (keys, shared, aside).
+    pub(crate) fn footprint(&self) -> (usize, usize) {
+        (self.windows.len(), self.bytes)
     }
 
     /// Windows that start at or after `from` and before `to`, oldest first.
@@ -309,7 +318,7 @@ mod tests {
         let mut history = History::new(30 * Timestamp::SECOND);
         for i in 0..10u64 {
             let env: Arc<str> = "prod".into();
-            history.push(KeptWindow::new(&crate::model::WindowStats {
+            history.push(&KeptWindow::new(&crate::model::WindowStats {
                 start: Timestamp::from_secs(i * 10),
                 end: Timestamp::from_secs(i * 10 + 10),
                 series: vec![(
@@ -334,5 +343,120 @@ mod tests {
             .and_then(|s| s.service())
             .map(|s| s.requests);
         assert_eq!(last, Some(5));
+    }
+
+    /// A closed window of two services, every kind of row, sorted by key.
+    fn every_kind() -> crate::model::WindowStats {
+        let a = |s: &str| -> Arc<str> { s.into() };
+        let (env, v1, v2) = (a("prod"), a("1"), a("2"));
+        let mut series = Vec::new();
+        for (n, (client, server)) in [("a", "b"), ("b", "a")].into_iter().enumerate() {
+            let n = n as u64 * 100;
+            let (client, server) = (a(client), a(server));
+            series.extend([
+                (
+                    SeriesKey::Service {
+                        environment: env.clone(),
+                        service: client.clone(),
+                    },
+                    stats(n + 10, 1, 0.1),
+                ),
+                (
+                    SeriesKey::Operation {
+                        environment: env.clone(),
+                        service: client.clone(),
+                        operation: a("GET /"),
+                    },
+                    stats(n + 10, 1, 0.1),
+                ),
+                (
+                    SeriesKey::ServiceVersion {
+                        environment: env.clone(),
+                        service: client.clone(),
+                        version: v1.clone(),
+                    },
+                    stats(n + 4, 0, 0.1),
+                ),
+                (
+                    SeriesKey::ServiceVersion {
+                        environment: env.clone(),
+                        service: client.clone(),
+                        version: v2.clone(),
+                    },
+                    stats(n + 6, 1, 0.1),
+                ),
+                (
+                    SeriesKey::Edge {
+                        environment: env.clone(),
+                        client: client.clone(),
+                        server: server.clone(),
+                        connection_type: ConnectionType::Direct,
+                    },
+                    stats(n + 20, 2, 0.3),
+                ),
+                (
+                    SeriesKey::EdgeByClientVersion {
+                        environment: env.clone(),
+                        client: client.clone(),
+                        client_version: v2.clone(),
+                        server: server.clone(),
+                    },
+                    stats(n + 20, 2, 0.3),
+                ),
+                (
+                    SeriesKey::EdgeByServerVersion {
+                        environment: env.clone(),
+                        client: client.clone(),
+                        server: server.clone(),
+                        server_version: v1.clone(),
+                    },
+                    stats(n + 20, 2, 0.3),
+                ),
+            ]);
+        }
+        series.sort_by(|x, y| x.0.cmp(&y.0));
+        crate::model::WindowStats {
+            start: Timestamp::from_secs(0),
+            end: Timestamp::from_secs(10),
+            series,
+        }
+    }
+
+    #[test]
+    fn a_window_holds_only_the_rows_read_and_each_service_reads_its_own() {
+        let closed = every_kind();
+        let kept = KeptWindow::new(&closed);
+        let mut history = History::new(3600 * Timestamp::SECOND);
+        history.push(&kept);
+        let window = history.between(Timestamp(0), Timestamp(1)).next().unwrap();
+        // 14 rows closed, 10 read (operations and edges by the callee's
+        // version are not); 2 services.
+        assert_eq!((window.rows.len(), window.scopes.len()), (10, 2));
+        let (windows, bytes) = history.footprint();
+        assert_eq!(windows, 1);
+        assert!(
+            bytes < kept.heap_bytes(),
+            "{bytes} vs {}",
+            kept.heap_bytes()
+        );
+
+        let scopes: Vec<_> = window.slices().map(|((e, s), _)| (&**e, &**s)).collect();
+        assert_eq!(scopes, [("prod", "a"), ("prod", "b")]);
+        for (n, (service, peer)) in [("a", "b"), ("b", "a")].into_iter().enumerate() {
+            let n = n as u64 * 100;
+            let slice = window.slice("prod", service).unwrap();
+            assert_eq!(slice.service().map(|s| s.requests), Some(n + 10));
+            let versions: Vec<_> = slice.versions().map(|(v, s)| (&**v, s.requests)).collect();
+            assert_eq!(versions, [("1", n + 4), ("2", n + 6)]);
+            let edges: Vec<_> = slice.edges().map(|(s, _, x)| (&**s, x)).collect();
+            assert_eq!(edges, [(peer, stats(n + 20, 2, 0.3))]);
+            let by_version: Vec<_> = slice
+                .edges_by_version()
+                .map(|(s, v, x)| (&**s, &**v, x.requests))
+                .collect();
+            assert_eq!(by_version, [(peer, "2", n + 20)]);
+        }
+        assert!(window.slice("prod", "c").is_none());
+        assert!(window.slice("test", "a").is_none());
     }
 }

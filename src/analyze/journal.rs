@@ -32,11 +32,21 @@ use super::{Analyzer, KeptWindow, Settings};
 use crate::model::{Alert, DeployEvent, Incident, Timestamp};
 
 /// Recent windows and events, and the analyzer's reported incidents.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+///
+/// The whole form (one JSON document) is what versions before the parts
+/// saved; it is read, and written only by tests.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[cfg_attr(test, derive(Serialize))]
 pub struct Journal {
     retention_ns: u64,
-    /// Shared with the analyzer's history (see [`Analyzer::on_window_kept`]);
-    /// saved as [`crate::model::WindowStats`].
+    /// `(start, end)` of the windows held that are already in the store
+    /// (see [`Journal::mark_sealed`]): only their place is kept in memory,
+    /// oldest first, all older than `windows`.
+    #[serde(skip)]
+    stored: VecDeque<(Timestamp, Timestamp)>,
+    /// The windows not in the store yet, whole (saved as
+    /// [`crate::model::WindowStats`]); and, after a load, all of them until
+    /// the analyzer is rebuilt from them.
     #[serde(deserialize_with = "super::kept::deserialize_windows")]
     windows: VecDeque<Arc<KeptWindow>>,
     events: Vec<DeployEvent>,
@@ -87,6 +97,13 @@ impl Journal {
         }
         self.windows.push_back(window.clone());
         let horizon = window.end.minus_nanos(self.retention_ns);
+        while self
+            .stored
+            .front()
+            .is_some_and(|(start, _)| *start < horizon)
+        {
+            self.stored.pop_front();
+        }
         while self.windows.front().is_some_and(|w| w.start < horizon) {
             self.windows.pop_front();
         }
@@ -124,14 +141,39 @@ impl Journal {
         self.incidents.pending.len()
     }
 
-    /// Windows held.
+    /// Windows held (stored or not).
     pub fn windows(&self) -> usize {
+        self.stored.len() + self.windows.len()
+    }
+
+    /// Windows held whole: not in the store yet.
+    pub fn unstored(&self) -> usize {
         self.windows.len()
+    }
+
+    /// Start of every window held, oldest first.
+    fn starts(&self) -> impl Iterator<Item = Timestamp> + '_ {
+        let stored = self.stored.iter().map(|(start, _)| *start);
+        stored.chain(self.windows.iter().map(|w| w.start))
+    }
+
+    /// Lets go of the contents of the windows up to `sealed_until`: they
+    /// are in the store, and the analyzer's history has its own copy of
+    /// the rows it reads.
+    fn forget_stored(&mut self) {
+        let Some(sealed) = self.sealed_until else {
+            return;
+        };
+        while let Some(window) = self.windows.front().filter(|w| w.start <= sealed) {
+            self.stored.push_back((window.start, window.end));
+            self.windows.pop_front();
+        }
     }
 
     /// Event time of the newest window's end.
     pub fn watermark(&self) -> Option<Timestamp> {
-        self.windows.back().map(|w| w.end)
+        let stored = || self.stored.back().map(|(_, end)| *end);
+        self.windows.back().map(|w| w.end).or_else(stored)
     }
 
     /// A fresh analyzer fed with everything held, in the order the daemon
@@ -164,6 +206,7 @@ impl Journal {
         analyzer.restore_incidents(&self.incidents.taken, &self.incidents.pending);
         let mut journal = self;
         journal.retention_ns = retention_ns;
+        journal.forget_stored();
         (analyzer, journal, Alert::last_of_each_id(alerts))
     }
 }

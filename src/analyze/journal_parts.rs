@@ -41,7 +41,7 @@ impl Journal {
             retention_ns: self.retention_ns,
             events: self.events.clone(),
             incidents: self.incidents.clone(),
-            windows: self.windows.iter().map(|w| w.start).collect(),
+            windows: self.starts().collect(),
         };
         let windows = self
             .windows
@@ -52,16 +52,17 @@ impl Journal {
         Ok(JournalSnapshot {
             head: to_gzip_json(&head)?,
             windows,
-            keep_from: self.windows.front().map_or(u64::MAX, |w| w.start.nanos()),
+            keep_from: self.starts().next().map_or(u64::MAX, Timestamp::nanos),
         })
     }
 
     /// The last [`Journal::snapshot`] went to the store: its windows are
-    /// not sent again.
+    /// not sent again, and the journal keeps only their place.
     pub fn mark_sealed(&mut self) {
         if let Some(newest) = self.windows.back() {
             self.sealed_until = Some(newest.start);
         }
+        self.forget_stored();
     }
 }
 
@@ -135,6 +136,7 @@ impl Loading {
         let sealed_until = self.windows.back().map(|w| w.start);
         let journal = Journal {
             retention_ns: self.head.retention_ns,
+            stored: VecDeque::new(),
             windows: self.windows,
             events: self.head.events,
             incidents: self.head.incidents,
@@ -215,14 +217,47 @@ mod tests {
                 unreadable: 0
             }
         );
-        assert_eq!(loaded, journal, "read back as it was");
-        assert!(loaded.snapshot().unwrap().windows.is_empty());
-        let (mut analyzer, _) = loaded.rebuild(Settings::default(), retention);
+        // Read back as it was: the same head, every window whole (the
+        // journal kept only the places of the stored ones).
+        assert_eq!((journal.windows.len(), journal.stored.len()), (0, 60));
+        assert_eq!(loaded.windows.len(), 60);
+        let heads = (loaded.snapshot().unwrap(), journal.snapshot().unwrap());
+        assert_eq!(heads.0.head, heads.1.head);
+        assert!(
+            heads.0.windows.is_empty(),
+            "stored windows are not sent again"
+        );
+        let (mut analyzer, rebuilt) = loaded.rebuild(Settings::default(), retention);
+        assert_eq!(
+            rebuilt, journal,
+            "the rebuild lets go of the stored windows"
+        );
         for i in 156..260 {
             resumed.extend(analyzer.on_window(&fleet.window(i)).alerts);
         }
         assert!(!straight.is_empty());
         assert_eq!(straight, resumed, "a restart changed the alerts");
+    }
+
+    #[test]
+    fn a_stored_window_is_let_go_and_an_unstored_one_kept_whole() {
+        let fleet = bad_release();
+        let mut journal = Journal::new(3600 * Timestamp::SECOND);
+        let first = KeptWindow::new(&fleet.window(0));
+        journal.window(&first);
+        let snapshot = journal.snapshot().unwrap();
+        journal.mark_sealed();
+        drop(snapshot);
+        assert_eq!(Arc::strong_count(&first), 1, "the journal let go of it");
+        let second = KeptWindow::new(&fleet.window(1));
+        journal.window(&second);
+        // Snapshots off (or the writer busy): held whole until stored.
+        let _skipped = journal.snapshot().unwrap();
+        assert_eq!(Arc::strong_count(&second), 3);
+        assert_eq!((journal.windows(), journal.unstored()), (2, 1));
+        assert_eq!(journal.watermark(), Some(second.end));
+        let head: Head = from_json_or_gzip(&journal.snapshot().unwrap().head).unwrap();
+        assert_eq!(head.windows, [first.start, second.start]);
     }
 
     #[test]

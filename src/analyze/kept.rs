@@ -1,5 +1,6 @@
-//! Closed windows as the analysis stage keeps them for 40 minutes (the
-//! attribution history and the journal share one copy): per series a
+//! Closed windows as the analysis stage keeps them (the journal holds each
+//! whole until it is in the state store; the attribution history holds,
+//! for 40 minutes, a copy of only the rows it reads): per series a
 //! pointer to its interned key and a 4-byte offset into the window's
 //! *distinct* stats, each encoded in a few bytes, instead of a
 //! `(SeriesKey, SeriesStats)` pair.
@@ -70,6 +71,39 @@ impl KeptWindow {
     /// Stats of row `i`, exactly as given.
     pub(crate) fn stats(&self, i: usize) -> SeriesStats {
         decode(self.stats.get(self.of[i] as usize..).unwrap_or_default())
+    }
+
+    /// Rows `rows` of this window, in that order, as a window of their own:
+    /// the same keys (shared), each distinct stats once.
+    pub(crate) fn select(&self, rows: &[u32]) -> KeptWindow {
+        let mut moved: HashMap<u32, u32> = HashMap::new();
+        let mut stats = Vec::new();
+        let mut of = Vec::with_capacity(rows.len());
+        for &row in rows {
+            let at = *moved.entry(self.of[row as usize]).or_insert_with(|| {
+                let at = u32::try_from(stats.len()).unwrap_or(u32::MAX);
+                encode(&self.stats(row as usize), &mut stats);
+                at
+            });
+            of.push(at);
+        }
+        KeptWindow {
+            start: self.start,
+            end: self.end,
+            keys: rows
+                .iter()
+                .map(|&i| self.keys[i as usize].clone())
+                .collect(),
+            of: of.into(),
+            stats: stats.into(),
+        }
+    }
+
+    /// Bytes this window holds beyond its shared keys.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.keys.len() * size_of::<Arc<SeriesKey>>()
+            + self.of.len() * size_of::<u32>()
+            + self.stats.len()
     }
 
     /// Distinct stats held (rows with equal stats share one).

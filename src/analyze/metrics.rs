@@ -44,6 +44,9 @@ pub struct Metrics {
     latest: Arc<Mutex<BTreeMap<(String, String), VerdictLabels>>>,
     incidents: Family<TypeLabels, Counter>,
     resent: Counter,
+    history_windows: Gauge,
+    history_bytes: Gauge,
+    journal_unstored: Gauge,
 }
 
 impl Metrics {
@@ -59,6 +62,9 @@ impl Metrics {
             latest: Arc::default(),
             incidents: Family::default(),
             resent: Counter::default(),
+            history_windows: Gauge::default(),
+            history_bytes: Gauge::default(),
+            journal_unstored: Gauge::default(),
         };
         let analysis = registry.sub_registry_with_prefix("analysis");
         analysis.register(
@@ -81,6 +87,21 @@ impl Metrics {
             "alerts_resent",
             "Alerts derived again while rebuilding from the journal that some sink had not delivered before the stop, sent to it after the restart",
             m.resent.clone(),
+        );
+        analysis.register(
+            "history_windows",
+            "Closed windows in the recent history attribution reads (lookback and soak)",
+            m.history_windows.clone(),
+        );
+        analysis.register(
+            "history_bytes",
+            "Bytes the recent history's rows take (the interned series keys they share aside)",
+            m.history_bytes.clone(),
+        );
+        analysis.register(
+            "journal_unstored_windows",
+            "Closed windows the journal holds whole because they are not in the state store yet",
+            m.journal_unstored.clone(),
         );
         registry.sub_registry_with_prefix("release").register(
             "verdict",
@@ -124,6 +145,16 @@ impl Metrics {
             let r#type = answer.alert.kind.as_str();
             self.incidents.get_or_create(&TypeLabels { r#type }).inc();
         }
+    }
+
+    /// Sets the history and journal gauges: `history` is
+    /// [`crate::analyze::Analyzer::history_footprint`], `unstored`
+    /// [`crate::analyze::Journal::unstored`].
+    pub fn footprint(&self, history: (usize, usize), unstored: usize) {
+        let gauge = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+        self.history_windows.set(gauge(history.0));
+        self.history_bytes.set(gauge(history.1));
+        self.journal_unstored.set(gauge(unstored));
     }
 
     /// Counts an alert sent after a restart (see `alerts_resent`).

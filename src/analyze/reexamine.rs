@@ -150,7 +150,7 @@ pub fn reexamine(
     );
     let mut keys = super::kept::Keys::default();
     for w in windows.iter().filter(|w| w.start < to) {
-        history.push(keys.window(w));
+        history.push(&keys.window(w));
         let _changes = topology.observe(w);
     }
     let graph = topology.snapshot();

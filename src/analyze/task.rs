@@ -86,6 +86,7 @@ pub async fn run(
                         reported(&mut analyzer, &mut journal, incident, &outputs);
                     }
                     seal(barrier, &mut journal, &outputs, &mut pacing).await;
+                    footprint(&analyzer, &journal, &outputs);
                 }
                 Some(GraphOutput::Window(window)) => {
                     while let Ok(event) = deployments.try_recv() {
@@ -97,6 +98,7 @@ pub async fn run(
                     let kept = step(&mut analyzer, &window, &outputs);
                     journal.window(&kept);
                     journal.incidents(&analyzer);
+                    footprint(&analyzer, &journal, &outputs);
                 }
                 None => windows_open = false,
             },
@@ -157,6 +159,12 @@ async fn seal(
     if sent && carries_journal {
         journal.mark_sealed();
     }
+}
+
+/// What the history and the journal hold, for the gauges.
+fn footprint(analyzer: &Analyzer, journal: &Journal, outputs: &Outputs) {
+    let metrics = &outputs.metrics;
+    metrics.footprint(analyzer.history_footprint(), journal.unstored());
 }
 
 /// A deployment event received: audited (issue 4), then applied.

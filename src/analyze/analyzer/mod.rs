@@ -183,20 +183,25 @@ impl Analyzer {
         self.on_window_kept(window).0
     }
 
-    /// [`Self::on_window`], also giving the window as the analyzer keeps it
-    /// in its history, for the caller to keep too (the daemon's journal):
-    /// both then hold the same allocation.
+    /// [`Self::on_window`], also giving the whole window kept compactly, for
+    /// the caller's journal (the history copies only the rows it reads, so
+    /// the journal can let go of the window once it is stored).
     pub fn on_window_kept(&mut self, window: &WindowStats) -> (Outcome, Arc<KeptWindow>) {
         let kept = self.keys.window(window);
-        (self.step(window, kept.clone()), kept)
+        (self.step(window, &kept), kept)
+    }
+
+    /// Windows in the recent history, and the bytes their rows take.
+    pub fn history_footprint(&self) -> (usize, usize) {
+        self.history.footprint()
     }
 
     /// [`Self::on_window`] for a window already kept (a journal's, on rebuild).
     pub fn on_kept_window(&mut self, kept: &Arc<KeptWindow>) -> Outcome {
-        self.step(&kept.to_stats(), kept.clone())
+        self.step(&kept.to_stats(), kept)
     }
 
-    fn step(&mut self, window: &WindowStats, kept: Arc<KeptWindow>) -> Outcome {
+    fn step(&mut self, window: &WindowStats, kept: &KeptWindow) -> Outcome {
         let mut out = Outcome::default();
         while let Some(entry) = self.pending.first_entry() {
             if entry.key().0 >= window.end {
