@@ -11,6 +11,11 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::sync::atomic::AtomicU64;
+
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -21,6 +26,54 @@ use crate::store::persist::StateStore;
 
 /// Key of the Kafka offsets the stored state covers.
 const OFFSETS_KEY: &str = "kafka_offsets";
+
+/// The snapshot writer's metrics (prefix `epicenter_snapshot`).
+#[derive(Clone, Debug, Default)]
+pub(super) struct Metrics {
+    written: Counter,
+    failed: Counter,
+    last_written: Gauge<f64, AtomicU64>,
+    seconds: Gauge<f64, AtomicU64>,
+    graph_bytes: Gauge,
+    journal_windows: Counter,
+}
+
+impl Metrics {
+    pub(super) fn register(registry: &mut Registry) -> Self {
+        let m = Self::default();
+        registry.register(
+            "written",
+            "Snapshots written to the state store",
+            m.written.clone(),
+        );
+        registry.register(
+            "failed",
+            "Snapshots that could not be written (their Kafka offsets stay uncommitted)",
+            m.failed.clone(),
+        );
+        registry.register(
+            "last_written_timestamp_seconds",
+            "Wall-clock time of the last snapshot written (alert when it is stale)",
+            m.last_written.clone(),
+        );
+        registry.register(
+            "last_write_seconds",
+            "How long the last snapshot's transaction took",
+            m.seconds.clone(),
+        );
+        registry.register(
+            "graph_bytes",
+            "Size of the graph state in the last snapshot written (gzip JSON)",
+            m.graph_bytes.clone(),
+        );
+        registry.register(
+            "journal_windows",
+            "Closed windows added to the stored analysis journal",
+            m.journal_windows.clone(),
+        );
+        m
+    }
+}
 
 /// The offsets the stored state covers (empty when none were saved).
 pub(super) fn restore_offsets(store: &StateStore) -> Vec<PartitionOffset> {
@@ -44,6 +97,7 @@ pub(super) async fn write(
     mut sealed: mpsc::Receiver<Checkpoint>,
     durable: Option<mpsc::Sender<Checkpoint>>,
     restored: Vec<PartitionOffset>,
+    metrics: Metrics,
 ) {
     // Offsets of partitions this member no longer owns stay: they are what
     // the kept state covers if a partition comes back.
@@ -81,6 +135,8 @@ pub(super) async fn write(
             analysis.windows = std::mem::take(&mut carried);
         }
         let store = Arc::clone(&store);
+        let (graph_bytes, windows) = (graph.len(), analysis.windows.len());
+        let started = tokio::time::Instant::now();
         let written = tokio::task::spawn_blocking(move || {
             let offsets = serde_json::to_vec(&all).unwrap_or_default();
             let put: [(&str, &[u8]); 2] = [(GRAPH_STATE_KEY, &graph), (OFFSETS_KEY, &offsets)];
@@ -89,9 +145,24 @@ pub(super) async fn write(
         })
         .await;
         match written {
-            Ok((Ok(()), _)) => tracing::debug!(seq = checkpoint.seq, "snapshot written"),
+            Ok((Ok(()), _)) => {
+                tracing::debug!(
+                    seq = checkpoint.seq,
+                    graph_bytes,
+                    windows,
+                    "snapshot written"
+                );
+                metrics.written.inc();
+                metrics.seconds.set(started.elapsed().as_secs_f64());
+                metrics
+                    .last_written
+                    .set(super::wall_clock_now().nanos() as f64 / 1e9);
+                metrics.graph_bytes.set(graph_bytes as i64);
+                metrics.journal_windows.inc_by(windows as u64);
+            }
             Ok((Err(error), windows)) => {
                 tracing::error!(%error, "snapshot could not be written; offsets stay uncommitted");
+                metrics.failed.inc();
                 carried = windows;
                 continue;
             }
@@ -99,6 +170,7 @@ pub(super) async fn write(
                 // The journal's new windows went with the panic: a restart
                 // rebuilds from the windows that were stored (and says so).
                 tracing::error!(%error, "snapshot writer panicked");
+                metrics.failed.inc();
                 continue;
             }
         }

@@ -276,8 +276,14 @@ pub async fn start(
     };
     emitter.reconcile_file(&settings.emit);
     let writer = tokio::spawn(
-        checkpoint::write(Arc::clone(&store), sealed_rx, durable_tx, restored_offsets)
-            .instrument(tracing::info_span!("snapshot")),
+        checkpoint::write(
+            Arc::clone(&store),
+            sealed_rx,
+            durable_tx,
+            restored_offsets,
+            checkpoint::Metrics::register(registry.sub_registry_with_prefix("snapshot")),
+        )
+        .instrument(tracing::info_span!("snapshot")),
     );
     let sealed_tx = settings.snapshot_interval.map(|_| sealed_tx);
     let published = crate::store::analysis::Published::default();

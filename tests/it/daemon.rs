@@ -288,7 +288,31 @@ async fn sigterm_exits_zero_and_a_restart_neither_loses_nor_double_counts() {
         expected,
         "restart lost or double-counted requests ({spans_first} spans before the stop)"
     );
+    // The periodic snapshot (every 10 s by default) is counted and sized.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+    let text = loop {
+        let text = metrics_text(&daemon.api).await;
+        if series_value(&text, "epicenter_snapshot_written_total") >= 1.0 {
+            break text;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no snapshot: {text}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    };
+    assert!(series_value(&text, "epicenter_snapshot_graph_bytes") > 0.0);
+    assert!(series_value(&text, "epicenter_snapshot_last_written_timestamp_seconds") > 1.7e9);
+    assert_eq!(series_value(&text, "epicenter_snapshot_failed_total"), 0.0);
     sigterm_and_wait(daemon).await;
+}
+
+/// The value of the series named exactly `name` (no labels), 0 if absent.
+fn series_value(text: &str, name: &str) -> f64 {
+    text.lines()
+        .filter_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+        .find_map(|value| value.trim().parse().ok())
+        .unwrap_or(0.0)
 }
 
 fn write_lines(path: &Path, lines: &[String]) {
