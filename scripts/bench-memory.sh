@@ -203,12 +203,15 @@ EOF
     history_windows="$(metric_sum "$metrics" epicenter_analysis_history_windows)"
     history_mb="$(metric_sum "$metrics" epicenter_analysis_history_bytes | awk '{ printf "%.0f", $1 / 1048576 }')"
     unstored="$(metric_sum "$metrics" epicenter_analysis_journal_unstored_windows)"
+    snapshots="$(metric_sum "$metrics" epicenter_snapshot_written_total)"
+    graph_state_mb="$(metric_sum "$metrics" epicenter_snapshot_graph_bytes | awk '{ printf "%.1f", $1 / 1048576 }')"
     kill -TERM "$DAEMON_PID" 2>/dev/null || true
     wait "$DAEMON_PID" 2>/dev/null || true
     DAEMON_PID=""
     tail -n 1 "$dir/sim.log" | sed 's/^/  /' >&2
     log "  RSS every 5 s (MB): ${samples[*]}"
     log "  analysis history: $history_windows windows, $history_mb MB of rows; journal windows not stored yet: $unstored"
+    log "  snapshots written: $snapshots; graph state in the last: $graph_state_mb MB"
     results+=("$(printf '%-9s %11s %8s %8s %8s %9s %9s %9s %7s  %s' "$services" "$sent" \
         "$nodes" "$edges" "$dropped" "$rss" "$hwm" "$cpu" "$wall" "$load_before→$load_after")")
 done

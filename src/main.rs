@@ -8,8 +8,9 @@ use epicenter::app::cli::{Cli, Command};
 /// jemalloc with background threads that return freed pages to the OS
 /// (after its default 10 s decay): with glibc's malloc a 5,000-service
 /// daemon kept ≈180 MB of freed heap resident (README, Performance).
-/// Tunable at run time with `_RJEM_MALLOC_CONF`.
-#[cfg(target_os = "linux")]
+/// Tunable at run time with `_RJEM_MALLOC_CONF`; off with
+/// `--no-default-features` (to profile with heaptrack).
+#[cfg(all(target_os = "linux", feature = "jemalloc"))]
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
