@@ -4,10 +4,11 @@
 //!
 //! Holds only the series kinds attribution reads (service, service
 //! version, edge, edge by caller version; not operations, nor edges by the
-//! callee's version) for `retention` of
-//! event time. A window is a kept window of its own (see `kept`: interned
-//! keys, distinct stats once) with its rows sorted by service, plus 4
-//! bytes per service: a service's rows are one range.
+//! callee's version) for `retention` of event time. A window is a kept
+//! window of its own (see `kept`: interned keys, distinct stats once) with
+//! its rows sorted by service, plus 4 bytes per service: a service's rows
+//! are one range. The journal holds the whole windows, and only until
+//! they are stored.
 //!
 //! Never does: judge anything; it is storage with lookups.
 
@@ -32,6 +33,7 @@ impl<'a> Slice<'a> {
         let rows = self.rows;
         (self.range.0..self.range.1).map(move |i| (rows.key(i), i))
     }
+
     /// The service's own server-side stats.
     pub(crate) fn service(&self) -> Option<SeriesStats> {
         self.each()
