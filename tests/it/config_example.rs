@@ -1,5 +1,7 @@
 //! `deploy/config/example.yaml` documents every option with its default:
-//! it must parse, validate, and equal the built-in defaults.
+//! it must parse, validate, and equal the built-in defaults. And
+//! `deploy/prometheus/alerts.yaml` must be well formed and name only
+//! metrics the README documents.
 
 use std::path::Path;
 
@@ -31,4 +33,33 @@ fn example_config_shows_exactly_the_defaults() {
         parsed, defaults,
         "example.yaml and the built-in defaults differ; update one of them"
     );
+}
+
+#[test]
+fn prometheus_alerts_are_well_formed_and_name_documented_metrics() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(root.join("deploy/prometheus/alerts.yaml")).unwrap();
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let parsed: serde_json::Value = serde_norway::from_str(&text).unwrap();
+    let metric = regex::Regex::new(r"epicenter_([a-z0-9_]+)").unwrap();
+    let mut rules = 0;
+    for group in parsed["groups"].as_array().unwrap() {
+        for rule in group["rules"].as_array().unwrap() {
+            rules += 1;
+            let name = rule["alert"].as_str().unwrap();
+            let expr = rule["expr"].as_str().unwrap();
+            let severity = rule["labels"]["severity"].as_str().unwrap();
+            assert!(["critical", "warning"].contains(&severity), "{name}");
+            assert!(!rule["annotations"]["summary"].as_str().unwrap().is_empty());
+            for found in metric.captures_iter(expr) {
+                let series = &found[1];
+                assert!(
+                    readme.contains(&format!("`{series}`"))
+                        || readme.contains(&format!("`{series},")),
+                    "{name}: epicenter_{series} is not in the README's metrics"
+                );
+            }
+        }
+    }
+    assert!(rules >= 6, "{rules} rules");
 }
