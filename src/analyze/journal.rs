@@ -214,7 +214,9 @@ impl Journal {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analyze::tests_support::{Fleet, bad_release, deploy, uninterrupted};
+    use crate::analyze::tests_support::{
+        Fleet, assert_resumes_like, bad_release, deploy, uninterrupted,
+    };
 
     #[test]
     fn a_rebuilt_analyzer_goes_on_exactly_like_the_original() {
@@ -234,16 +236,12 @@ mod tests {
         let saved = serde_json::to_vec(&journal).unwrap();
         let loaded: Journal = serde_json::from_slice(&saved).unwrap();
         assert_eq!(loaded, journal);
-        let (mut analyzer, _, derived) = loaded.rebuild_with_alerts(Settings::default(), retention);
+        let (analyzer, _, derived) = loaded.rebuild_with_alerts(Settings::default(), retention);
         // The rebuild derives the alerts sent before the stop again, the
         // last content of each id (the caller sends those never recorded).
         assert!(!resumed.is_empty(), "the incident alerted before the stop");
         assert_eq!(derived, Alert::last_of_each_id(resumed.clone()));
-        for i in 156..260 {
-            resumed.extend(analyzer.on_window(&fleet.window(i)).alerts);
-        }
-        assert!(!straight.is_empty());
-        assert_eq!(straight, resumed, "a restart changed the alerts");
+        assert_resumes_like(&straight, analyzer, &fleet, (156, 260), resumed);
     }
 
     #[test]

@@ -149,7 +149,9 @@ impl Loading {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analyze::tests_support::{Fleet, bad_release, deploy, uninterrupted};
+    use crate::analyze::tests_support::{
+        Fleet, assert_resumes_like, bad_release, deploy, uninterrupted,
+    };
     use crate::analyze::{Analyzer, Settings};
 
     /// A stand-in for the store's log: position → bytes.
@@ -227,16 +229,12 @@ mod tests {
             heads.0.windows.is_empty(),
             "stored windows are not sent again"
         );
-        let (mut analyzer, rebuilt) = loaded.rebuild(Settings::default(), retention);
+        let (analyzer, rebuilt) = loaded.rebuild(Settings::default(), retention);
         assert_eq!(
             rebuilt, journal,
             "the rebuild lets go of the stored windows"
         );
-        for i in 156..260 {
-            resumed.extend(analyzer.on_window(&fleet.window(i)).alerts);
-        }
-        assert!(!straight.is_empty());
-        assert_eq!(straight, resumed, "a restart changed the alerts");
+        assert_resumes_like(&straight, analyzer, &fleet, (156, 260), resumed);
     }
 
     #[test]

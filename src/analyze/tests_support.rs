@@ -97,6 +97,23 @@ pub(crate) fn uninterrupted(fleet: &Fleet, windows: u64) -> Vec<crate::model::Al
         .collect()
 }
 
+/// Feeds windows `from..to` of `fleet` to a restarted `analyzer`, adding
+/// its alerts to `resumed`, and asserts they are the uninterrupted run's
+/// (`straight`, not empty).
+pub(crate) fn assert_resumes_like(
+    straight: &[crate::model::Alert],
+    mut analyzer: super::Analyzer,
+    fleet: &Fleet,
+    (from, to): (u64, u64),
+    mut resumed: Vec<crate::model::Alert>,
+) {
+    for i in from..to {
+        resumed.extend(analyzer.on_window(&fleet.window(i)).alerts);
+    }
+    assert!(!straight.is_empty());
+    assert_eq!(straight, resumed, "a restart changed the alerts");
+}
+
 pub(crate) fn deploy(at_window: u64) -> DeployEvent {
     DeployEvent {
         id: "d-1".into(),
