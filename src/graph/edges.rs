@@ -431,7 +431,7 @@ mod memory {
         let side = |s: &SideLatency| {
             s.counts.len() * size_of::<u64>()
                 + s.exemplars.len() * size_of::<Option<Exemplar>>()
-                + s.hdr.distinct_values() * size_of::<u32>()
+                + s.hdr.counters() * size_of::<u32>()
         };
         size_of::<EdgeKey>()
             + size_of::<Edge>()
@@ -461,9 +461,10 @@ mod memory {
             };
             edges.record(
                 by_ref,
+                // Latencies over three powers of two (1-4 ms; 0.9-3.6 ms).
                 Request {
-                    client_ns: 1_000_000,
-                    server_ns: 900_000,
+                    client_ns: 1_000_000 << (2 * i),
+                    server_ns: 900_000 << (2 * i),
                     failed: false,
                     at: Timestamp(i as u64),
                     trace: TraceId::default(),
@@ -472,7 +473,7 @@ mod memory {
             );
         }
         let bytes = edge_bytes(&edges.map[&key]);
-        // Documented in latency.rs: ≈ 2.45 KB per side, ≈ 5.2 KB per edge.
-        assert!((4_800..5_600).contains(&bytes), "{bytes} bytes per edge");
+        // Documented in latency.rs: ≈ 0.6 KB per side, ≈ 1.6 KB per edge (1,584 B).
+        assert!((1_400..1_800).contains(&bytes), "{bytes} bytes per edge");
     }
 }

@@ -1,5 +1,5 @@
 //! Cumulative latency of one edge side ([`SideLatency`]: Tempo buckets,
-//! exemplars and an HDR histogram for quantiles). The per-window sketch is in
+//! exemplars and a compact HDR histogram for quantiles, see [`super::hdr`]). The per-window sketch is in
 //! [`super::sketch`].
 //!
 //! Everything here is order-independent: sums are exact integers
@@ -10,29 +10,8 @@
 
 use std::sync::Arc;
 
-use hdrhistogram::Histogram;
-
+use super::hdr::CompactHdr;
 use crate::model::{BucketCounts, Timestamp, TraceId};
-
-/// Quantile histograms record microseconds from 1 µs to 1 h (longer samples
-/// saturate at 1 h).
-const HDR_HIGH_MICROS: u64 = 3_600_000_000;
-/// One significant digit: 16 linear sub-buckets per power of two, so at most
-/// 1/16 ≈ 6 % relative error. A `Histogram<u32>` over 1 µs–1 h then holds
-/// 464 counters, **1 856 bytes of counts + ~100 bytes of header** (measured in
-/// `hdr_sizes_are_as_documented`). Two digits would be 3 328 counters
-/// (13.3 KB) and three digits 23 552 (94 KB as `u32`, 184 KiB as `u64`): with
-/// two sides per edge and ~50 000 edges for a 5 000-service fleet, only one
-/// digit keeps the quantile sketches under 200 MB.
-const HDR_SIGFIG: u8 = 1;
-
-/// A fresh, empty quantile histogram with the documented precision.
-pub(crate) fn new_hdr() -> Histogram<u32> {
-    // Constant, valid arguments (low 1 ≤ high/2, sigfig ≤ 5): this cannot fail.
-    #[allow(clippy::expect_used)]
-    Histogram::new_with_bounds(1, HDR_HIGH_MICROS, HDR_SIGFIG)
-        .expect("constant hdr bounds are valid")
-}
 
 /// The latest sample of a bucket, for drill-down from a metric to a trace.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,8 +26,9 @@ pub(crate) struct Exemplar {
 /// Cumulative latency of one side (client or server) of an edge.
 ///
 /// Memory per side, 8 Tempo buckets: 9 × 8 B counts + 9 × 40 B exemplars +
-/// ~1 960 B HDR + 64 B header ≈ **2.45 KB**; an edge (two sides, counters,
-/// versions) ≈ **5.2 KB** (see `edge_memory_is_as_documented`).
+/// 64 B of HDR counters per power of two of latency seen + 72 B header
+/// ≈ **0.6 KB** for latencies over three powers of two; an edge (two sides,
+/// counters, versions) ≈ **1.6 KB** (see `edge_memory_is_as_documented`).
 #[derive(Clone, Debug)]
 pub(crate) struct SideLatency {
     /// Non-cumulative counts, one per bound plus `+Inf`.
@@ -57,8 +37,8 @@ pub(crate) struct SideLatency {
     pub(crate) exemplars: Box<[Option<Exemplar>]>,
     pub(crate) sum_ns: u128,
     pub(crate) count: u64,
-    /// Microseconds, for lifetime quantiles.
-    pub(crate) hdr: Histogram<u32>,
+    /// Microseconds, for lifetime quantiles (1 µs–1 h, one digit).
+    pub(crate) hdr: CompactHdr,
 }
 
 impl SideLatency {
@@ -69,7 +49,7 @@ impl SideLatency {
             exemplars: vec![None; buckets + 1].into(),
             sum_ns: 0,
             count: 0,
-            hdr: new_hdr(),
+            hdr: CompactHdr::default(),
         }
     }
 
@@ -97,7 +77,7 @@ impl SideLatency {
         }
         self.sum_ns += u128::from(value_ns);
         self.count += 1;
-        self.hdr.saturating_record(value_ns / 1_000);
+        self.hdr.record(value_ns / 1_000);
     }
 
     /// Tempo-layout view for snapshots.
@@ -180,15 +160,5 @@ mod tests {
         assert!((p50 - 0.5).abs() / 0.5 < 0.07, "{p50}");
         assert!((p95 - 0.95).abs() / 0.95 < 0.07, "{p95}");
         assert!((p99 - 0.99).abs() / 0.99 < 0.07, "{p99}");
-    }
-
-    #[test]
-    fn hdr_sizes_are_as_documented() {
-        let one = new_hdr();
-        assert_eq!(one.distinct_values(), 464);
-        let two = Histogram::<u32>::new_with_bounds(1, HDR_HIGH_MICROS, 2).unwrap();
-        assert_eq!(two.distinct_values(), 3328);
-        let three = Histogram::<u64>::new_with_bounds(1, HDR_HIGH_MICROS, 3).unwrap();
-        assert_eq!(three.distinct_values() * 8, 188_416, "184 KiB");
     }
 }

@@ -13,7 +13,8 @@ use serde::{Deserialize, Serialize};
 use crate::model::{ConnectionType, NodeKind, ResourceInfo, SpanId, SpanKind, Timestamp, TraceId};
 
 use super::super::edges::{Edge, EdgeKey, VersionCount};
-use super::super::latency::{Exemplar, SideLatency, new_hdr};
+use super::super::hdr::CompactHdr;
+use super::super::latency::{Exemplar, SideLatency};
 use super::super::nodes::{InstanceSeen, Node};
 use super::super::pairing::{Fallback, Half, Key, Targets, key_of, trace_of};
 use super::RestoreError;
@@ -289,11 +290,7 @@ pub(super) fn side_state(side: &SideLatency) -> SideState {
             .collect(),
         sum_ns: side.sum_ns,
         count: side.count,
-        hdr: side
-            .hdr
-            .iter_recorded()
-            .map(|v| (v.value_iterated_to(), v.count_at_value().into()))
-            .collect(),
+        hdr: side.hdr.iter_recorded().collect(),
     }
 }
 
@@ -317,10 +314,10 @@ pub(super) fn restore_side(state: SideState, buckets: usize) -> Result<SideLaten
         .collect::<Result<_, RestoreError>>()?;
     side.sum_ns = state.sum_ns;
     side.count = state.count;
-    side.hdr = new_hdr();
+    side.hdr = CompactHdr::default();
     for (value, count) in state.hdr {
         side.hdr
-            .saturating_record_n(value, u32::try_from(count).unwrap_or(u32::MAX));
+            .record_n(value, u32::try_from(count).unwrap_or(u32::MAX));
     }
     Ok(side)
 }
