@@ -4,11 +4,11 @@
 //!
 //! Holds only the series kinds attribution reads (service, service
 //! version, edge, edge by caller version; not operations, nor edges by the
-//! callee's version) for `retention` of event time. A window is a kept
-//! window of its own (see `kept`: interned keys, distinct stats once) with
-//! its rows sorted by service, plus 4 bytes per service: a service's rows
-//! are one range. The journal holds the whole windows, and only until
-//! they are stored.
+//! callee's version) for `retention` of event time. A window's rows are
+//! sorted by service, so a service's rows are one run, found by binary
+//! search over 8 bytes per service; each row is a 4-byte key id and its
+//! stats, a repeated stats a back-reference (see `history_rows`). The
+//! journal holds the whole windows, and only until they are stored.
 //!
 //! Never does: judge anything; it is storage with lookups.
 
@@ -16,6 +16,7 @@ use std::cmp::Ordering;
 use std::collections::VecDeque;
 use std::sync::Arc;
 
+use super::history_rows::{KeyTable, Rows, RowsBuilder};
 use super::kept::KeptWindow;
 use crate::model::{ConnectionType, LatencySummary, SeriesKey, SeriesStats, Timestamp};
 
@@ -23,30 +24,38 @@ use crate::model::{ConnectionType, LatencySummary, SeriesKey, SeriesStats, Times
 /// versions, edges, edges by version), each kind in the window's row order.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Slice<'a> {
-    rows: &'a KeptWindow,
-    /// The service's rows in `rows`.
-    range: (usize, usize),
+    window: Window<'a>,
+    /// The service's rows.
+    rows: (usize, usize),
+    /// Where the first row's stats start.
+    first_byte: usize,
 }
 
 impl<'a> Slice<'a> {
-    fn each(&self) -> impl Iterator<Item = (&'a SeriesKey, usize)> + 'a {
-        let rows = self.rows;
-        (self.range.0..self.range.1).map(move |i| (rows.key(i), i))
+    /// The rows with their stats, in order.
+    fn each(&self) -> impl Iterator<Item = (&'a SeriesKey, SeriesStats)> + 'a {
+        let Window { stored, keys, .. } = self.window;
+        let mut at = self.first_byte;
+        (self.rows.0..self.rows.1).map(move |row| {
+            let (stats, next) = stored.rows.read(at);
+            at = next;
+            (keys.get(stored.rows.ids[row]), stats)
+        })
     }
 
     /// The service's own server-side stats.
     pub(crate) fn service(&self) -> Option<SeriesStats> {
+        // The service's row sorts first.
         self.each()
+            .next()
             .filter(|(key, _)| matches!(key, SeriesKey::Service { .. }))
-            .last()
-            .map(|(_, i)| self.rows.stats(i))
+            .map(|(_, stats)| stats)
     }
 
     /// Server-side stats per version.
     pub(crate) fn versions(&self) -> impl Iterator<Item = (&'a Arc<str>, SeriesStats)> + 'a {
-        let rows = self.rows;
-        self.each().filter_map(move |(key, i)| match key {
-            SeriesKey::ServiceVersion { version, .. } => Some((version, rows.stats(i))),
+        self.each().filter_map(|(key, stats)| match key {
+            SeriesKey::ServiceVersion { version, .. } => Some((version, stats)),
             _ => None,
         })
     }
@@ -55,13 +64,12 @@ impl<'a> Slice<'a> {
     pub(crate) fn edges(
         &self,
     ) -> impl Iterator<Item = (&'a Arc<str>, ConnectionType, SeriesStats)> + 'a {
-        let rows = self.rows;
-        self.each().filter_map(move |(key, i)| match key {
+        self.each().filter_map(|(key, stats)| match key {
             SeriesKey::Edge {
                 server,
                 connection_type,
                 ..
-            } => Some((server, *connection_type, rows.stats(i))),
+            } => Some((server, *connection_type, stats)),
             _ => None,
         })
     }
@@ -70,13 +78,12 @@ impl<'a> Slice<'a> {
     pub(crate) fn edges_by_version(
         &self,
     ) -> impl Iterator<Item = (&'a Arc<str>, &'a Arc<str>, SeriesStats)> + 'a {
-        let rows = self.rows;
-        self.each().filter_map(move |(key, i)| match key {
+        self.each().filter_map(|(key, stats)| match key {
             SeriesKey::EdgeByClientVersion {
                 server,
                 client_version,
                 ..
-            } => Some((server, client_version, rows.stats(i))),
+            } => Some((server, client_version, stats)),
             _ => None,
         })
     }
@@ -134,19 +141,28 @@ fn scope_of(key: &SeriesKey) -> Option<(&str, &str, u8)> {
     }
 }
 
-/// One re-indexed window: its rows the history reads, and nothing else.
-#[derive(Clone, Debug)]
-pub(crate) struct Window {
-    pub(crate) start: Timestamp,
-    pub(crate) end: Timestamp,
-    /// The indexed rows, sorted by (scope, kind, row in the closed window).
-    rows: KeptWindow,
-    /// End of each scope's rows in `rows`, scopes sorted (the first starts at 0).
-    scopes: Box<[u32]>,
+/// One service's run of rows in a stored window.
+#[derive(Clone, Copy, Debug)]
+struct Scope {
+    /// End of the run (the first starts at row 0).
+    end: u32,
+    /// Where the run's first stats start.
+    first_byte: u32,
 }
 
-impl Window {
-    fn new(window: &KeptWindow) -> Self {
+/// One re-indexed window as held: the rows the history reads, and nothing else.
+#[derive(Debug)]
+struct Stored {
+    start: Timestamp,
+    end: Timestamp,
+    /// Sorted by (scope, kind, row in the closed window).
+    rows: Rows,
+    /// Scopes sorted.
+    scopes: Box<[Scope]>,
+}
+
+impl Stored {
+    fn new(window: &KeptWindow, keys: &mut KeyTable) -> Self {
         let scope = |i: u32| scope_of(window.key(i as usize));
         let mut index: Vec<u32> = (0..window.len() as u32)
             .filter(|i| scope(*i).is_some())
@@ -154,29 +170,70 @@ impl Window {
         // Each kind is a run already sorted by scope (a closed window is
         // sorted by key): the sort merges four runs.
         index.sort_by_key(|i| (scope(*i), *i));
-        let rows = window.select(&index);
-        let scope = |i: usize| scope_of(rows.key(i)).map(|(e, s, _)| (e, s));
-        let scopes = (1..=rows.len())
-            .filter(|&at| at == rows.len() || scope(at) != scope(at - 1))
-            .map(|at| at as u32)
-            .collect();
+        let mut rows = RowsBuilder::default();
+        let mut scopes = Vec::new();
+        let mut first_byte = 0;
+        for (n, &i) in index.iter().enumerate() {
+            let i = i as usize;
+            let starts = n == 0
+                || scope_arcs(window.key(i)) != scope_arcs(window.key(index[n - 1] as usize));
+            if starts {
+                if n > 0 {
+                    scopes.push(Scope {
+                        end: n as u32,
+                        first_byte,
+                    });
+                }
+                first_byte = rows.position();
+            }
+            rows.push(keys.hold(window.shared_key(i)), window.encoded_stats(i));
+        }
+        if !index.is_empty() {
+            scopes.push(Scope {
+                end: rows.len() as u32,
+                first_byte,
+            });
+        }
         Self {
             start: window.start,
             end: window.end,
-            rows,
-            scopes,
+            rows: rows.finish(),
+            scopes: scopes.into(),
         }
     }
 
-    /// Rows of scope number `n`.
-    fn range(&self, n: usize) -> (usize, usize) {
-        let first = n.checked_sub(1).map_or(0, |p| self.scopes[p] as usize);
-        (first, self.scopes[n] as usize)
+    /// Bytes held (keys aside).
+    fn heap_bytes(&self) -> usize {
+        self.rows.heap_bytes() + self.scopes.len() * size_of::<Scope>()
+    }
+}
+
+/// One window of the history, as read.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Window<'a> {
+    pub(crate) start: Timestamp,
+    pub(crate) end: Timestamp,
+    stored: &'a Stored,
+    keys: &'a KeyTable,
+}
+
+impl<'a> Window<'a> {
+    /// Rows and first stats of scope number `n`.
+    fn slice_at(&self, n: usize) -> Slice<'a> {
+        let scope = self.stored.scopes[n];
+        let first = n
+            .checked_sub(1)
+            .map_or(0, |p| self.stored.scopes[p].end as usize);
+        Slice {
+            window: *self,
+            rows: (first, scope.end as usize),
+            first_byte: scope.first_byte as usize,
+        }
     }
 
-    /// Bytes held beyond the shared keys.
-    fn heap_bytes(&self) -> usize {
-        self.rows.heap_bytes() + self.scopes.len() * size_of::<u32>()
+    /// The key of row `row`.
+    fn key(&self, row: usize) -> &'a SeriesKey {
+        self.keys.get(self.stored.rows.ids[row])
     }
 
     /// Window length in seconds (at least a nanosecond).
@@ -186,37 +243,35 @@ impl Window {
     }
 
     /// Every `(environment, service)` with its slice, sorted.
-    pub(crate) fn slices(&self) -> impl Iterator<Item = ((&Arc<str>, &Arc<str>), Slice<'_>)> {
-        let rows = &self.rows;
-        (0..self.scopes.len()).filter_map(move |n| {
-            let range = self.range(n);
-            let scope = scope_arcs(rows.key(range.0))?;
-            Some((scope, Slice { rows, range }))
+    pub(crate) fn slices(&self) -> impl Iterator<Item = ((&'a Arc<str>, &'a Arc<str>), Slice<'a>)> {
+        let window = *self;
+        (0..self.stored.scopes.len()).filter_map(move |n| {
+            let slice = window.slice_at(n);
+            let scope = scope_arcs(window.key(slice.rows.0))?;
+            Some((scope, slice))
         })
     }
 
-    pub(crate) fn slice(&self, environment: &str, service: &str) -> Option<Slice<'_>> {
-        let rows = &self.rows;
+    pub(crate) fn slice(&self, environment: &str, service: &str) -> Option<Slice<'a>> {
         let found = self
+            .stored
             .scopes
-            .binary_search_by(|end| match scope_of(rows.key(*end as usize - 1)) {
+            .binary_search_by(|scope| match scope_of(self.key(scope.end as usize - 1)) {
                 Some((e, s, _)) => (e, s).cmp(&(environment, service)),
                 None => Ordering::Less,
             })
             .ok()?;
-        Some(Slice {
-            rows,
-            range: self.range(found),
-        })
+        Some(self.slice_at(found))
     }
 }
 
 /// The last `retention` of windows, oldest first.
 #[derive(Debug)]
 pub(crate) struct History {
-    windows: VecDeque<Window>,
+    windows: VecDeque<Stored>,
+    keys: KeyTable,
     retention_ns: u64,
-    /// Sum of the windows' [`Window::heap_bytes`].
+    /// Sum of the windows' [`Stored::heap_bytes`].
     bytes: usize,
 }
 
@@ -224,6 +279,7 @@ impl History {
     pub(crate) fn new(retention_ns: u64) -> Self {
         Self {
             windows: VecDeque::new(),
+            keys: KeyTable::default(),
             retention_ns,
             bytes: 0,
         }
@@ -233,25 +289,41 @@ impl History {
     /// older than the retention.
     pub(crate) fn push(&mut self, window: &KeptWindow) {
         let horizon = window.end.minus_nanos(self.retention_ns);
-        let window = Window::new(window);
+        let window = Stored::new(window, &mut self.keys);
         self.bytes += window.heap_bytes();
         self.windows.push_back(window);
         while self.windows.front().is_some_and(|w| w.end < horizon) {
-            let old = self.windows.pop_front();
-            self.bytes -= old.map_or(0, |w| w.heap_bytes());
+            let Some(old) = self.windows.pop_front() else {
+                break;
+            };
+            self.bytes -= old.heap_bytes();
+            for &id in &old.rows.ids {
+                self.keys.release(id);
+            }
         }
     }
 
-    /// Windows held and the bytes their rows take (keys, shared, aside).
+    /// Windows held and the bytes their rows and key ids take (the keys
+    /// themselves are shared with the journal).
     pub(crate) fn footprint(&self) -> (usize, usize) {
-        (self.windows.len(), self.bytes)
+        (self.windows.len(), self.bytes + self.keys.heap_bytes())
     }
 
     /// Windows that start at or after `from` and before `to`, oldest first.
-    pub(crate) fn between(&self, from: Timestamp, to: Timestamp) -> impl Iterator<Item = &Window> {
+    pub(crate) fn between(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> impl Iterator<Item = Window<'_>> {
         self.windows
             .iter()
             .filter(move |w| w.start >= from && w.start < to)
+            .map(|stored| Window {
+                start: stored.start,
+                end: stored.end,
+                stored,
+                keys: &self.keys,
+            })
     }
 
     /// Number of windows held.
@@ -433,12 +505,32 @@ mod tests {
         let window = history.between(Timestamp(0), Timestamp(1)).next().unwrap();
         // 14 rows closed, 10 read (operations and edges by the callee's
         // version are not); 2 services.
-        assert_eq!((window.rows.len(), window.scopes.len()), (10, 2));
+        assert_eq!(
+            (window.stored.rows.ids.len(), window.stored.scopes.len()),
+            (10, 2)
+        );
         let (windows, bytes) = history.footprint();
         assert_eq!(windows, 1);
+        assert_eq!(
+            bytes,
+            window.stored.heap_bytes() + history.keys.heap_bytes()
+        );
+        // The rows: 4 bytes of id each, 8 distinct stats written once and 2
+        // repeats (each edge has its caller version's stats) by reference.
+        let rows = &window.stored.rows;
+        let (ids, stats_bytes) = (rows.ids.len() * 4, rows.bytes.len());
+        assert_eq!(window.stored.heap_bytes(), ids + stats_bytes + 2 * 8);
+        let mut at = 0;
+        let mut repeats = 0;
+        for _ in 0..rows.ids.len() {
+            repeats += usize::from(rows.bytes[at] == 0x80);
+            at = rows.read(at).1;
+        }
+        assert_eq!((repeats, at), (2, stats_bytes));
         assert!(
-            bytes < kept.heap_bytes(),
-            "{bytes} vs {}",
+            ids + stats_bytes < kept.heap_bytes() * 3 / 4,
+            "{} vs {}",
+            ids + stats_bytes,
             kept.heap_bytes()
         );
 

@@ -172,7 +172,7 @@ pub(crate) fn candidate_input(
 /// The value of `signal` for `series` in one window, when the window has it.
 /// Operation series fall back to their service, edge-by-server-version to
 /// the edge (the history keeps neither).
-pub(crate) fn series_value(window: &Window, series: &SeriesKey, signal: Signal) -> Option<f64> {
+pub(crate) fn series_value(window: &Window<'_>, series: &SeriesKey, signal: Signal) -> Option<f64> {
     let stats = match series {
         SeriesKey::Service {
             environment,
@@ -244,6 +244,6 @@ pub(crate) fn timeline(
 ) -> Vec<(Timestamp, f64)> {
     history
         .between(from, to)
-        .filter_map(|w| Some((w.start, series_value(w, series, signal)?)))
+        .filter_map(|w| Some((w.start, series_value(&w, series, signal)?)))
         .collect()
 }

@@ -1,6 +1,6 @@
 //! Closed windows as the analysis stage keeps them (the journal holds each
-//! whole until it is in the state store; the attribution history holds,
-//! for 40 minutes, a copy of only the rows it reads): per series a
+//! whole until it is in the state store; the attribution history copies
+//! the rows it reads into its own form, see `history_rows`): per series a
 //! pointer to its interned key and a 4-byte offset into the window's
 //! *distinct* stats, each encoded in a few bytes, instead of a
 //! `(SeriesKey, SeriesStats)` pair.
@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 use crate::model::{SeriesKey, SeriesStats, Timestamp, WindowStats};
 
 #[path = "kept_codec.rs"]
-mod codec;
+pub(super) mod codec;
 use codec::{decode, encode, identity};
 
 /// A closed window, kept compactly; reads back exactly the
@@ -73,33 +73,21 @@ impl KeptWindow {
         decode(self.stats.get(self.of[i] as usize..).unwrap_or_default())
     }
 
-    /// Rows `rows` of this window, in that order, as a window of their own:
-    /// the same keys (shared), each distinct stats once.
-    pub(crate) fn select(&self, rows: &[u32]) -> KeptWindow {
-        let mut moved: HashMap<u32, u32> = HashMap::new();
-        let mut stats = Vec::new();
-        let mut of = Vec::with_capacity(rows.len());
-        for &row in rows {
-            let at = *moved.entry(self.of[row as usize]).or_insert_with(|| {
-                let at = u32::try_from(stats.len()).unwrap_or(u32::MAX);
-                encode(&self.stats(row as usize), &mut stats);
-                at
-            });
-            of.push(at);
-        }
-        KeptWindow {
-            start: self.start,
-            end: self.end,
-            keys: rows
-                .iter()
-                .map(|&i| self.keys[i as usize].clone())
-                .collect(),
-            of: of.into(),
-            stats: stats.into(),
-        }
+    /// The shared key of row `i` (panics when out of range).
+    pub(crate) fn shared_key(&self, i: usize) -> &Arc<SeriesKey> {
+        &self.keys[i]
+    }
+
+    /// Row `i`'s stats as encoded (see `kept_codec.rs`), and where they
+    /// start: rows with equal stats give the same start.
+    pub(crate) fn encoded_stats(&self, i: usize) -> (u32, &[u8]) {
+        let at = self.of[i];
+        let bytes = self.stats.get(at as usize..).unwrap_or_default();
+        (at, &bytes[..codec::encoded_len(bytes)])
     }
 
     /// Bytes this window holds beyond its shared keys.
+    #[cfg(test)]
     pub(crate) fn heap_bytes(&self) -> usize {
         self.keys.len() * size_of::<Arc<SeriesKey>>()
             + self.of.len() * size_of::<u32>()

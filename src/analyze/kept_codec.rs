@@ -14,11 +14,14 @@ const NO_INSTANCES: u8 = 1 << 2;
 const P95_IS_P50: u8 = 1 << 3;
 const P99_IS_P95: u8 = 1 << 4;
 const MAX_IS_P99: u8 = 1 << 5;
+/// Never set in the flag byte of an encoded stats: free for a container to
+/// mark "same stats as written earlier" (the history's back-references).
+pub(crate) const UNUSED_FLAG: u8 = 1 << 7;
 
 /// Appends `stats` to `out`: a flag byte, then varints (requests; errors,
 /// latency count and instances unless flagged), then sum, p50, p95, p99
 /// and max unless flagged equal to the one before (see [`put_seconds`]).
-pub(super) fn encode(stats: &SeriesStats, out: &mut Vec<u8>) {
+pub(crate) fn encode(stats: &SeriesStats, out: &mut Vec<u8>) {
     let l = &stats.latency;
     let same = |a: f64, b: f64| a.to_bits() == b.to_bits();
     let mut flags = 0;
@@ -60,8 +63,20 @@ pub(super) fn encode(stats: &SeriesStats, out: &mut Vec<u8>) {
 
 /// The stats [`encode`] wrote at the start of `bytes`; a malformed encoding
 /// (never written) reads as zeros rather than failing.
-pub(super) fn decode(mut bytes: &[u8]) -> SeriesStats {
-    let buf = &mut bytes;
+pub(crate) fn decode(mut bytes: &[u8]) -> SeriesStats {
+    take(&mut bytes)
+}
+
+/// Length of the encoding at the start of `bytes`.
+pub(crate) fn encoded_len(bytes: &[u8]) -> usize {
+    let mut rest = bytes;
+    take(&mut rest);
+    bytes.len() - rest.len()
+}
+
+/// The stats [`encode`] wrote at the start of `buf`, which is advanced past
+/// them.
+pub(crate) fn take(buf: &mut &[u8]) -> SeriesStats {
     let Some((&flags, rest)) = buf.split_first() else {
         return SeriesStats::default();
     };

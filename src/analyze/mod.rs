@@ -15,6 +15,7 @@ mod analyzer;
 mod coarse;
 pub mod config;
 mod history;
+mod history_rows;
 mod inputs;
 pub mod journal;
 mod kept;
