@@ -40,7 +40,7 @@ impl Default for Config {
             window_retention_days: 30,
             prune_every_secs: 3600,
             queue_batches: 256,
-            cache_mb: 64,
+            cache_mb: 16,
         }
     }
 }
@@ -124,7 +124,7 @@ impl Default for Settings {
             window_retention_ns: 30 * DAY_NS,
             prune_every_ns: 3600 * Timestamp::SECOND,
             queue_batches: 256,
-            cache_bytes: 64 << 20,
+            cache_bytes: 16 << 20,
         }
     }
 }
