@@ -27,8 +27,8 @@ pub(crate) struct Exemplar {
 ///
 /// Memory per side, 8 Tempo buckets: 9 × 8 B counts + 9 × 40 B exemplars +
 /// 64 B of HDR counters per power of two of latency seen + 72 B header
-/// ≈ **0.6 KB** for latencies over three powers of two; an edge (two sides,
-/// counters, versions) ≈ **1.6 KB** (see `edge_memory_is_as_documented`).
+/// ≈ **0.65 KB** for latencies over three powers of two; an edge (two sides,
+/// counters, versions) ≈ **1.7 KB** (see `edge_memory_is_as_documented`).
 #[derive(Clone, Debug)]
 pub(crate) struct SideLatency {
     /// Non-cumulative counts, one per bound plus `+Inf`.

@@ -54,7 +54,7 @@
 //! counted in [`ObserveOutcome`]/[`AdvanceOutcome`].
 //!
 //! Memory (measured by the `*_memory_*` unit tests): an edge costs about
-//! 1.6 KB when its latencies span three powers of two: its two
+//! 1.7 KB when its latencies span three powers of two: its two
 //! one-significant-digit HDR quantile sketches hold 64 B per power of two
 //! seen (see [`hdr`]; 1.9 KB each at worst, latencies from 1 µs to 1 h,
 //! 5.2 KB per edge); a held half costs 161 B. At the defaults (65 536 edges,
