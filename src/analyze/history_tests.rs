@@ -2,21 +2,8 @@
 
 use super::*;
 
-fn stats(requests: u64, errors: u64, p50: f64) -> SeriesStats {
-    SeriesStats {
-        requests,
-        errors,
-        latency: LatencySummary {
-            count: requests,
-            sum: p50 * requests as f64,
-            p50,
-            p95: p50 * 2.0,
-            p99: p50 * 3.0,
-            max: p50 * 4.0,
-        },
-        instances: 1,
-    }
-}
+// Stats of a window: p95 = 3 × p50, p99 = 6 × p50, max = 10 × p50.
+use crate::detect::detectors::tests::window as stats;
 
 #[test]
 fn merge_adds_counts_and_weights_quantiles_by_samples() {
@@ -24,7 +11,7 @@ fn merge_adds_counts_and_weights_quantiles_by_samples() {
     merge(&mut a, &stats(10, 1, 0.5));
     assert_eq!((a.requests, a.errors, a.latency.count), (40, 4, 40));
     assert!((a.latency.p50 - 0.2).abs() < 1e-12);
-    assert!((a.latency.max - 2.0).abs() < 1e-12);
+    assert!((a.latency.max - 5.0).abs() < 1e-12);
 }
 
 #[test]
