@@ -95,7 +95,7 @@ impl Metrics {
         );
         analysis.register(
             "history_bytes",
-            "Bytes the recent history's rows take (the interned series keys they share aside)",
+            "Bytes the recent history's rows and its table of key ids take (the interned series keys, shared with the journal, aside)",
             m.history_bytes.clone(),
         );
         analysis.register(

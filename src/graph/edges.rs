@@ -473,7 +473,7 @@ mod memory {
             );
         }
         let bytes = edge_bytes(&edges.map[&key]);
-        // Documented in latency.rs: ≈ 0.65 KB per side, ≈ 1.7 KB per edge (1,704 B).
+        // Documented in latency.rs: ≈ 0.7 KB per side, ≈ 1.7 KB per edge (1,704 B).
         assert!((1_400..1_800).contains(&bytes), "{bytes} bytes per edge");
     }
 }

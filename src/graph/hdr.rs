@@ -111,18 +111,12 @@ impl CompactHdr {
             return &mut self.counts[offset];
         }
         let run = HALF as u32;
-        let high = if self.counts.is_empty() {
-            0
-        } else {
-            self.low + self.counts.len() as u32
-        };
+        let (start, end) = (index / run * run, index / run * run + run);
         let (low, high) = if self.counts.is_empty() {
-            (index / run * run, index / run * run + run)
+            (start, end)
         } else {
-            (
-                self.low.min(index / run * run),
-                high.max(index / run * run + run),
-            )
+            let held_end = self.low + self.counts.len() as u32;
+            (self.low.min(start), held_end.max(end))
         };
         let mut grown = vec![0; (high - low) as usize];
         let at = (self.low.saturating_sub(low)) as usize;

@@ -26,8 +26,8 @@ pub(crate) struct Exemplar {
 /// Cumulative latency of one side (client or server) of an edge.
 ///
 /// Memory per side, 8 Tempo buckets: 9 × 8 B counts + 9 × 40 B exemplars +
-/// 64 B of HDR counters per power of two of latency seen + 72 B header
-/// ≈ **0.65 KB** for latencies over three powers of two; an edge (two sides,
+/// 64 B of HDR counters per power of two of latency seen + the 96 B
+/// struct ≈ **0.7 KB** for latencies over three powers of two; an edge (two sides,
 /// counters, versions) ≈ **1.7 KB** (see `edge_memory_is_as_documented`).
 #[derive(Clone, Debug)]
 pub(crate) struct SideLatency {
