@@ -112,10 +112,26 @@ impl KeptWindow {
     }
 }
 
-/// Saved as the [`WindowStats`] it holds (journals keep their form).
+/// Saved as the [`WindowStats`] it holds (journals keep their form), row
+/// by row: a snapshot encodes a window without building its
+/// [`WindowStats`] (≈35,000 owned keys at 5,000 services).
 impl Serialize for KeptWindow {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.to_stats().serialize(serializer)
+        use serde::ser::SerializeStruct;
+        let mut window = serializer.serialize_struct("WindowStats", 3)?;
+        window.serialize_field("start", &self.start)?;
+        window.serialize_field("end", &self.end)?;
+        window.serialize_field("series", &Rows(self))?;
+        window.end()
+    }
+}
+
+/// A window's rows as [`WindowStats::series`] serializes them.
+struct Rows<'a>(&'a KeptWindow);
+
+impl Serialize for Rows<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq((0..self.0.len()).map(|i| (self.0.key(i), self.0.stats(i))))
     }
 }
 
@@ -263,6 +279,15 @@ mod tests {
         assert_eq!(kept.distinct_stats(), 3);
         assert_eq!(kept.to_stats(), original);
         assert_eq!(kept.stats(3).latency.sum.to_bits(), (-0.0f64).to_bits());
+    }
+
+    #[test]
+    fn a_kept_window_is_saved_exactly_as_the_window_it_holds() {
+        let kept = Keys::default().window(&window(10, 5));
+        assert_eq!(
+            serde_json::to_string(&*kept).unwrap(),
+            serde_json::to_string(&window(10, 5)).unwrap()
+        );
     }
 
     #[test]

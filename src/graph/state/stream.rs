@@ -67,6 +67,15 @@ impl Graph {
     /// # Errors
     /// When serialization fails.
     pub fn encode_state(&self) -> std::io::Result<Vec<u8>> {
+        self.encode_state_sized(0)
+    }
+
+    /// [`Graph::encode_state`] into a buffer of `capacity` bytes to start
+    /// with (see [`crate::model::blob::to_gzip_json_sized`]).
+    ///
+    /// # Errors
+    /// When serialization fails.
+    pub fn encode_state_sized(&self, capacity: usize) -> std::io::Result<Vec<u8>> {
         let (halves, resources) = self.halves_and_resources();
         let (nodes, edges) = self.sorted_nodes_and_edges();
         let view = View {
@@ -94,6 +103,6 @@ impl Graph {
             })),
             totals: &self.totals,
         };
-        crate::model::blob::to_gzip_json(&view)
+        crate::model::blob::to_gzip_json_sized(&view, capacity)
     }
 }

@@ -134,4 +134,10 @@ fn the_streamed_encoding_is_the_exported_state() {
     assert_eq!(GraphState::decode(&streamed).unwrap(), state);
     // Byte for byte the same as encoding the built state.
     assert_eq!(streamed, state.encode().unwrap());
+    // A buffer sized from the previous state changes nothing but its size.
+    for capacity in [1, streamed.len(), 2 * streamed.len()] {
+        let sized = graph.encode_state_sized(capacity).unwrap();
+        assert_eq!(sized, streamed);
+        assert_eq!(sized.capacity(), sized.len(), "shrunk to fit");
+    }
 }
