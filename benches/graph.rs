@@ -1,5 +1,6 @@
 //! Graph stage benchmarks: `observe` (pairing + edge, node and window
-//! updates) per span in steady state, window close, and snapshot.
+//! updates) per span in steady state, window close, the API's snapshot,
+//! and the crash-safety snapshot's encoded graph state.
 //!
 //! Workload: 200 services, 1 000-span batches of client/server pairs (10 %
 //! database calls, 5 % calls to a named external peer), 10 000 spans per
@@ -208,13 +209,21 @@ fn close_window(c: &mut Criterion) {
             BatchSize::LargeInput,
         );
     });
+    let mut graph = Graph::new(&settings());
+    for batch in &batches {
+        graph.observe(batch);
+    }
     group.bench_function("snapshot", |b| {
-        let mut graph = Graph::new(&settings());
-        for batch in &batches {
-            graph.observe(batch);
-        }
         b.iter(|| black_box(graph.snapshot()));
     });
+    // The crash-safety snapshot's graph state (gzip JSON), every 10 s.
+    group.bench_function("encode_state", |b| {
+        b.iter(|| black_box(graph.encode_state().expect("the state encodes")));
+    });
+    eprintln!(
+        "graph/encode_state: {} bytes",
+        graph.encode_state().expect("the state encodes").len()
+    );
     group.finish();
 }
 
