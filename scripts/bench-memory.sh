@@ -30,6 +30,9 @@
 #   BENCH_RATE        root requests per second of event time (default 100)
 #   BENCH_SPEED       event time runs this many times as fast as wall time (default 20)
 #   BENCH_BIN         measure this `epicenter` binary instead of the checkout's
+#   BENCH_SCRAPE_SECS scrape /metrics (OpenMetrics, as Prometheus asks) every
+#                     this many wall seconds while the fleet is fed, as a
+#                     Prometheus server would (default 15; 0 = never)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -41,6 +44,7 @@ FLEETS="${BENCH_FLEETS:-50 500 5000}"
 EVENT_SECS="${BENCH_EVENT_SECS:-600}"
 RATE="${BENCH_RATE:-100}"
 SPEED="${BENCH_SPEED:-20}"
+SCRAPE_SECS="${BENCH_SCRAPE_SECS:-15}"
 
 MODE="${BENCH_MODE:-fleet}"
 FLOOD_RATE="${BENCH_FLOOD_RATE:-20000}"
@@ -60,8 +64,9 @@ WORK="$(mktemp -d "${TMPDIR:-/tmp}/epicenter-bench-memory.XXXXXX")"
 DAEMON_PID=""
 SIM_PID=""
 FLOOD_PID=""
+SCRAPER_PID=""
 cleanup() {
-    for pid in "$FLOOD_PID" "$SIM_PID" "$DAEMON_PID"; do
+    for pid in "$SCRAPER_PID" "$FLOOD_PID" "$SIM_PID" "$DAEMON_PID"; do
         if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
             kill -TERM "$pid" 2>/dev/null || true
             wait "$pid" 2>/dev/null || true
@@ -177,6 +182,15 @@ EOF
         --start "$(date -u -d "@$(($(date +%s) - EVENT_SECS - 60))" +%Y-%m-%dT%H:%M:%SZ)" \
         2>"$dir/sim.log" >/dev/null &
     SIM_PID=$!
+    if ((SCRAPE_SECS > 0)); then
+        # A Prometheus server's scrapes: the whole exposition, every interval.
+        while sleep "$SCRAPE_SECS"; do
+            curl -fsS --max-time 10 -o /dev/null \
+                -H 'Accept: application/openmetrics-text;version=1.0.0;q=0.5,text/plain;version=0.0.4;q=0.2' \
+                "http://127.0.0.1:$api/metrics" || true
+        done &
+        SCRAPER_PID=$!
+    fi
     samples=()
     while kill -0 "$SIM_PID" 2>/dev/null; do
         sleep 5
@@ -184,6 +198,11 @@ EOF
     done
     wait "$SIM_PID" || { cat "$dir/sim.log" >&2; die "the simulator failed"; }
     SIM_PID=""
+    if [[ -n "$SCRAPER_PID" ]]; then
+        kill "$SCRAPER_PID" 2>/dev/null || true
+        wait "$SCRAPER_PID" 2>/dev/null || true
+        SCRAPER_PID=""
+    fi
     sent="$(sim_spans <"$dir/sim.log")"
     # Wait (bounded) until the graph stage has taken every span.
     deadline=$((SECONDS + 120))
