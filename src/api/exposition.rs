@@ -11,8 +11,8 @@
 //! * Prometheus text 0.0.4: counter `TYPE`/`HELP` lines name the `_total`
 //!   sample itself, and there are no exemplars.
 //!
-//! Pure: no I/O, no clock. Never holds the whole text unless asked
-//! ([`write_graph_series`]): a scrape streams [`GraphSeries`] chunk by chunk.
+//! Pure: no I/O, no clock. Never holds the whole text: a scrape streams
+//! [`GraphSeries`] chunk by chunk (the tests join the chunks).
 
 use std::fmt::Write as _;
 use std::sync::Arc;
