@@ -6,7 +6,7 @@ use clap::Parser;
 use epicenter::app::cli::{Cli, Command};
 
 /// jemalloc with background threads that return freed pages to the OS
-/// after 1 s (`.cargo/config.toml`): with glibc's malloc a 5,000-service
+/// after 100 ms (`.cargo/config.toml`): with glibc's malloc a 5,000-service
 /// daemon kept ≈0.2 GB more resident (README, Performance).
 /// Tunable at run time with `_RJEM_MALLOC_CONF`; off with
 /// `--no-default-features` (to profile with heaptrack).
